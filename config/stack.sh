@@ -1,0 +1,187 @@
+#!/usr/bin/env bash
+# Sets up and runs the local stack for `make run` and `make test` (see README).
+# Everything it starts, it stops again: Ctrl-C for `run`, always for `test`.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+VENV="$ROOT/.venv"
+PY="$VENV/bin/python"
+PG_BIN=/usr/lib/postgresql/15/bin
+UV_VERSION=0.13.8
+
+log() { printf '\033[1m==> %s\033[0m\n' "$*"; }
+
+as_postgres() {
+  # initdb refuses to run as root; on a developer's own account it runs as that user.
+  if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+ensure_system_packages() {
+  local mode=$1 need=()
+  command -v redis-server >/dev/null || need+=(redis-server)
+  command -v msgfmt >/dev/null || need+=(gettext)
+  [ -x "$PG_BIN/initdb" ] || need+=(postgresql-15)
+  dpkg -s libpango-1.0-0 >/dev/null 2>&1 || need+=(libpango-1.0-0 libpangoft2-1.0-0)
+  dpkg -s fonts-dejavu-core >/dev/null 2>&1 || need+=(fonts-dejavu-core)
+  if [ "$mode" = test ]; then
+    command -v chromium >/dev/null || need+=(chromium)
+    command -v pdftotext >/dev/null || need+=(poppler-utils)
+  fi
+  if [ ${#need[@]} -gt 0 ]; then
+    log "Installing system packages: ${need[*]}"
+    if [ "$(id -u)" != 0 ]; then
+      echo "Missing system packages (${need[*]}); install them with apt-get as root." >&2
+      exit 1
+    fi
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+  fi
+}
+
+ensure_venv() {
+  if [ ! -x "$PY" ]; then
+    log "Creating virtualenv in .venv"
+    python3 -m venv "$VENV"
+  fi
+  if [ ! -x "$VENV/bin/uv" ]; then
+    "$PY" -m pip install -q "uv==$UV_VERSION"
+  fi
+  local stamp="$VENV/.synced-lock"
+  if [ ! -f "$stamp" ] || ! cmp -s "$ROOT/requirements.lock" "$stamp"; then
+    log "Installing pinned Python packages (requirements.lock)"
+    "$VENV/bin/uv" pip sync -q --compile-bytecode --python "$PY" "$ROOT/requirements.lock"
+    cp "$ROOT/requirements.lock" "$stamp"
+  fi
+}
+
+# A data directory the postgres user can reach: every parent must be traversable.
+data_root() {
+  local wanted="${FF_DATA_DIR:-$ROOT/.var}"
+  mkdir -p "$wanted"
+  if [ "$(id -u)" = 0 ] && ! runuser -u postgres -- test -x "$wanted"; then
+    wanted="/var/tmp/faelles-forloeb-$(printf '%s' "$ROOT" | md5sum | cut -c1-10)"
+    mkdir -p "$wanted"
+  fi
+  chmod 755 "$wanted"
+  printf '%s' "$wanted"
+}
+
+pg_start() {  # pg_start DATA_DIR SOCKET_DIR throwaway(0|1)
+  local data=$1 sock=$2 throwaway=$3 opts
+  mkdir -p "$sock"
+  if [ "$(id -u)" = 0 ]; then chown postgres "$sock"; fi
+  if [ ! -f "$data/PG_VERSION" ]; then
+    mkdir -p "$data"
+    if [ "$(id -u)" = 0 ]; then chown postgres "$data"; fi
+    chmod 700 "$data"
+    as_postgres "$PG_BIN/initdb" -D "$data" -U postgres -A trust -E UTF8 --locale=C.UTF-8 >/dev/null
+  fi
+  opts="-k $sock -c listen_addresses=''"
+  if [ "$throwaway" = 1 ]; then
+    opts="$opts -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+  fi
+  if as_postgres "$PG_BIN/pg_ctl" -D "$data" status >/dev/null 2>&1; then
+    log "PostgreSQL already running in $data"
+    return 0
+  fi
+  as_postgres "$PG_BIN/pg_ctl" -D "$data" -l "$data/server.log" -o "$opts" -w start >/dev/null
+}
+
+pg_stop() {  # pg_stop DATA_DIR mode
+  as_postgres "$PG_BIN/pg_ctl" -D "$1" -m "${2:-fast}" -w stop >/dev/null 2>&1 || true
+}
+
+free_port() {
+  "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+redis_start() {  # redis_start DIR PORT persistent(0|1)
+  local dir=$1 port=$2 persistent=$3
+  mkdir -p "$dir"
+  if redis-cli -p "$port" ping >/dev/null 2>&1; then
+    log "Redis already answering on port $port"
+    return 0
+  fi
+  local persist=(--save "" --appendonly no)
+  # Queued Celery work must survive a Redis crash in a real run (append-only file).
+  [ "$persistent" = 1 ] && persist=(--appendonly yes)
+  redis-server --bind 127.0.0.1 --port "$port" --daemonize yes --pidfile "$dir/redis.pid" \
+    --dir "$dir" --logfile "$dir/redis.log" "${persist[@]}"
+  for _ in $(seq 50); do redis-cli -p "$port" ping >/dev/null 2>&1 && return 0; sleep 0.1; done
+  echo "Redis did not start on port $port" >&2
+  return 1
+}
+
+redis_stop() {  # redis_stop PORT
+  redis-cli -p "$1" shutdown nosave >/dev/null 2>&1 || true
+}
+
+cmd_run() {
+  ensure_system_packages run
+  ensure_venv
+  local var; var=$(data_root)
+  local pgdata="$var/postgres" pgsock="$var/pgsock" rport="${FF_REDIS_PORT:-6390}"
+  if [ ! -f "$var/secret_key" ]; then
+    "$PY" -c 'import secrets; print(secrets.token_urlsafe(50))' > "$var/secret_key"
+    chmod 600 "$var/secret_key"
+  fi
+  export PGHOST="$pgsock" PGUSER=postgres PGDATABASE="${PGDATABASE:-faelles_forloeb}"
+  export REDIS_URL="redis://127.0.0.1:$rport/0"
+  export DJANGO_SECRET_KEY; DJANGO_SECRET_KEY=$(cat "$var/secret_key")
+  export DJANGO_DEBUG="${DJANGO_DEBUG:-1}"
+  export CELERY_BEAT_SCHEDULE_FILE="$var/celerybeat-schedule"
+
+  log "Starting PostgreSQL ($pgdata) and Redis (port $rport)"
+  pg_start "$pgdata" "$pgsock" 0
+  redis_start "$var/redis" "$rport" 1
+  trap 'log "Stopping PostgreSQL and Redis"; redis_stop '"$rport"'; pg_stop '"$pgdata"'' EXIT
+  psql -qtA -d postgres -c "SELECT 1 FROM pg_database WHERE datname = '$PGDATABASE'" | grep -q 1 \
+    || createdb "$PGDATABASE"
+
+  cd "$ROOT"
+  log "Migrating, compiling translations, loading demo data"
+  "$PY" manage.py migrate --no-input -v 0
+  "$PY" manage.py compilemessages -v 0 --ignore=.venv
+  "$PY" manage.py collectstatic --no-input -v 0
+  "$PY" manage.py seed_demo
+  log "Web, Celery worker and Celery beat on http://127.0.0.1:${PORT:-8000}  (Ctrl-C stops everything)"
+  PORT="${PORT:-8000}" "$VENV/bin/honcho" -f Procfile start
+}
+
+cmd_test() {
+  ensure_system_packages test
+  ensure_venv
+  local tmp; tmp=$(mktemp -d /tmp/ff-test.XXXXXX)
+  chmod 755 "$tmp"
+  local rport; rport=$(free_port)
+  trap 'redis_stop '"$rport"'; pg_stop '"$tmp/postgres"' immediate; rm -rf '"$tmp"'' EXIT
+  log "Throwaway PostgreSQL and Redis in $tmp"
+  pg_start "$tmp/postgres" "$tmp/pgsock" 1
+  redis_start "$tmp/redis" "$rport" 0
+  export PGHOST="$tmp/pgsock" PGUSER=postgres PGDATABASE=faelles_forloeb
+  export REDIS_URL="redis://127.0.0.1:$rport/0"
+  DJANGO_SECRET_KEY=$("$PY" -c 'import secrets; print(secrets.token_urlsafe(50))')
+  export DJANGO_SECRET_KEY DJANGO_DEBUG=0 DJANGO_ALLOWED_HOSTS="localhost,127.0.0.1,testserver"
+  export DJANGO_ALLOW_ASYNC_UNSAFE=true FF_SCREENSHOT_DIR="${FF_SCREENSHOT_DIR:-$ROOT/.var/screenshots}"
+  createdb "$PGDATABASE"
+
+  cd "$ROOT"
+  log "ruff"
+  "$VENV/bin/ruff" check .
+  "$VENV/bin/ruff" format --check .
+  log "mypy"
+  "$VENV/bin/mypy" .
+  log "makemigrations --check"
+  "$PY" manage.py makemigrations --check --dry-run
+  log "compilemessages"
+  "$PY" manage.py compilemessages -v 0 --ignore=.venv
+  "$PY" manage.py collectstatic --no-input -v 0
+  log "pytest"
+  "$VENV/bin/pytest" "$@"
+}
+
+case "${1:-}" in
+  run) shift; cmd_run "$@" ;;
+  test) shift; cmd_test "$@" ;;
+  *) echo "usage: $0 run|test [pytest args]" >&2; exit 2 ;;
+esac

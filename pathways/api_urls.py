@@ -1,0 +1,11 @@
+from django.urls import path
+
+from pathways import api
+
+app_name = "api"
+urlpatterns = [
+    path("plans/", api.PlanListApi.as_view(), name="plan-list"),
+    path("plans/<uuid:public_id>/", api.PlanDetailApi.as_view(), name="plan-detail"),
+    path("plans/<uuid:public_id>/tasks/", api.PlanTaskListApi.as_view(), name="plan-task-list"),
+    path("tasks/<uuid:public_id>/", api.TaskDetailApi.as_view(), name="task-detail"),
+]

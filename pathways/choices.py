@@ -1,0 +1,157 @@
+"""Choices and status pipelines of the hub. Transitions are data: the services consult these tables."""
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class Sector(models.TextChoices):
+    HOSPITAL = "hospital", _("Hospital")
+    MUNICIPALITY = "municipality", _("Municipality")
+    GENERAL_PRACTICE = "general_practice", _("General practice")
+    PSYCHIATRY = "psychiatry", _("Psychiatry")
+    SOCIAL_SERVICES = "social_services", _("Social services")
+    OTHER = "other", _("Other")
+
+
+class MembershipRole(models.TextChoices):
+    COORDINATOR = "coordinator", _("Pathway coordinator")
+    CLINICIAN = "clinician", _("Clinician")
+    ADMINISTRATIVE = "administrative", _("Administrative staff")
+
+
+class ContactChannel(models.TextChoices):
+    DIGITAL = "digital", _("Digital (e-Boks, app)")
+    LETTER = "letter", _("Letter")
+    PHONE = "phone", _("Phone")
+
+
+class PlanStatus(models.TextChoices):
+    """CarePlan.status in FHIR terms (on_hold ↔ on-hold)."""
+
+    DRAFT = "draft", _("Draft")
+    ACTIVE = "active", _("Active")
+    ON_HOLD = "on_hold", _("On hold")
+    COMPLETED = "completed", _("Completed")
+    REVOKED = "revoked", _("Revoked")
+
+
+# A plan in one of these is the patient's current plan; a patient has at most one (database constraint).
+PLAN_OPEN_STATUSES = (PlanStatus.DRAFT, PlanStatus.ACTIVE, PlanStatus.ON_HOLD)
+
+PLAN_TRANSITIONS: dict[str, frozenset[str]] = {
+    PlanStatus.DRAFT: frozenset({PlanStatus.ACTIVE, PlanStatus.REVOKED}),
+    PlanStatus.ACTIVE: frozenset({PlanStatus.ON_HOLD, PlanStatus.COMPLETED, PlanStatus.REVOKED}),
+    PlanStatus.ON_HOLD: frozenset({PlanStatus.ACTIVE, PlanStatus.COMPLETED, PlanStatus.REVOKED}),
+    PlanStatus.COMPLETED: frozenset(),
+    PlanStatus.REVOKED: frozenset(),
+}
+
+
+class GoalStatus(models.TextChoices):
+    """Goal.lifecycleStatus in FHIR terms."""
+
+    PROPOSED = "proposed", _("Proposed")
+    ACTIVE = "active", _("Agreed")
+    ON_HOLD = "on_hold", _("On hold")
+    COMPLETED = "completed", _("Reached")
+    CANCELLED = "cancelled", _("Cancelled")
+
+
+class TaskStatus(models.TextChoices):
+    """Task.status in FHIR terms (a subset; in_progress ↔ in-progress)."""
+
+    REQUESTED = "requested", _("Planned")
+    ACCEPTED = "accepted", _("Accepted")
+    IN_PROGRESS = "in_progress", _("In progress")
+    ON_HOLD = "on_hold", _("On hold")
+    COMPLETED = "completed", _("Done")
+    CANCELLED = "cancelled", _("Cancelled")
+    REJECTED = "rejected", _("Rejected")
+
+
+TASK_OPEN_STATUSES = (
+    TaskStatus.REQUESTED,
+    TaskStatus.ACCEPTED,
+    TaskStatus.IN_PROGRESS,
+    TaskStatus.ON_HOLD,
+)
+
+TASK_TRANSITIONS: dict[str, frozenset[str]] = {
+    TaskStatus.REQUESTED: frozenset(
+        {
+            TaskStatus.ACCEPTED,
+            TaskStatus.IN_PROGRESS,
+            TaskStatus.ON_HOLD,
+            TaskStatus.COMPLETED,
+            TaskStatus.CANCELLED,
+            TaskStatus.REJECTED,
+        }
+    ),
+    TaskStatus.ACCEPTED: frozenset(
+        {TaskStatus.IN_PROGRESS, TaskStatus.ON_HOLD, TaskStatus.COMPLETED, TaskStatus.CANCELLED}
+    ),
+    TaskStatus.IN_PROGRESS: frozenset({TaskStatus.ON_HOLD, TaskStatus.COMPLETED, TaskStatus.CANCELLED}),
+    TaskStatus.ON_HOLD: frozenset(
+        {TaskStatus.REQUESTED, TaskStatus.ACCEPTED, TaskStatus.IN_PROGRESS, TaskStatus.CANCELLED}
+    ),
+    # A task marked done by mistake can be reopened; cancelled and rejected tasks are final.
+    TaskStatus.COMPLETED: frozenset({TaskStatus.IN_PROGRESS}),
+    TaskStatus.CANCELLED: frozenset(),
+    TaskStatus.REJECTED: frozenset(),
+}
+
+
+class TaskKind(models.TextChoices):
+    APPOINTMENT = "appointment", _("Appointment")
+    HOME_VISIT = "home_visit", _("Home visit")
+    REHABILITATION = "rehabilitation", _("Rehabilitation")
+    MEDICATION_REVIEW = "medication_review", _("Medication review")
+    ASSISTIVE_DEVICE = "assistive_device", _("Assistive device")
+    QUESTIONNAIRE = "questionnaire", _("Questionnaire")
+    PHONE_CALL = "phone_call", _("Phone call")
+    REFERRAL = "referral", _("Referral")
+    OTHER = "other", _("Other")
+
+
+class AccessAction(models.TextChoices):
+    LIST = "list", _("Saw in a list")
+    VIEW_PLAN = "view_plan", _("Opened the plan")
+    REVEAL_CPR = "reveal_cpr", _("Revealed the CPR number")
+    SEARCH_CPR = "search_cpr", _("Searched by CPR number")
+    API_READ = "api_read", _("Read through the API")
+    ADMIN_VIEW = "admin_view", _("Opened in administration")
+    ADMIN_LIST = "admin_list", _("Saw in an administration list")
+
+
+class AccessPurpose(models.TextChoices):
+    TREATMENT = "treatment", _("Current treatment")
+    ADMINISTRATION = "administration", _("System administration")
+
+
+# Danish municipalities (kommunekoder, Danmarks Statistik). Used for the patient's home municipality and,
+# later, for breakdowns by municipality.
+MUNICIPALITIES: list[tuple[str, str]] = [
+    ("101", "København"), ("147", "Frederiksberg"), ("151", "Ballerup"), ("153", "Brøndby"),
+    ("155", "Dragør"), ("157", "Gentofte"), ("159", "Gladsaxe"), ("161", "Glostrup"), ("163", "Herlev"),
+    ("165", "Albertslund"), ("167", "Hvidovre"), ("169", "Høje-Taastrup"), ("173", "Lyngby-Taarbæk"),
+    ("175", "Rødovre"), ("183", "Ishøj"), ("185", "Tårnby"), ("187", "Vallensbæk"), ("190", "Furesø"),
+    ("201", "Allerød"), ("210", "Fredensborg"), ("217", "Helsingør"), ("219", "Hillerød"),
+    ("223", "Hørsholm"), ("230", "Rudersdal"), ("240", "Egedal"), ("250", "Frederikssund"),
+    ("253", "Greve"), ("259", "Køge"), ("260", "Halsnæs"), ("265", "Roskilde"), ("269", "Solrød"),
+    ("270", "Gribskov"), ("306", "Odsherred"), ("316", "Holbæk"), ("320", "Faxe"), ("326", "Kalundborg"),
+    ("329", "Ringsted"), ("330", "Slagelse"), ("336", "Stevns"), ("340", "Sorø"), ("350", "Lejre"),
+    ("360", "Lolland"), ("370", "Næstved"), ("376", "Guldborgsund"), ("390", "Vordingborg"),
+    ("400", "Bornholm"), ("410", "Middelfart"), ("420", "Assens"), ("430", "Faaborg-Midtfyn"),
+    ("440", "Kerteminde"), ("450", "Nyborg"), ("461", "Odense"), ("479", "Svendborg"), ("480", "Nordfyns"),
+    ("482", "Langeland"), ("492", "Ærø"), ("510", "Haderslev"), ("530", "Billund"), ("540", "Sønderborg"),
+    ("550", "Tønder"), ("561", "Esbjerg"), ("563", "Fanø"), ("573", "Varde"), ("575", "Vejen"),
+    ("580", "Aabenraa"), ("607", "Fredericia"), ("615", "Horsens"), ("621", "Kolding"), ("630", "Vejle"),
+    ("657", "Herning"), ("661", "Holstebro"), ("665", "Lemvig"), ("671", "Struer"), ("706", "Syddjurs"),
+    ("707", "Norddjurs"), ("710", "Favrskov"), ("727", "Odder"), ("730", "Randers"), ("740", "Silkeborg"),
+    ("741", "Samsø"), ("746", "Skanderborg"), ("751", "Aarhus"), ("756", "Ikast-Brande"),
+    ("760", "Ringkøbing-Skjern"), ("766", "Hedensted"), ("773", "Morsø"), ("779", "Skive"),
+    ("787", "Thisted"), ("791", "Viborg"), ("810", "Brønderslev"), ("813", "Frederikshavn"),
+    ("820", "Vesthimmerlands"), ("825", "Læsø"), ("840", "Rebild"), ("846", "Mariagerfjord"),
+    ("849", "Jammerbugt"), ("851", "Aalborg"), ("860", "Hjørring"),
+]  # fmt: skip
+MUNICIPALITY_NAMES = dict(MUNICIPALITIES)

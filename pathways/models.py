@@ -1,0 +1,456 @@
+"""The hub's data: organisations, staff, patients, pathway plans, goals, tasks and the access log.
+
+Invariants live here as database constraints; writes go through services.py, reads through access.py.
+Names follow FHIR (Organization, Patient, CarePlan, CareTeam, Goal, Task) so export is a mapping.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from uuid import uuid4
+
+from django.contrib.auth.models import AbstractUser
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import F, Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from pathways.choices import (
+    MUNICIPALITIES,
+    PLAN_OPEN_STATUSES,
+    AccessAction,
+    AccessPurpose,
+    ContactChannel,
+    GoalStatus,
+    MembershipRole,
+    PlanStatus,
+    Sector,
+    TaskKind,
+    TaskStatus,
+)
+from pathways.cpr import cpr_parse, validate_cpr
+
+
+def _choices_check(field: str, choices: type[models.TextChoices], name: str) -> models.CheckConstraint:
+    return models.CheckConstraint(condition=Q(**{f"{field}__in": choices.values}), name=name)
+
+
+class Organisation(models.Model):
+    """A hospital department, a municipal unit, a GP clinic… (FHIR Organization)."""
+
+    public_id = models.UUIDField(default=uuid4, unique=True, editable=False)
+    name = models.CharField(_("name"), max_length=200)
+    sector = models.CharField(_("sector"), max_length=32, choices=Sector.choices)
+    sor_code = models.CharField(
+        _("SOR code"),
+        max_length=20,
+        blank=True,
+        help_text=_("The organisation's id in the Danish health organisation register (SOR)."),
+    )
+    parent = models.ForeignKey(
+        "self",
+        verbose_name=_("part of"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="children",
+    )
+    phone = models.CharField(_("phone"), max_length=30, blank=True)
+    is_active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        verbose_name = _("organisation")
+        verbose_name_plural = _("organisations")
+        ordering = ["name"]
+        constraints = [
+            _choices_check("sector", Sector, "organisation_sector_valid"),
+            models.UniqueConstraint(
+                fields=["sor_code"], condition=~Q(sor_code=""), name="organisation_sor_code_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class User(AbstractUser):
+    """A staff user. Django's is_staff means "may use the administration", nothing more."""
+
+    public_id = models.UUIDField(default=uuid4, unique=True, editable=False)
+    phone = models.CharField(_("phone"), max_length=30, blank=True)
+    title = models.CharField(_("job title"), max_length=100, blank=True)
+    organisations: models.ManyToManyField[Organisation, Membership] = models.ManyToManyField(
+        Organisation, through="Membership", through_fields=("user", "organisation"), related_name="+"
+    )
+
+    class Meta:
+        verbose_name = _("user")
+        verbose_name_plural = _("users")
+
+    def __str__(self) -> str:
+        return self.get_full_name() or self.username
+
+
+class MembershipQuerySet(models.QuerySet["Membership"]):
+    def active(self) -> MembershipQuerySet:
+        return self.filter(ended_at__isnull=True)
+
+
+class Membership(models.Model):
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="memberships")
+    organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="memberships")
+    role = models.CharField(_("role"), max_length=32, choices=MembershipRole.choices)
+    started_at = models.DateTimeField(_("started"), default=timezone.now)
+    ended_at = models.DateTimeField(_("ended"), null=True, blank=True)
+
+    objects = MembershipQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("membership")
+        verbose_name_plural = _("memberships")
+        constraints = [
+            _choices_check("role", MembershipRole, "membership_role_valid"),
+            models.UniqueConstraint(
+                fields=["user", "organisation"],
+                condition=Q(ended_at__isnull=True),
+                name="membership_one_active_per_user_organisation",
+            ),
+            models.CheckConstraint(
+                condition=Q(ended_at__isnull=True) | Q(ended_at__gte=F("started_at")),
+                name="membership_ends_after_start",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} · {self.organisation} ({self.get_role_display()})"
+
+
+class Patient(models.Model):
+    """FHIR Patient. The CPR number is never shown in URLs, logs or error messages."""
+
+    public_id = models.UUIDField(default=uuid4, unique=True, editable=False)
+    cpr = models.CharField(_("CPR number"), max_length=10, unique=True, validators=[validate_cpr])
+    birth_date = models.DateField(_("date of birth"))
+    given_name = models.CharField(_("given name(s)"), max_length=100)
+    family_name = models.CharField(_("family name"), max_length=100)
+    address = models.CharField(_("address"), max_length=200, blank=True)
+    postal_code = models.CharField(_("postcode"), max_length=4, blank=True)
+    city = models.CharField(_("town"), max_length=100, blank=True)
+    phone = models.CharField(_("phone"), max_length=30, blank=True)
+    email = models.EmailField(_("e-mail"), blank=True)
+    home_municipality = models.CharField(_("home municipality"), max_length=3, choices=MUNICIPALITIES)
+    preferred_contact = models.CharField(
+        _("preferred contact"),
+        max_length=16,
+        choices=ContactChannel.choices,
+        default=ContactChannel.DIGITAL,
+    )
+    language = models.CharField(
+        _("language"), max_length=8, default="da", help_text=_("ISO 639-1 code, e.g. da, en, ar, tr.")
+    )
+    interpreter_needed = models.BooleanField(_("needs an interpreter"), default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("patient")
+        verbose_name_plural = _("patients")
+        ordering = ["family_name", "given_name"]
+        constraints = [
+            _choices_check("preferred_contact", ContactChannel, "patient_preferred_contact_valid"),
+            models.CheckConstraint(condition=Q(cpr__regex=r"^[0-9]{10}$"), name="patient_cpr_ten_digits"),
+        ]
+        indexes = [models.Index(fields=["family_name", "given_name"], name="patient_name_idx")]
+
+    def __str__(self) -> str:
+        return self.full_name
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.given_name} {self.family_name}"
+
+    @property
+    def cpr_masked(self) -> str:
+        return f"{self.cpr[:6]}-xxxx"
+
+    def age(self, on: date | None = None) -> int:
+        today = on or timezone.localdate()
+        before_birthday = (today.month, today.day) < (self.birth_date.month, self.birth_date.day)
+        return today.year - self.birth_date.year - int(before_birthday)
+
+    def clean(self) -> None:
+        if self.cpr:
+            self.birth_date = cpr_parse(self.cpr).birth_date
+
+
+class PathwayPlanQuerySet(models.QuerySet["PathwayPlan"]):
+    def open(self) -> PathwayPlanQuerySet:
+        return self.filter(status__in=PLAN_OPEN_STATUSES)
+
+
+class PathwayPlan(models.Model):
+    """The individual cross-sector pathway plan (FHIR CarePlan, intent "plan")."""
+
+    public_id = models.UUIDField(default=uuid4, unique=True, editable=False)
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="plans")
+    title = models.CharField(_("title"), max_length=200)
+    what_matters = models.TextField(
+        _("What matters to you?"),
+        blank=True,
+        help_text=_("In the patient's own words."),
+    )
+    status = models.CharField(
+        _("status"), max_length=16, choices=PlanStatus.choices, default=PlanStatus.DRAFT
+    )
+    review_date = models.DateField(_("next review"), null=True, blank=True)
+    coordinator = models.ForeignKey(
+        User,
+        verbose_name=_("pathway coordinator"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="coordinated_plans",
+    )
+    coordinator_organisation = models.ForeignKey(
+        Organisation,
+        verbose_name=_("coordinator's organisation"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    coordinator_phone = models.CharField(_("coordinator's phone"), max_length=30, blank=True)
+    coordinator_substitute = models.ForeignKey(
+        User,
+        verbose_name=_("substitute coordinator"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="substitute_for_plans",
+    )
+    version = models.PositiveIntegerField(_("version"), default=1)
+    created_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+", null=True, blank=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("last changed"), auto_now=True)
+
+    objects = PathwayPlanQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("pathway plan")
+        verbose_name_plural = _("pathway plans")
+        ordering = ["-updated_at"]
+        constraints = [
+            _choices_check("status", PlanStatus, "plan_status_valid"),
+            models.UniqueConstraint(
+                fields=["patient"],
+                condition=Q(status__in=[s.value for s in PLAN_OPEN_STATUSES]),
+                name="plan_one_open_per_patient",
+                violation_error_message=_("The patient already has a current pathway plan."),
+            ),
+            models.CheckConstraint(
+                condition=Q(coordinator__isnull=True) | Q(coordinator_organisation__isnull=False),
+                name="plan_coordinator_has_organisation",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class PlanCondition(models.Model):
+    """A condition the plan addresses (FHIR CarePlan.addresses → Condition)."""
+
+    plan = models.ForeignKey(PathwayPlan, on_delete=models.CASCADE, related_name="conditions")
+    display = models.CharField(_("condition"), max_length=200)
+    icd10_code = models.CharField(_("ICD-10 code"), max_length=10, blank=True)
+
+    class Meta:
+        verbose_name = _("condition")
+        verbose_name_plural = _("conditions")
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["plan", "display"], name="plan_condition_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return self.display
+
+
+class PlanParticipant(models.Model):
+    """An organisation taking part in a plan, and when it accepted its commitments (FHIR CareTeam)."""
+
+    public_id = models.UUIDField(default=uuid4, unique=True, editable=False)
+    plan = models.ForeignKey(PathwayPlan, on_delete=models.CASCADE, related_name="participants")
+    organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="participations")
+    commitment = models.TextField(_("commitment"), blank=True)
+    added_at = models.DateTimeField(_("added"), default=timezone.now)
+    added_by = models.ForeignKey(User, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    accepted_at = models.DateTimeField(_("accepted"), null=True, blank=True)
+    accepted_by = models.ForeignKey(User, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+
+    class Meta:
+        verbose_name = _("participant")
+        verbose_name_plural = _("participants")
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["plan", "organisation"], name="participant_unique_per_plan"),
+            models.CheckConstraint(
+                condition=Q(accepted_at__isnull=True) | Q(accepted_by__isnull=False),
+                name="participant_acceptance_has_author",
+            ),
+        ]
+        indexes = [models.Index(fields=["organisation", "plan"], name="participant_org_plan_idx")]
+
+    def __str__(self) -> str:
+        return str(self.organisation)
+
+
+class Goal(models.Model):
+    """An agreed goal (FHIR Goal)."""
+
+    public_id = models.UUIDField(default=uuid4, unique=True, editable=False)
+    plan = models.ForeignKey(PathwayPlan, on_delete=models.CASCADE, related_name="goals")
+    description = models.TextField(_("goal"))
+    expected_result = models.TextField(_("expected result"), blank=True)
+    status = models.CharField(
+        _("status"), max_length=16, choices=GoalStatus.choices, default=GoalStatus.ACTIVE
+    )
+    target_date = models.DateField(_("target date"), null=True, blank=True)
+    sort_order = models.PositiveSmallIntegerField(_("order"), default=0)
+    version = models.PositiveIntegerField(_("version"), default=1)
+    created_by = models.ForeignKey(User, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("goal")
+        verbose_name_plural = _("goals")
+        ordering = ["sort_order", "id"]
+        constraints = [_choices_check("status", GoalStatus, "goal_status_valid")]
+
+    def __str__(self) -> str:
+        return self.description[:80]
+
+
+class Task(models.Model):
+    """A commitment in the plan with one responsible organisation (FHIR Task; CarePlan.activity)."""
+
+    public_id = models.UUIDField(default=uuid4, unique=True, editable=False)
+    plan = models.ForeignKey(PathwayPlan, on_delete=models.CASCADE, related_name="tasks")
+    goal = models.ForeignKey(
+        Goal, verbose_name=_("goal"), on_delete=models.SET_NULL, null=True, blank=True, related_name="tasks"
+    )
+    title = models.CharField(_("task"), max_length=200)
+    description = models.TextField(_("description"), blank=True)
+    kind = models.CharField(_("kind"), max_length=32, choices=TaskKind.choices, default=TaskKind.OTHER)
+    responsible_organisation = models.ForeignKey(
+        Organisation,
+        verbose_name=_("responsible organisation"),
+        on_delete=models.PROTECT,
+        related_name="tasks",
+    )
+    responsible_person = models.ForeignKey(
+        User,
+        verbose_name=_("responsible person"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="tasks",
+    )
+    window_start = models.DateField(_("from"), null=True, blank=True)
+    due_date = models.DateField(_("due"), null=True, blank=True)
+    status = models.CharField(
+        _("status"), max_length=16, choices=TaskStatus.choices, default=TaskStatus.REQUESTED
+    )
+    visible_to_patient = models.BooleanField(_("visible to the patient"), default=True)
+    depends_on = models.ForeignKey(
+        "self",
+        verbose_name=_("depends on"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="dependents",
+    )
+    version = models.PositiveIntegerField(_("version"), default=1)
+    created_by = models.ForeignKey(User, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    completed_at = models.DateTimeField(_("done at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("task")
+        verbose_name_plural = _("tasks")
+        ordering = ["due_date", "id"]
+        constraints = [
+            _choices_check("status", TaskStatus, "task_status_valid"),
+            _choices_check("kind", TaskKind, "task_kind_valid"),
+            models.CheckConstraint(
+                condition=Q(window_start__isnull=True) | Q(due_date__isnull=False),
+                name="task_window_has_end",
+            ),
+            models.CheckConstraint(
+                condition=Q(window_start__isnull=True) | Q(window_start__lte=F("due_date")),
+                name="task_window_in_order",
+            ),
+            models.CheckConstraint(
+                condition=~Q(depends_on=F("id")),
+                name="task_not_own_dependency",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["plan", "due_date"], name="task_plan_due_idx"),
+            models.Index(
+                fields=["responsible_organisation", "status", "due_date"], name="task_org_status_idx"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+    def clean(self) -> None:
+        if self.depends_on is not None and self.depends_on.plan_id != self.plan_id:
+            raise ValidationError({"depends_on": _("A task can only depend on a task in the same plan.")})
+        if self.goal_id is not None and self.goal is not None and self.goal.plan_id != self.plan_id:
+            raise ValidationError({"goal": _("The goal belongs to another plan.")})
+
+
+class AccessLog(models.Model):
+    """One row per read of a patient's data: who, through which organisation, what, when and why.
+
+    Rows are only ever inserted (services.access_log_record); the patient's own log view reads them.
+    """
+
+    public_id = models.UUIDField(default=uuid4, unique=True, editable=False)
+    at = models.DateTimeField(_("when"), default=timezone.now, db_index=True)
+    actor = models.ForeignKey(User, verbose_name=_("who"), on_delete=models.PROTECT, related_name="+")
+    organisation = models.ForeignKey(
+        Organisation,
+        verbose_name=_("organisation"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    patient = models.ForeignKey(
+        Patient, verbose_name=_("patient"), on_delete=models.PROTECT, related_name="access_log"
+    )
+    plan = models.ForeignKey(
+        PathwayPlan, verbose_name=_("plan"), on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    action = models.CharField(_("what"), max_length=32, choices=AccessAction.choices)
+    purpose = models.CharField(_("why"), max_length=32, choices=AccessPurpose.choices)
+    reason = models.TextField(_("reason given"), blank=True)
+
+    class Meta:
+        verbose_name = _("access log entry")
+        verbose_name_plural = _("access log")
+        ordering = ["-at"]
+        constraints = [
+            _choices_check("action", AccessAction, "accesslog_action_valid"),
+            _choices_check("purpose", AccessPurpose, "accesslog_purpose_valid"),
+        ]
+        indexes = [models.Index(fields=["patient", "-at"], name="accesslog_patient_at_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M} {self.actor} {self.get_action_display()}"

@@ -1,0 +1,301 @@
+"""Writes of the hub. Keyword-only, typed, atomic; transitions checked against choices.py; a repeated
+transition is a no-op; optimistic locking on `version` against lost updates between coordinators."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from pathways.choices import (
+    PLAN_TRANSITIONS,
+    TASK_TRANSITIONS,
+    ContactChannel,
+    MembershipRole,
+    PlanStatus,
+    TaskKind,
+    TaskStatus,
+)
+from pathways.cpr import cpr_parse
+from pathways.models import (
+    Goal,
+    Membership,
+    Organisation,
+    PathwayPlan,
+    Patient,
+    PlanCondition,
+    PlanParticipant,
+    Task,
+    User,
+)
+
+
+class TransitionNotAllowed(ValidationError):
+    pass
+
+
+class VersionConflict(Exception):
+    """Someone else changed the object since the user loaded it; `current` holds the fresh row."""
+
+    def __init__(self, current: object) -> None:
+        super().__init__(_("Someone else has changed this in the meantime."))
+        self.current = current
+
+
+@transaction.atomic
+def membership_add(*, user: User, organisation: Organisation, role: MembershipRole) -> Membership:
+    membership, _created = Membership.objects.get_or_create(
+        user=user, organisation=organisation, ended_at=None, defaults={"role": role}
+    )
+    return membership
+
+
+@transaction.atomic
+def patient_create(
+    *,
+    cpr: str,
+    given_name: str,
+    family_name: str,
+    home_municipality: str,
+    address: str = "",
+    postal_code: str = "",
+    city: str = "",
+    phone: str = "",
+    email: str = "",
+    preferred_contact: ContactChannel = ContactChannel.DIGITAL,
+    language: str = "da",
+    interpreter_needed: bool = False,
+) -> Patient:
+    parsed = cpr_parse(cpr)
+    patient = Patient(
+        cpr=parsed.number,
+        birth_date=parsed.birth_date,
+        given_name=given_name,
+        family_name=family_name,
+        home_municipality=home_municipality,
+        address=address,
+        postal_code=postal_code,
+        city=city,
+        phone=phone,
+        email=email,
+        preferred_contact=preferred_contact,
+        language=language,
+        interpreter_needed=interpreter_needed,
+    )
+    patient.full_clean()
+    patient.save()
+    return patient
+
+
+@transaction.atomic
+def plan_create(
+    *,
+    actor: User | None,
+    patient: Patient,
+    title: str,
+    what_matters: str = "",
+    conditions: Iterable[tuple[str, str]] = (),
+    review_date: date | None = None,
+    participants: Iterable[Organisation] = (),
+) -> PathwayPlan:
+    """A draft plan for the patient. Fails if the patient already has a current plan (constraint)."""
+    Patient.objects.select_for_update().get(pk=patient.pk)
+    plan = PathwayPlan(
+        patient=patient, title=title, what_matters=what_matters, review_date=review_date, created_by=actor
+    )
+    plan.full_clean()
+    plan.save()
+    PlanCondition.objects.bulk_create(
+        PlanCondition(plan=plan, display=display, icd10_code=code) for display, code in conditions
+    )
+    for organisation in participants:
+        participant_add(actor=actor, plan=plan, organisation=organisation)
+    return plan
+
+
+def _locked_plan(plan: PathwayPlan, expected_version: int | None) -> PathwayPlan:
+    locked = PathwayPlan.objects.select_for_update().get(pk=plan.pk)
+    if expected_version is not None and locked.version != expected_version:
+        raise VersionConflict(locked)
+    return locked
+
+
+@transaction.atomic
+def plan_transition(
+    *, actor: User | None, plan: PathwayPlan, to_status: PlanStatus, expected_version: int | None = None
+) -> PathwayPlan:
+    locked = _locked_plan(plan, expected_version)
+    if locked.status == to_status:
+        return locked
+    if to_status not in PLAN_TRANSITIONS[locked.status]:
+        raise TransitionNotAllowed(
+            _("A plan that is %(from)s cannot become %(to)s.")
+            % {"from": locked.get_status_display(), "to": PlanStatus(to_status).label},
+            code="plan_transition",
+        )
+    locked.status = to_status
+    locked.version = F("version") + 1
+    locked.save(update_fields=["status", "version", "updated_at"])
+    locked.refresh_from_db()
+    return locked
+
+
+@transaction.atomic
+def plan_update_what_matters(
+    *, actor: User | None, plan: PathwayPlan, what_matters: str, expected_version: int | None = None
+) -> PathwayPlan:
+    locked = _locked_plan(plan, expected_version)
+    if locked.what_matters == what_matters:
+        return locked
+    locked.what_matters = what_matters
+    locked.version = F("version") + 1
+    locked.save(update_fields=["what_matters", "version", "updated_at"])
+    locked.refresh_from_db()
+    return locked
+
+
+@transaction.atomic
+def coordinator_assign(
+    *,
+    actor: User | None,
+    plan: PathwayPlan,
+    coordinator: User,
+    organisation: Organisation,
+    phone: str = "",
+    substitute: User | None = None,
+    expected_version: int | None = None,
+) -> PathwayPlan:
+    if not Membership.objects.active().filter(user=coordinator, organisation=organisation).exists():
+        raise ValidationError(
+            _("The coordinator must belong to the organisation they coordinate for."), code="coordinator_org"
+        )
+    locked = _locked_plan(plan, expected_version)
+    locked.coordinator = coordinator
+    locked.coordinator_organisation = organisation
+    locked.coordinator_phone = phone or coordinator.phone
+    locked.coordinator_substitute = substitute
+    locked.version = F("version") + 1
+    locked.save(
+        update_fields=[
+            "coordinator",
+            "coordinator_organisation",
+            "coordinator_phone",
+            "coordinator_substitute",
+            "version",
+            "updated_at",
+        ]
+    )
+    locked.refresh_from_db()
+    return locked
+
+
+@transaction.atomic
+def participant_add(
+    *, actor: User | None, plan: PathwayPlan, organisation: Organisation, commitment: str = ""
+) -> PlanParticipant:
+    participant, _created = PlanParticipant.objects.get_or_create(
+        plan=plan, organisation=organisation, defaults={"commitment": commitment, "added_by": actor}
+    )
+    return participant
+
+
+@transaction.atomic
+def participant_accept(*, actor: User, participant: PlanParticipant) -> PlanParticipant:
+    locked = PlanParticipant.objects.select_for_update().get(pk=participant.pk)
+    if locked.accepted_at is not None:
+        return locked
+    locked.accepted_at = timezone.now()
+    locked.accepted_by = actor
+    locked.save(update_fields=["accepted_at", "accepted_by"])
+    return locked
+
+
+@transaction.atomic
+def goal_create(
+    *,
+    actor: User | None,
+    plan: PathwayPlan,
+    description: str,
+    expected_result: str = "",
+    target_date: date | None = None,
+) -> Goal:
+    order = plan.goals.count()
+    goal = Goal(
+        plan=plan,
+        description=description,
+        expected_result=expected_result,
+        target_date=target_date,
+        sort_order=order,
+        created_by=actor,
+    )
+    goal.full_clean()
+    goal.save()
+    return goal
+
+
+@transaction.atomic
+def task_create(
+    *,
+    actor: User | None,
+    plan: PathwayPlan,
+    title: str,
+    responsible_organisation: Organisation,
+    kind: TaskKind = TaskKind.OTHER,
+    description: str = "",
+    goal: Goal | None = None,
+    responsible_person: User | None = None,
+    window_start: date | None = None,
+    due_date: date | None = None,
+    status: TaskStatus = TaskStatus.REQUESTED,
+    visible_to_patient: bool = True,
+    depends_on: Task | None = None,
+) -> Task:
+    task = Task(
+        plan=plan,
+        title=title,
+        description=description,
+        kind=kind,
+        goal=goal,
+        responsible_organisation=responsible_organisation,
+        responsible_person=responsible_person,
+        window_start=window_start,
+        due_date=due_date,
+        status=status,
+        visible_to_patient=visible_to_patient,
+        depends_on=depends_on,
+        created_by=actor,
+        completed_at=timezone.now() if status == TaskStatus.COMPLETED else None,
+    )
+    task.full_clean()
+    task.save()
+    # The responsible organisation takes part in the plan by having a task in it.
+    participant_add(actor=actor, plan=plan, organisation=responsible_organisation)
+    return task
+
+
+@transaction.atomic
+def task_transition(
+    *, actor: User | None, task: Task, to_status: TaskStatus, expected_version: int | None = None
+) -> Task:
+    locked = Task.objects.select_for_update().get(pk=task.pk)
+    if expected_version is not None and locked.version != expected_version:
+        raise VersionConflict(locked)
+    if locked.status == to_status:
+        return locked
+    if to_status not in TASK_TRANSITIONS[locked.status]:
+        raise TransitionNotAllowed(
+            _("A task that is %(from)s cannot become %(to)s.")
+            % {"from": locked.get_status_display(), "to": TaskStatus(to_status).label},
+            code="task_transition",
+        )
+    locked.status = to_status
+    locked.completed_at = timezone.now() if to_status == TaskStatus.COMPLETED else None
+    locked.version = F("version") + 1
+    locked.save(update_fields=["status", "completed_at", "version", "updated_at"])
+    locked.refresh_from_db()
+    return locked

@@ -1,0 +1,105 @@
+"""Shared fixtures: a small world of organisations, staff and plans across three sectors."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+
+from pathways import services
+from pathways.choices import MembershipRole, PlanStatus, Sector, TaskKind
+from pathways.models import Organisation, PathwayPlan, Patient, User
+
+PASSWORD = "Korrekt-Hest-Batteri-9"
+
+
+@dataclass
+class World:
+    hospital: Organisation
+    municipality: Organisation
+    gp: Organisation
+    unrelated: Organisation
+    hospital_doctor: User
+    home_nurse: User
+    gp_doctor: User
+    coordinator: User
+    outsider: User
+    admin: User
+    patient: Patient
+    plan: PathwayPlan
+    other_patient: Patient
+    other_plan: PathwayPlan
+
+
+def make_user(
+    username: str, organisation: Organisation | None, role: str = MembershipRole.CLINICIAN, **extra
+):
+    user = User.objects.create_user(
+        username=username, password=PASSWORD, first_name=username.title(), **extra
+    )
+    if organisation is not None:
+        services.membership_add(user=user, organisation=organisation, role=MembershipRole(role))
+    return user
+
+
+@pytest.fixture
+def world(db) -> World:
+    hospital = Organisation.objects.create(name="Medicinsk afdeling", sector=Sector.HOSPITAL, sor_code="1001")
+    municipality = Organisation.objects.create(
+        name="Hjemmesygeplejen Roskilde", sector=Sector.MUNICIPALITY, sor_code="2001"
+    )
+    gp = Organisation.objects.create(name="Lægerne i Byen", sector=Sector.GENERAL_PRACTICE, sor_code="3001")
+    unrelated = Organisation.objects.create(
+        name="Hjemmeplejen Holbæk", sector=Sector.MUNICIPALITY, sor_code="2002"
+    )
+    hospital_doctor = make_user("hospital_doctor", hospital)
+    home_nurse = make_user("home_nurse", municipality)
+    gp_doctor = make_user("gp_doctor", gp)
+    coordinator = make_user("coordinator", municipality, MembershipRole.COORDINATOR)
+    outsider = make_user("outsider", unrelated)
+    admin = User.objects.create_superuser(username="admin", password=PASSWORD, email="admin@example.invalid")
+
+    patient = services.patient_create(
+        cpr="0707614285", given_name="Kirsten", family_name="Testesen", home_municipality="265"
+    )
+    plan = services.plan_create(
+        actor=coordinator,
+        patient=patient,
+        title="KOL og diabetes",
+        what_matters="At kunne blive boende hjemme.",
+        conditions=[("KOL", "J44"), ("Type 2-diabetes", "E11")],
+        participants=[hospital, municipality, gp],
+    )
+    plan = services.plan_transition(actor=coordinator, plan=plan, to_status=PlanStatus.ACTIVE)
+    plan = services.coordinator_assign(
+        actor=coordinator, plan=plan, coordinator=coordinator, organisation=municipality, phone="46 31 00 00"
+    )
+    services.task_create(
+        actor=home_nurse,
+        plan=plan,
+        title="Hjemmebesøg",
+        responsible_organisation=municipality,
+        kind=TaskKind.HOME_VISIT,
+    )
+    other_patient = services.patient_create(
+        cpr="1203801236", given_name="Ole", family_name="Andersen", home_municipality="316"
+    )
+    other_plan = services.plan_create(
+        actor=outsider, patient=other_patient, title="Hjertesvigt", participants=[unrelated]
+    )
+    return World(
+        hospital=hospital,
+        municipality=municipality,
+        gp=gp,
+        unrelated=unrelated,
+        hospital_doctor=hospital_doctor,
+        home_nurse=home_nurse,
+        gp_doctor=gp_doctor,
+        coordinator=coordinator,
+        outsider=outsider,
+        admin=admin,
+        patient=patient,
+        plan=plan,
+        other_patient=other_patient,
+        other_plan=other_plan,
+    )
