@@ -175,9 +175,18 @@ def coordinator_assign(
             _("The coordinator must belong to the organisation they coordinate for."), code="coordinator_org"
         )
     locked = _locked_plan(plan, expected_version)
+    phone = phone or coordinator.phone
+    unchanged = (
+        locked.coordinator_id == coordinator.pk
+        and locked.coordinator_organisation_id == organisation.pk
+        and locked.coordinator_phone == phone
+        and locked.coordinator_substitute_id == (substitute.pk if substitute else None)
+    )
+    if unchanged:
+        return locked
     locked.coordinator = coordinator
     locked.coordinator_organisation = organisation
-    locked.coordinator_phone = phone or coordinator.phone
+    locked.coordinator_phone = phone
     locked.coordinator_substitute = substitute
     locked.version = F("version") + 1
     locked.save(

@@ -42,6 +42,12 @@ def make_user(
     return user
 
 
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    # PBKDF2 at production strength costs ~0.4 s per user; the tests create many users.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture
 def world(db) -> World:
     hospital = Organisation.objects.create(name="Medicinsk afdeling", sector=Sector.HOSPITAL, sor_code="1001")

@@ -1,0 +1,1210 @@
+"""`manage.py seed_demo`: fictional, idempotent demo data for Fælles forløb.
+
+Organisations are found by SOR code, users by username, patients by CPR number, and a patient's plan is
+their current (open) plan. What exists is left alone; a patient's plan, goals and tasks are built only when
+the patient has no current plan. Running the command twice therefore gives exactly the same rows.
+
+Dates are relative to today so the demo always looks current. All names, CPR numbers, SOR codes,
+addresses and phone numbers are made up.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+
+from django.core.management.base import BaseCommand
+from django.db import transaction
+from django.utils import timezone
+
+from pathways import services
+from pathways.choices import ContactChannel, MembershipRole, PlanStatus, Sector, TaskKind, TaskStatus
+from pathways.models import (
+    Goal,
+    Membership,
+    Organisation,
+    PathwayPlan,
+    Patient,
+    PlanCondition,
+    PlanParticipant,
+    Task,
+    User,
+)
+
+DEMO_PASSWORD = "Demo-forloeb-2026"  # noqa: S105 - a published demo password, never for real data
+
+# (username, who the login is, which patients they see). Used by the README and the tests.
+DEMO_LOGINS: list[tuple[str, str, str]] = [
+    (
+        "admin",
+        "Administrator (Django admin): organisationer, brugere og skabeloner",
+        "Ingen patienter i forløbsvisningen; administrerer kun",
+    ),
+    (
+        "sygehus",
+        "Anne Holm, overlæge, Medicinsk afdeling, Sygehus Sjælland Øst",
+        "Kirsten Poulsen, Ingrid Mortensen, Fatma Yilmaz og Jens Pedersen",
+    ),
+    (
+        "kommune",
+        "Mette Jensen, sygeplejerske, Hjemmesygeplejen Roskilde",
+        "Kirsten Poulsen, Ingrid Mortensen og Fatma Yilmaz",
+    ),
+    (
+        "koordinator",
+        "Lars Nielsen, forløbskoordinator, Roskilde Kommune",
+        "Kirsten Poulsen, Ingrid Mortensen og Fatma Yilmaz",
+    ),
+    (
+        "egenlaege",
+        "Peter Madsen, praktiserende læge, Lægehuset Algade",
+        "Kirsten Poulsen og Ingrid Mortensen",
+    ),
+    (
+        "holbaek",
+        "Sofie Larsen, sygeplejerske, Hjemmesygeplejen Holbæk (en anden kommune)",
+        "Helle Sørensen, Kasper Lund og Jens Pedersen",
+    ),
+    (
+        "psykiatri",
+        "Jonas Berg, sygeplejerske, Psykiatrisk afdeling",
+        "Kasper Lund",
+    ),
+]
+
+
+@dataclass(frozen=True)
+class _OrgSpec:
+    key: str
+    sor_code: str
+    name: str
+    sector: Sector
+    parent: str | None
+    phone: str
+
+
+@dataclass(frozen=True)
+class _UserSpec:
+    username: str
+    first_name: str
+    last_name: str
+    title: str
+    phone: str
+    organisation: str | None
+    role: MembershipRole | None
+    superuser: bool = False
+
+
+ORGANISATIONS: list[_OrgSpec] = [
+    _OrgSpec(
+        "sygehus", "990100000000001", "Sygehus Sjælland Øst (fiktivt)", Sector.HOSPITAL, None, "47 32 00 00"
+    ),
+    _OrgSpec("medicinsk", "990100000000002", "Medicinsk afdeling", Sector.HOSPITAL, "sygehus", "47 32 21 00"),
+    _OrgSpec(
+        "lunge", "990100000000003", "Lungemedicinsk ambulatorium", Sector.HOSPITAL, "sygehus", "47 32 22 00"
+    ),
+    _OrgSpec(
+        "endo", "990100000000004", "Endokrinologisk ambulatorium", Sector.HOSPITAL, "sygehus", "47 32 23 00"
+    ),
+    _OrgSpec("psyk", "990100000000005", "Psykiatrisk afdeling", Sector.PSYCHIATRY, "sygehus", "47 32 40 00"),
+    _OrgSpec("roskilde", "990200000000001", "Roskilde Kommune", Sector.MUNICIPALITY, None, "46 31 30 00"),
+    _OrgSpec(
+        "hjsp_roskilde",
+        "990200000000002",
+        "Hjemmesygeplejen Roskilde",
+        Sector.MUNICIPALITY,
+        "roskilde",
+        "46 31 74 00",
+    ),
+    _OrgSpec(
+        "genoptr_roskilde",
+        "990200000000003",
+        "Genoptræning Roskilde",
+        Sector.MUNICIPALITY,
+        "roskilde",
+        "46 31 75 00",
+    ),
+    _OrgSpec(
+        "sundhedscenter",
+        "990200000000004",
+        "Sundhedscenter Roskilde (forebyggelse)",
+        Sector.MUNICIPALITY,
+        "roskilde",
+        "46 31 76 00",
+    ),
+    _OrgSpec("holbaek", "990300000000001", "Holbæk Kommune", Sector.MUNICIPALITY, None, "72 36 36 36"),
+    _OrgSpec(
+        "hjsp_holbaek",
+        "990300000000002",
+        "Hjemmesygeplejen Holbæk",
+        Sector.MUNICIPALITY,
+        "holbaek",
+        "72 36 40 00",
+    ),
+    _OrgSpec(
+        "genoptr_holbaek",
+        "990300000000003",
+        "Genoptræning Holbæk",
+        Sector.MUNICIPALITY,
+        "holbaek",
+        "72 36 41 00",
+    ),
+    _OrgSpec("algade", "990400000000001", "Lægehuset Algade", Sector.GENERAL_PRACTICE, None, "46 35 01 02"),
+    _OrgSpec(
+        "fjorden", "990400000000002", "Lægerne ved Fjorden", Sector.GENERAL_PRACTICE, None, "59 43 02 03"
+    ),
+]
+
+USERS: list[_UserSpec] = [
+    _UserSpec("admin", "Bente", "Kjær", "Systemadministrator", "47 32 00 01", None, None, superuser=True),
+    _UserSpec("sygehus", "Anne", "Holm", "Overlæge", "47 32 21 10", "medicinsk", MembershipRole.CLINICIAN),
+    _UserSpec(
+        "kommune",
+        "Mette",
+        "Jensen",
+        "Sygeplejerske",
+        "46 31 74 10",
+        "hjsp_roskilde",
+        MembershipRole.CLINICIAN,
+    ),
+    _UserSpec(
+        "koordinator",
+        "Lars",
+        "Nielsen",
+        "Forløbskoordinator",
+        "46 31 30 10",
+        "roskilde",
+        MembershipRole.COORDINATOR,
+    ),
+    _UserSpec(
+        "egenlaege",
+        "Peter",
+        "Madsen",
+        "Praktiserende læge",
+        "46 35 01 10",
+        "algade",
+        MembershipRole.CLINICIAN,
+    ),
+    _UserSpec(
+        "holbaek", "Sofie", "Larsen", "Sygeplejerske", "72 36 40 10", "hjsp_holbaek", MembershipRole.CLINICIAN
+    ),
+    _UserSpec("psykiatri", "Jonas", "Berg", "Sygeplejerske", "47 32 40 10", "psyk", MembershipRole.CLINICIAN),
+]
+
+
+class _Seeder:
+    """Finds or creates the demo world; every write of pathway data goes through pathways.services."""
+
+    def __init__(self) -> None:
+        self.today = timezone.localdate()
+        self.orgs: dict[str, Organisation] = {}
+        self.users: dict[str, User] = {}
+        self.created: Counter[str] = Counter()
+
+    # --- helpers -------------------------------------------------------------------------------------
+
+    def day(self, offset: int | None) -> date | None:
+        return None if offset is None else self.today + timedelta(days=offset)
+
+    def organisations(self) -> None:
+        for spec in ORGANISATIONS:
+            organisation, created = Organisation.objects.get_or_create(
+                sor_code=spec.sor_code,
+                defaults={
+                    "name": spec.name,
+                    "sector": spec.sector,
+                    "parent": self.orgs[spec.parent] if spec.parent else None,
+                    "phone": spec.phone,
+                },
+            )
+            self.orgs[spec.key] = organisation
+            self.created["organisations"] += int(created)
+
+    def staff(self) -> None:
+        for spec in USERS:
+            user = User.objects.filter(username=spec.username).first()
+            if user is None:
+                user = User(
+                    username=spec.username,
+                    first_name=spec.first_name,
+                    last_name=spec.last_name,
+                    title=spec.title,
+                    phone=spec.phone,
+                    email=f"{spec.username}@example.invalid",
+                    is_staff=spec.superuser,
+                    is_superuser=spec.superuser,
+                )
+                user.set_password(DEMO_PASSWORD)
+                user.save()
+                self.created["users"] += 1
+            if spec.organisation is not None and spec.role is not None:
+                services.membership_add(user=user, organisation=self.orgs[spec.organisation], role=spec.role)
+            self.users[spec.username] = user
+
+    def patient(
+        self,
+        *,
+        cpr: str,
+        given_name: str,
+        family_name: str,
+        home_municipality: str,
+        address: str,
+        postal_code: str,
+        city: str,
+        phone: str,
+        email: str = "",
+        preferred_contact: ContactChannel = ContactChannel.DIGITAL,
+        language: str = "da",
+        interpreter_needed: bool = False,
+    ) -> tuple[Patient, bool]:
+        """The patient, and whether a plan still has to be built for them (no current plan yet)."""
+        patient = Patient.objects.filter(cpr=cpr).first()
+        if patient is None:
+            patient = services.patient_create(
+                cpr=cpr,
+                given_name=given_name,
+                family_name=family_name,
+                home_municipality=home_municipality,
+                address=address,
+                postal_code=postal_code,
+                city=city,
+                phone=phone,
+                email=email,
+                preferred_contact=preferred_contact,
+                language=language,
+                interpreter_needed=interpreter_needed,
+            )
+            self.created["patients"] += 1
+        needs_plan = not PathwayPlan.objects.open().filter(patient=patient).exists()
+        return patient, needs_plan
+
+    def plan(
+        self,
+        *,
+        patient: Patient,
+        actor: str,
+        title: str,
+        what_matters: str,
+        conditions: list[tuple[str, str]],
+        review_in_days: int,
+        participants: list[tuple[str, str]],
+        accepted_by: dict[str, str],
+        status: PlanStatus = PlanStatus.ACTIVE,
+    ) -> PathwayPlan:
+        """A plan with its participants (org key, commitment), some of which accept (org key → username)."""
+        author = self.users[actor]
+        plan = services.plan_create(
+            actor=author,
+            patient=patient,
+            title=title,
+            what_matters=what_matters,
+            conditions=conditions,
+            review_date=self.day(review_in_days),
+        )
+        for key, commitment in participants:
+            participant = services.participant_add(
+                actor=author, plan=plan, organisation=self.orgs[key], commitment=commitment
+            )
+            if key in accepted_by:
+                services.participant_accept(actor=self.users[accepted_by[key]], participant=participant)
+        if status != PlanStatus.DRAFT:
+            plan = services.plan_transition(actor=author, plan=plan, to_status=PlanStatus.ACTIVE)
+        if status not in (PlanStatus.DRAFT, PlanStatus.ACTIVE):
+            plan = services.plan_transition(actor=author, plan=plan, to_status=status)
+        self.created["plans"] += 1
+        return plan
+
+    def coordinator(
+        self, plan: PathwayPlan, *, username: str, organisation: str, substitute: str | None = None
+    ) -> PathwayPlan:
+        return services.coordinator_assign(
+            actor=self.users[username],
+            plan=plan,
+            coordinator=self.users[username],
+            organisation=self.orgs[organisation],
+            substitute=self.users[substitute] if substitute else None,
+        )
+
+    def goal(
+        self, plan: PathwayPlan, *, actor: str, description: str, expected_result: str, target_in_days: int
+    ) -> Goal:
+        return services.goal_create(
+            actor=self.users[actor],
+            plan=plan,
+            description=description,
+            expected_result=expected_result,
+            target_date=self.day(target_in_days),
+        )
+
+    def task(
+        self,
+        plan: PathwayPlan,
+        title: str,
+        *,
+        organisation: str,
+        kind: TaskKind,
+        actor: str,
+        due: int | None,
+        start: int | None = None,
+        status: TaskStatus = TaskStatus.REQUESTED,
+        person: str | None = None,
+        description: str = "",
+        goal: Goal | None = None,
+        visible_to_patient: bool = True,
+        depends_on: Task | None = None,
+    ) -> Task:
+        """A task planned `start`..`due` days from today, then moved to `status` the way staff would."""
+        author = self.users[actor]
+        task = services.task_create(
+            actor=author,
+            plan=plan,
+            title=title,
+            responsible_organisation=self.orgs[organisation],
+            kind=kind,
+            description=description,
+            goal=goal,
+            responsible_person=self.users[person] if person else None,
+            window_start=self.day(start),
+            due_date=self.day(due),
+            visible_to_patient=visible_to_patient,
+            depends_on=depends_on,
+        )
+        if status != TaskStatus.REQUESTED:
+            task = services.task_transition(actor=author, task=task, to_status=status)
+        return task
+
+    # --- the patients --------------------------------------------------------------------------------
+
+    def kirsten(self) -> None:
+        """COPD and type 2 diabetes, three admissions this year; the municipality coordinates."""
+        patient, needs_plan = self.patient(
+            cpr="1403612126",
+            given_name="Kirsten",
+            family_name="Poulsen",
+            home_municipality="265",
+            address="Møllehusvej 14, 2. th.",
+            postal_code="4000",
+            city="Roskilde",
+            phone="22 41 63 18",
+            email="kirsten.poulsen@example.invalid",
+        )
+        if not needs_plan:
+            return
+        plan = self.plan(
+            patient=patient,
+            actor="koordinator",
+            title="KOL og type 2-diabetes: sammen om at blive hjemme",
+            what_matters=(
+                "Jeg vil gerne blive boende i min egen lejlighed. Jeg har været indlagt tre gange i år, og "
+                "det vil jeg ikke igen. Jeg vil kunne gå op ad trapperne til 2. sal uden at stoppe hele "
+                "tiden, og jeg vil have kræfter til at have mine børnebørn på besøg om søndagen."
+            ),
+            conditions=[
+                ("KOL (kronisk obstruktiv lungesygdom)", "J44"),
+                ("Type 2-diabetes", "E11"),
+            ],
+            review_in_days=30,
+            participants=[
+                ("lunge", "Behandlingsansvar for KOL; kontrol af lungefunktion og inhalationsteknik."),
+                ("medicinsk", "Udskrivelse med epikrise og genoptræningsplan ved indlæggelse."),
+                ("hjsp_roskilde", "Besøg inden for 24 timer efter udskrivelse; observation af forværring."),
+                ("genoptr_roskilde", "Genoptræning efter genoptræningsplanen."),
+                ("sundhedscenter", "KOL-rehabiliteringsforløb og rygestop-støtte."),
+                ("algade", "Opfølgning efter udskrivelse, diabeteskontrol og medicingennemgang."),
+                ("roskilde", "Forløbskoordinator; samler trådene mellem sektorerne."),
+            ],
+            accepted_by={
+                "roskilde": "koordinator",
+                "lunge": "sygehus",
+                "medicinsk": "sygehus",
+                "hjsp_roskilde": "kommune",
+                "genoptr_roskilde": "koordinator",
+                "algade": "egenlaege",
+                # Sundhedscenter Roskilde has not accepted yet.
+            },
+        )
+        self.coordinator(plan, username="koordinator", organisation="roskilde", substitute="kommune")
+        stay_home = self.goal(
+            plan,
+            actor="koordinator",
+            description="Kirsten kan blive boende i sit eget hjem og undgår nye akutte indlæggelser.",
+            expected_result=(
+                "Ingen akutte indlæggelser de næste 6 måneder. Kirsten og hjemmesygeplejen kender tegnene "
+                "på KOL-forværring og ved, hvad de skal gøre."
+            ),
+            target_in_days=180,
+        )
+        stairs = self.goal(
+            plan,
+            actor="koordinator",
+            description="Kirsten kan klare trapperne til sin lejlighed og besøge sine børnebørn.",
+            expected_result=(
+                "Går 2 etager med højst én pause inden for 3 måneder og tager selv bussen til datteren "
+                "i Køge."
+            ),
+            target_in_days=90,
+        )
+        medicine = self.goal(
+            plan,
+            actor="egenlaege",
+            description="Stabilt blodsukker og sikker brug af medicin og inhalator.",
+            expected_result=(
+                "HbA1c under 53 mmol/mol ved næste kontrol, korrekt inhalationsteknik og én opdateret "
+                "medicinliste, som alle parter bruger."
+            ),
+            target_in_days=120,
+        )
+        self.task(
+            plan,
+            "Ambulant kontrol i Lungemedicinsk ambulatorium",
+            organisation="lunge",
+            kind=TaskKind.APPOINTMENT,
+            actor="sygehus",
+            due=-35,
+            status=TaskStatus.COMPLETED,
+            description="Lungefunktionsmåling og justering af inhalationsmedicin.",
+            goal=stay_home,
+        )
+        rehab_plan = self.task(
+            plan,
+            "Genoptræningsplan ved udskrivelse",
+            organisation="medicinsk",
+            kind=TaskKind.REFERRAL,
+            actor="sygehus",
+            person="sygehus",
+            due=-1,
+            status=TaskStatus.COMPLETED,
+            description=(
+                "Genoptræningsplan (almen genoptræning) sendt til Genoptræning Roskilde: gangfunktion, "
+                "trappegang og energibesparende teknikker."
+            ),
+            goal=stairs,
+        )
+        self.task(
+            plan,
+            "Hjemmesygeplejebesøg inden for 24 timer efter udskrivelse",
+            organisation="hjsp_roskilde",
+            kind=TaskKind.HOME_VISIT,
+            actor="kommune",
+            person="kommune",
+            start=0,
+            due=1,
+            status=TaskStatus.ACCEPTED,
+            description=(
+                "Kirsten er udskrevet fra Medicinsk afdeling efter sin tredje indlæggelse i år med "
+                "KOL-forværring. Gennemgang af medicin fra udskrivelsen, måling af iltmætning og blodsukker, "
+                "tjek af at inhalator og iltudstyr virker."
+            ),
+            goal=stay_home,
+        )
+        gp_follow_up = self.task(
+            plan,
+            "Opfølgning hos egen læge efter udskrivelse",
+            organisation="algade",
+            kind=TaskKind.APPOINTMENT,
+            actor="egenlaege",
+            person="egenlaege",
+            start=2,
+            due=5,
+            description="Konsultation inden for en uge: epikrise, KOL-behandling og diabetes.",
+            goal=stay_home,
+        )
+        self.task(
+            plan,
+            "Blodprøver: HbA1c, nyretal og kalium",
+            organisation="algade",
+            kind=TaskKind.APPOINTMENT,
+            actor="egenlaege",
+            due=-6,
+            description="Skulle have været taget efter forrige indlæggelse, men er ikke booket endnu.",
+            goal=medicine,
+        )
+        self.task(
+            plan,
+            "Medicingennemgang (11 præparater)",
+            organisation="algade",
+            kind=TaskKind.MEDICATION_REVIEW,
+            actor="egenlaege",
+            person="egenlaege",
+            start=7,
+            due=14,
+            description="Én fælles medicinliste for sygehus, hjemmesygepleje og egen læge.",
+            goal=medicine,
+            depends_on=gp_follow_up,
+        )
+        self.task(
+            plan,
+            "Kontrol af inhalationsteknik",
+            organisation="lunge",
+            kind=TaskKind.APPOINTMENT,
+            actor="sygehus",
+            due=10,
+            status=TaskStatus.ACCEPTED,
+            goal=medicine,
+        )
+        self.task(
+            plan,
+            "Genoptræning: gang- og trappetræning",
+            organisation="genoptr_roskilde",
+            kind=TaskKind.REHABILITATION,
+            actor="koordinator",
+            start=3,
+            due=45,
+            status=TaskStatus.ACCEPTED,
+            description="To gange om ugen i 6 uger. Mål: at gå 2 etager uden pause.",
+            goal=stairs,
+            depends_on=rehab_plan,
+        )
+        self.task(
+            plan,
+            "KOL-rehabiliteringsforløb på Sundhedscenter Roskilde",
+            organisation="sundhedscenter",
+            kind=TaskKind.REHABILITATION,
+            actor="koordinator",
+            start=14,
+            due=70,
+            description=(
+                "8 ugers forløb med træning to gange om ugen og undervisning i at leve med KOL: "
+                "vejrtrækning, kost og støtte til rygestop. Egen læge kan se forløbet i planen."
+            ),
+            goal=stay_home,
+        )
+        self.task(
+            plan,
+            "Tværsektorielt møde om de gentagne indlæggelser",
+            organisation="roskilde",
+            kind=TaskKind.OTHER,
+            actor="koordinator",
+            person="koordinator",
+            due=8,
+            visible_to_patient=False,
+            description=(
+                "Internt: hjemmesygepleje, egen læge og lungeambulatoriet gennemgår årsagerne til årets tre "
+                "indlæggelser og aftaler en fælles handleplan ved forværring. Handleplanen aftales derefter "
+                "med Kirsten."
+            ),
+        )
+        self.task(
+            plan,
+            "Trivselsskema (WHO-5) før opfølgningssamtalen",
+            organisation="roskilde",
+            kind=TaskKind.QUESTIONNAIRE,
+            actor="koordinator",
+            due=25,
+        )
+
+    def helle(self) -> None:
+        """Type 2 diabetes and needle anxiety; a needle-free meter stuck between region and municipality."""
+        patient, needs_plan = self.patient(
+            cpr="0206842148",
+            given_name="Helle",
+            family_name="Sørensen",
+            home_municipality="316",
+            address="Ahlgade 31, 1. tv.",
+            postal_code="4300",
+            city="Holbæk",
+            phone="31 72 05 44",
+            email="helle.soerensen@example.invalid",
+        )
+        if not needs_plan:
+            return
+        plan = self.plan(
+            patient=patient,
+            actor="holbaek",
+            title="Type 2-diabetes uden nålestik",
+            what_matters=(
+                "Jeg er bange for nåle, også de små stik i fingeren. Derfor springer jeg tit målingerne "
+                "over, og så får jeg dårlig samvittighed. Jeg vil have styr på mit blodsukker uden at stikke "
+                "mig selv, så jeg kan passe mit arbejde og være der for mine to drenge."
+            ),
+            conditions=[("Type 2-diabetes", "E11"), ("Nåleangst (specifik fobi)", "F40.2")],
+            review_in_days=21,
+            participants=[
+                ("endo", "Behandlingsansvar for diabetes; ordinerer og instruerer i blodsukkermåler."),
+                ("hjsp_holbaek", "Støtte til blodsukkermåling og medicin i hjemmet."),
+                ("fjorden", "Diabeteskontrol og henvisning til samtaleforløb om nåleangst."),
+                ("holbaek", "Kostvejledning og bevilling af hjælpemidler efter serviceloven."),
+            ],
+            accepted_by={"endo": "sygehus", "hjsp_holbaek": "holbaek"},
+        )
+        self.coordinator(plan, username="holbaek", organisation="hjsp_holbaek")
+        measure = self.goal(
+            plan,
+            actor="holbaek",
+            description="Helle måler sit blodsukker regelmæssigt uden at skulle stikke sig.",
+            expected_result="Nålefri måler i brug, og målinger mindst 3 dage om ugen.",
+            target_in_days=60,
+        )
+        control = self.goal(
+            plan,
+            actor="holbaek",
+            description="Bedre regulering af blodsukkeret.",
+            expected_result="HbA1c under 53 mmol/mol inden for 6 måneder og et vægttab på 5 kg.",
+            target_in_days=180,
+        )
+        self.task(
+            plan,
+            "Årskontrol i Endokrinologisk ambulatorium",
+            organisation="endo",
+            kind=TaskKind.APPOINTMENT,
+            actor="sygehus",
+            due=-45,
+            status=TaskStatus.COMPLETED,
+            description="HbA1c 68 mmol/mol. Nålefri blodsukkermåler anbefalet på grund af nåleangst.",
+            goal=control,
+        )
+        self.task(
+            plan,
+            "Nålefri blodsukkermåler (hjælpemiddel / behandlingsredskab)",
+            organisation="endo",
+            kind=TaskKind.ASSISTIVE_DEVICE,
+            actor="holbaek",
+            start=-42,
+            due=-14,
+            status=TaskStatus.ON_HOLD,
+            description=(
+                "Region og kommune er uenige om, hvem der betaler. Endokrinologisk ambulatorium mener, at "
+                "måleren er et hjælpemiddel, som kommunen bevilger efter serviceloven. Holbæk Kommune mener, "
+                "at den er et behandlingsredskab, som regionen betaler efter sundhedsloven. Sagen har stået "
+                "stille i flere uger, og imens springer Helle sine målinger over."
+            ),
+            goal=measure,
+        )
+        self.task(
+            plan,
+            "Møde mellem region og kommune om betaling af måleren",
+            organisation="holbaek",
+            kind=TaskKind.PHONE_CALL,
+            actor="holbaek",
+            due=2,
+            description="Forløbskoordinator har bedt om en afklaring af ansvaret inden for en uge.",
+            goal=measure,
+        )
+        self.task(
+            plan,
+            "Hjemmesygeplejen hjælper med blodsukkermåling, indtil måleren er på plads",
+            organisation="hjsp_holbaek",
+            kind=TaskKind.HOME_VISIT,
+            actor="holbaek",
+            person="holbaek",
+            start=-10,
+            due=20,
+            status=TaskStatus.IN_PROGRESS,
+            goal=measure,
+        )
+        self.task(
+            plan,
+            "Henvisning til psykolog: samtaler om nåleangst",
+            organisation="fjorden",
+            kind=TaskKind.REFERRAL,
+            actor="holbaek",
+            due=5,
+            goal=measure,
+        )
+        self.task(
+            plan,
+            "Diabeteskontrol hos egen læge (HbA1c, blodtryk, fødder)",
+            organisation="fjorden",
+            kind=TaskKind.APPOINTMENT,
+            actor="holbaek",
+            start=7,
+            due=14,
+            goal=control,
+        )
+        self.task(
+            plan,
+            "Kostvejledning: gruppeforløb med diætist",
+            organisation="holbaek",
+            kind=TaskKind.REHABILITATION,
+            actor="holbaek",
+            start=10,
+            due=56,
+            description="Seks mødegange i kommunens sundhedstilbud »Lev med type 2-diabetes«.",
+            goal=control,
+        )
+
+    def ingrid(self) -> None:
+        """88, heart failure and falls, lives alone with no relatives; prefers letters."""
+        patient, needs_plan = self.patient(
+            cpr="1102381846",
+            given_name="Ingrid",
+            family_name="Mortensen",
+            home_municipality="265",
+            address="Kirkebjergvej 7",
+            postal_code="4000",
+            city="Roskilde",
+            phone="46 35 27 81",
+            preferred_contact=ContactChannel.LETTER,
+        )
+        if not needs_plan:
+            return
+        plan = self.plan(
+            patient=patient,
+            actor="koordinator",
+            title="Hjertesvigt og fald: tryg i eget hjem",
+            what_matters=(
+                "Jeg har boet i mit hus i 52 år, og her vil jeg blive. Jeg har ingen familie tilbage, så jeg "
+                "vil gerne vide, hvem jeg kan ringe til. Jeg vil ikke falde igen og ligge på gulvet hele "
+                "natten. Send mig et brev, jeg bruger ikke computer."
+            ),
+            conditions=[("Hjertesvigt", "I50"), ("Gentagne fald", "R29.6")],
+            review_in_days=14,
+            participants=[
+                ("medicinsk", "Hjertesvigtsklinik: kontrol og justering af medicin."),
+                ("hjsp_roskilde", "Daglig observation af vægt og væskeophobning."),
+                ("genoptr_roskilde", "Faldudredning, balancetræning og hjælpemidler."),
+                ("algade", "Medicingennemgang og akut kontakt ved vægtstigning."),
+                ("roskilde", "Forløbskoordinator og nødkald."),
+            ],
+            accepted_by={
+                "roskilde": "koordinator",
+                "medicinsk": "sygehus",
+                "hjsp_roskilde": "kommune",
+                "genoptr_roskilde": "koordinator",
+                "algade": "egenlaege",
+            },
+        )
+        self.coordinator(plan, username="koordinator", organisation="roskilde", substitute="kommune")
+        no_falls = self.goal(
+            plan,
+            actor="koordinator",
+            description="Ingrid falder ikke og kan selv tilkalde hjælp.",
+            expected_result="Ingen fald med skade de næste 3 måneder; nødkald installeret og afprøvet.",
+            target_in_days=90,
+        )
+        heart = self.goal(
+            plan,
+            actor="koordinator",
+            description="Stabil hjertesvigt uden væskeophobning.",
+            expected_result=(
+                "Vægten holder sig inden for ±2 kg, og ingen indlæggelse for hjertesvigt i 6 måneder."
+            ),
+            target_in_days=180,
+        )
+        self.task(
+            plan,
+            "Nødkald installeret",
+            organisation="roskilde",
+            kind=TaskKind.ASSISTIVE_DEVICE,
+            actor="koordinator",
+            due=-10,
+            status=TaskStatus.COMPLETED,
+            goal=no_falls,
+        )
+        self.task(
+            plan,
+            "Rollator og badetaburet",
+            organisation="genoptr_roskilde",
+            kind=TaskKind.ASSISTIVE_DEVICE,
+            actor="koordinator",
+            due=-2,
+            description="Bevilget; udlevering fra hjælpemiddeldepotet mangler.",
+            goal=no_falls,
+        )
+        self.task(
+            plan,
+            "Daglig vejning og tjek af ben for væske",
+            organisation="hjsp_roskilde",
+            kind=TaskKind.HOME_VISIT,
+            actor="kommune",
+            person="kommune",
+            start=-14,
+            due=30,
+            status=TaskStatus.IN_PROGRESS,
+            description="Stiger vægten mere end 2 kg på 3 dage, kontaktes egen læge samme dag.",
+            goal=heart,
+        )
+        self.task(
+            plan,
+            "Telefonopfølgning fra forløbskoordinator",
+            organisation="roskilde",
+            kind=TaskKind.PHONE_CALL,
+            actor="koordinator",
+            person="koordinator",
+            due=3,
+            description=(
+                "Ingrid har ingen pårørende; koordinator ringer hver 14. dag og sender aftaler som brev."
+            ),
+        )
+        self.task(
+            plan,
+            "Medicingennemgang: vanddrivende og blodtryksmedicin",
+            organisation="algade",
+            kind=TaskKind.MEDICATION_REVIEW,
+            actor="egenlaege",
+            person="egenlaege",
+            due=6,
+            goal=heart,
+        )
+        self.task(
+            plan,
+            "Faldudredning og balancetræning",
+            organisation="genoptr_roskilde",
+            kind=TaskKind.REHABILITATION,
+            actor="koordinator",
+            start=1,
+            due=35,
+            status=TaskStatus.ACCEPTED,
+            goal=no_falls,
+        )
+        self.task(
+            plan,
+            "Kontrol i hjertesvigtsklinikken",
+            organisation="medicinsk",
+            kind=TaskKind.APPOINTMENT,
+            actor="sygehus",
+            due=21,
+            status=TaskStatus.ACCEPTED,
+            description=(
+                "Ekkokardiografi og justering af medicin. Kørsel bestilles; Ingrid kan ikke tage bussen."
+            ),
+            goal=heart,
+        )
+
+    def kasper(self) -> None:
+        """Schizophrenia and alcohol abuse after psychiatric discharge (udskrivningsaftale)."""
+        patient, needs_plan = self.patient(
+            cpr="1809922177",
+            given_name="Kasper",
+            family_name="Lund",
+            home_municipality="316",
+            address="Jernbanevej 9, st. th.",
+            postal_code="4300",
+            city="Holbæk",
+            phone="27 90 14 66",
+            preferred_contact=ContactChannel.PHONE,
+        )
+        if not needs_plan:
+            return
+        plan = self.plan(
+            patient=patient,
+            actor="psykiatri",
+            title="Udskrivningsaftale og koordinationsplan: skizofreni og alkohol",
+            what_matters=(
+                "Jeg vil beholde min lejlighed og ikke ende på gaden igen. Jeg vil gerne drikke mindre, men "
+                "jeg kan ikke klare det alene. Ring hellere end at skrive, for jeg får ikke åbnet min post."
+            ),
+            conditions=[("Paranoid skizofreni", "F20.0"), ("Alkoholafhængighed", "F10.2")],
+            review_in_days=14,
+            participants=[
+                ("psyk", "Udskrivningsaftale, ambulant opfølgning og kriseplan."),
+                ("hjsp_holbaek", "Depotmedicin hver 14. dag."),
+                ("holbaek", "Socialpsykiatrisk bostøtte og alkoholbehandling."),
+                ("fjorden", "Somatisk helbredstjek og opfølgning på medicinens bivirkninger."),
+            ],
+            accepted_by={"psyk": "psykiatri", "hjsp_holbaek": "holbaek", "holbaek": "holbaek"},
+        )
+        self.coordinator(plan, username="psykiatri", organisation="psyk")
+        home = self.goal(
+            plan,
+            actor="psykiatri",
+            description="Kasper bliver boende i sin lejlighed og tager sin medicin.",
+            expected_result=(
+                "Depotmedicin givet til tiden og ingen udeblivelser fra kontrol de næste 3 måneder."
+            ),
+            target_in_days=90,
+        )
+        alcohol = self.goal(
+            plan,
+            actor="psykiatri",
+            description="Kasper drikker mindre.",
+            expected_result=(
+                "I alkoholbehandling inden for 14 dage efter udskrivelsen; højst 2 genstande om dagen."
+            ),
+            target_in_days=90,
+        )
+        self.task(
+            plan,
+            "Udskrivningsaftale indgået",
+            organisation="psyk",
+            kind=TaskKind.OTHER,
+            actor="psykiatri",
+            person="psykiatri",
+            due=-7,
+            status=TaskStatus.COMPLETED,
+            description=(
+                "Aftalt med Kasper, hjemmesygeplejen, socialpsykiatrien og egen læge ved udskrivelsen."
+            ),
+            goal=home,
+        )
+        self.task(
+            plan,
+            "Depotmedicin (injektion hver 14. dag)",
+            organisation="hjsp_holbaek",
+            kind=TaskKind.HOME_VISIT,
+            actor="holbaek",
+            person="holbaek",
+            start=0,
+            due=2,
+            status=TaskStatus.ACCEPTED,
+            goal=home,
+        )
+        self.task(
+            plan,
+            "Opstart i kommunal alkoholbehandling",
+            organisation="holbaek",
+            kind=TaskKind.REFERRAL,
+            actor="psykiatri",
+            due=-1,
+            description="Skulle være startet senest 7 dage efter udskrivelsen.",
+            goal=alcohol,
+        )
+        self.task(
+            plan,
+            "Bostøtte: hjælp til post, økonomi og indkøb",
+            organisation="holbaek",
+            kind=TaskKind.OTHER,
+            actor="holbaek",
+            start=-7,
+            due=84,
+            status=TaskStatus.IN_PROGRESS,
+            goal=home,
+        )
+        self.task(
+            plan,
+            "Ambulant opfølgning i distriktspsykiatrien",
+            organisation="psyk",
+            kind=TaskKind.APPOINTMENT,
+            actor="psykiatri",
+            person="psykiatri",
+            due=9,
+            status=TaskStatus.ACCEPTED,
+            goal=home,
+        )
+        self.task(
+            plan,
+            "Somatisk helbredstjek hos egen læge (blodprøver, vægt, blodtryk, EKG)",
+            organisation="fjorden",
+            kind=TaskKind.APPOINTMENT,
+            actor="psykiatri",
+            start=7,
+            due=28,
+        )
+
+    def fatma(self) -> None:
+        """After a stroke; rehabilitation on hold while she is readmitted. Needs a Turkish interpreter."""
+        patient, needs_plan = self.patient(
+            cpr="2504684122",  # issued after 2007 on arrival in Denmark; need not pass modulus 11
+            given_name="Fatma",
+            family_name="Yilmaz",
+            home_municipality="265",
+            address="Hyrdehøj Alle 22, 1. mf.",
+            postal_code="4000",
+            city="Roskilde",
+            phone="50 12 88 09",
+            preferred_contact=ContactChannel.PHONE,
+            language="tr",
+            interpreter_needed=True,
+        )
+        if not needs_plan:
+            return
+        plan = self.plan(
+            patient=patient,
+            actor="kommune",
+            title="Genoptræning efter blodprop i hjernen",
+            what_matters=(
+                "(Sagt via tolk) Jeg vil kunne lave mad til min familie igen og selv gå ned i butikken. "
+                "Jeg vil gerne have tolk med, når vi taler om noget vigtigt."
+            ),
+            conditions=[("Blodprop i hjernen", "I63"), ("Forhøjet blodtryk", "I10")],
+            review_in_days=10,
+            participants=[
+                ("medicinsk", "Genoptræningsplan ved udskrivelse; behandling under genindlæggelsen."),
+                ("genoptr_roskilde", "Specialiseret genoptræning og logopædi."),
+                ("hjsp_roskilde", "Vurdering af hjælp i hjemmet efter udskrivelse."),
+                ("fjorden", "Blodtryk og blodfortyndende behandling."),
+            ],
+            accepted_by={
+                "medicinsk": "sygehus",
+                "genoptr_roskilde": "koordinator",
+                "hjsp_roskilde": "kommune",
+            },
+            status=PlanStatus.ON_HOLD,
+        )
+        self.coordinator(plan, username="kommune", organisation="hjsp_roskilde", substitute="koordinator")
+        self_care = self.goal(
+            plan,
+            actor="kommune",
+            description="Fatma kan lave mad og handle ind selv.",
+            expected_result="Bruger højre hånd i køkkenet og går 500 meter med stok inden for 4 måneder.",
+            target_in_days=120,
+        )
+        rehab_plan = self.task(
+            plan,
+            "Genoptræningsplan (specialiseret genoptræning)",
+            organisation="medicinsk",
+            kind=TaskKind.REFERRAL,
+            actor="sygehus",
+            person="sygehus",
+            due=-30,
+            status=TaskStatus.COMPLETED,
+            goal=self_care,
+        )
+        self.task(
+            plan,
+            "Genoptræning: arm, hånd og gang",
+            organisation="genoptr_roskilde",
+            kind=TaskKind.REHABILITATION,
+            actor="kommune",
+            start=-21,
+            due=35,
+            status=TaskStatus.ON_HOLD,
+            description=(
+                "Sat i bero, mens Fatma er genindlagt med lungebetændelse; genoptages efter udskrivelsen. "
+                "Tolk (tyrkisk) bestilles til hver træning."
+            ),
+            goal=self_care,
+            depends_on=rehab_plan,
+        )
+        self.task(
+            plan,
+            "Logopæd: tale og synkning",
+            organisation="genoptr_roskilde",
+            kind=TaskKind.REHABILITATION,
+            actor="kommune",
+            start=-14,
+            due=42,
+            status=TaskStatus.ON_HOLD,
+            goal=self_care,
+        )
+        self.task(
+            plan,
+            "Hjemmebesøg efter udskrivelse: behov for hjælp i hjemmet",
+            organisation="hjsp_roskilde",
+            kind=TaskKind.HOME_VISIT,
+            actor="kommune",
+            person="kommune",
+            due=7,
+            description="Tolk bestilles.",
+        )
+        self.task(
+            plan,
+            "Kontrol af blodtryk og blodfortyndende behandling",
+            organisation="fjorden",
+            kind=TaskKind.APPOINTMENT,
+            actor="kommune",
+            due=12,
+            description="Tolk bestilles.",
+        )
+
+    def jens(self) -> None:
+        """Follow-up after colon cancer surgery; the plan is still a draft without a coordinator."""
+        patient, needs_plan = self.patient(
+            cpr="0708551805",
+            given_name="Jens",
+            family_name="Pedersen",
+            home_municipality="316",
+            address="Tuse Næs Vej 118",
+            postal_code="4300",
+            city="Holbæk",
+            phone="40 55 19 73",
+            email="jens.pedersen@example.invalid",
+        )
+        if not needs_plan:
+            return
+        plan = self.plan(
+            patient=patient,
+            actor="sygehus",
+            title="Opfølgning efter operation for tyktarmskræft",
+            what_matters=(
+                "Jeg vil gerne tilbage til at cykle og passe min have. Min kone og jeg vil gerne vide, hvad "
+                "der skal ske, og hvornår."
+            ),
+            conditions=[("Tyktarmskræft, opereret", "C18")],
+            review_in_days=14,
+            participants=[
+                ("medicinsk", "Kontrolprogram efter tyktarmskræft."),
+                ("hjsp_holbaek", "Stomipleje og oplæring."),
+                ("genoptr_holbaek", "Kræftrehabilitering."),
+                ("fjorden", "Opfølgning på senfølger."),
+            ],
+            accepted_by={},
+            status=PlanStatus.DRAFT,
+        )
+        cycling = self.goal(
+            plan,
+            actor="sygehus",
+            description="Jens kommer sig efter operationen og kan cykle igen.",
+            expected_result="Cykler 10 km inden for 4 måneder og klarer selv sin stomi.",
+            target_in_days=120,
+        )
+        self.task(
+            plan,
+            "Stomipleje og oplæring i skift af pose",
+            organisation="hjsp_holbaek",
+            kind=TaskKind.HOME_VISIT,
+            actor="sygehus",
+            start=1,
+            due=14,
+            goal=cycling,
+        )
+        self.task(
+            plan,
+            "Kræftrehabilitering: træning og kost",
+            organisation="genoptr_holbaek",
+            kind=TaskKind.REHABILITATION,
+            actor="sygehus",
+            start=14,
+            due=98,
+            goal=cycling,
+        )
+        self.task(
+            plan,
+            "Samtale hos egen læge om træthed og søvn",
+            organisation="fjorden",
+            kind=TaskKind.APPOINTMENT,
+            actor="sygehus",
+            due=21,
+        )
+        self.task(
+            plan,
+            "CT-skanning og kontrol efter 12 måneder",
+            organisation="medicinsk",
+            kind=TaskKind.APPOINTMENT,
+            actor="sygehus",
+            due=330,
+        )
+
+    def run(self) -> None:
+        self.organisations()
+        self.staff()
+        self.kirsten()
+        self.helle()
+        self.ingrid()
+        self.kasper()
+        self.fatma()
+        self.jens()
+
+
+class Command(BaseCommand):
+    help = "Create fictional demo organisations, logins, patients and pathway plans (safe to run again)."
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        seeder = _Seeder()
+        with transaction.atomic():
+            seeder.run()
+        created = seeder.created
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Demo data ready. Created this run: {created['organisations']} organisations, "
+                f"{created['users']} users, {created['patients']} patients, {created['plans']} plans."
+            )
+        )
+        totals = [
+            ("organisations", Organisation.objects.count()),
+            ("users", User.objects.count()),
+            ("memberships", Membership.objects.active().count()),
+            ("patients", Patient.objects.count()),
+            ("plans", PathwayPlan.objects.count()),
+            ("conditions", PlanCondition.objects.count()),
+            ("participants", PlanParticipant.objects.count()),
+            ("goals", Goal.objects.count()),
+            ("tasks", Task.objects.count()),
+        ]
+        self.stdout.write("In the database: " + ", ".join(f"{count} {name}" for name, count in totals) + ".")
+        self.stdout.write(f"\nDemo logins (password for all: {DEMO_PASSWORD}):")
+        width = max(len(username) for username, _who, _sees in DEMO_LOGINS)
+        for username, who, sees in DEMO_LOGINS:
+            self.stdout.write(f"  {username.ljust(width)}  {who}\n  {'':{width}}  sees: {sees}")

@@ -1,0 +1,151 @@
+"""`manage.py seed_demo`: idempotent demo data whose logins see exactly the patients the README promises.
+
+The demo world is seeded once for the module inside a transaction that is rolled back at the end
+(as Django's TestCase.setUpTestData does); each test runs in its own savepoint on top of it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from io import StringIO
+from typing import Any
+
+import pytest
+from django.apps import apps
+from django.contrib.auth import authenticate
+from django.core.management import call_command
+from django.db import transaction
+from django.test import override_settings
+from django.utils import timezone
+
+from pathways.access import patients_visible_to
+from pathways.choices import TaskKind, TaskStatus
+from pathways.management.commands.seed_demo import DEMO_LOGINS, DEMO_PASSWORD
+from pathways.models import Patient, Task, User
+
+FAST_HASHER = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+def seed() -> str:
+    out = StringIO()
+    call_command("seed_demo", stdout=out)
+    return out.getvalue()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def demo_world(django_db_setup: None, django_db_blocker: Any) -> Iterator[None]:
+    """The first run of seed_demo, shared by the module's tests and rolled back afterwards."""
+    with override_settings(PASSWORD_HASHERS=FAST_HASHER), django_db_blocker.unblock(), transaction.atomic():
+        seed()
+        yield
+        transaction.set_rollback(True)
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings: Any) -> None:
+    settings.PASSWORD_HASHERS = FAST_HASHER
+
+
+def row_counts() -> dict[str, int]:
+    return {
+        model.__name__: model._default_manager.count()
+        for model in apps.get_app_config("pathways").get_models()
+    }
+
+
+def all_rows() -> dict[str, list[dict[str, Any]]]:
+    """Every row of every pathways model, every column (versions, timestamps, password hashes…)."""
+    return {
+        model.__name__: list(model._default_manager.order_by("pk").values())
+        for model in apps.get_app_config("pathways").get_models()
+    }
+
+
+def task_snapshot() -> set[tuple[str, str, str]]:
+    return set(Task.objects.values_list("plan__patient__cpr", "title", "status"))
+
+
+def visible_names(username: str) -> set[str]:
+    user = User.objects.get(username=username)
+    return {patient.full_name for patient in patients_visible_to(user)}
+
+
+@pytest.mark.django_db
+def test_running_seed_demo_a_second_time_changes_no_row():
+    counts, tasks, rows = row_counts(), task_snapshot(), all_rows()
+
+    output = seed()
+
+    assert row_counts() == counts
+    assert task_snapshot() == tasks
+    assert all_rows() == rows
+    assert "Created this run: 0 organisations, 0 users, 0 patients, 0 plans" in output
+
+
+@pytest.mark.django_db
+def test_seed_gives_six_patients_each_with_one_current_plan_full_of_tasks():
+    assert Patient.objects.count() == 6
+    for patient in Patient.objects.all():
+        assert patient.plans.open().count() == 1, patient.full_name
+        assert patient.plans.get().tasks.count() >= 4, patient.full_name
+    assert len(task_snapshot()) == Task.objects.count()
+
+
+@pytest.mark.django_db
+def test_every_demo_login_authenticates_with_the_demo_password():
+    for username, _who, _sees in DEMO_LOGINS:
+        assert authenticate(username=username, password=DEMO_PASSWORD) is not None, username
+
+
+@pytest.mark.django_db
+def test_only_the_admin_login_may_use_the_administration():
+    assert set(User.objects.filter(is_staff=True).values_list("username", flat=True)) == {"admin"}
+    assert set(User.objects.filter(is_superuser=True).values_list("username", flat=True)) == {"admin"}
+
+
+@pytest.mark.django_db
+def test_hospital_municipality_coordinator_and_gp_all_see_kirsten():
+    for username in ("sygehus", "kommune", "koordinator", "egenlaege"):
+        assert "Kirsten Poulsen" in visible_names(username), username
+
+
+@pytest.mark.django_db
+def test_another_municipality_sees_helle_but_not_kirsten():
+    names = visible_names("holbaek")
+    assert "Helle Sørensen" in names
+    assert "Kirsten Poulsen" not in names
+
+
+@pytest.mark.django_db
+def test_gp_does_not_see_a_patient_of_another_practice():
+    assert "Helle Sørensen" not in visible_names("egenlaege")
+
+
+@pytest.mark.django_db
+def test_psychiatry_sees_only_the_psychiatric_patient():
+    assert visible_names("psykiatri") == {"Kasper Lund"}
+
+
+@pytest.mark.django_db
+def test_demo_logins_table_names_exactly_the_patients_each_login_sees():
+    all_names = {patient.full_name for patient in Patient.objects.all()}
+    for username, _who, sees in DEMO_LOGINS:
+        promised = {name for name in all_names if name in sees}
+        assert visible_names(username) == promised, username
+
+
+@pytest.mark.django_db
+def test_kirstens_discharge_home_visit_is_due_within_a_day_with_a_named_nurse():
+    visit = Task.objects.get(plan__patient__given_name="Kirsten", kind=TaskKind.HOME_VISIT)
+    assert visit.due_date is not None
+    assert 0 <= (visit.due_date - timezone.localdate()).days <= 1
+    assert visit.responsible_person is not None
+    assert visit.responsible_person.username == "kommune"
+
+
+@pytest.mark.django_db
+def test_helles_needle_free_meter_is_on_hold_and_overdue():
+    meter = Task.objects.get(plan__patient__given_name="Helle", kind=TaskKind.ASSISTIVE_DEVICE)
+    assert meter.status == TaskStatus.ON_HOLD
+    assert meter.due_date is not None
+    assert meter.due_date < timezone.localdate()
