@@ -145,7 +145,12 @@ cmd_run() {
   "$PY" manage.py collectstatic --no-input -v 0
   "$PY" manage.py seed_demo
   log "Web, Celery worker and Celery beat on http://127.0.0.1:${PORT:-8000}  (Ctrl-C stops everything)"
-  PORT="${PORT:-8000}" "$VENV/bin/honcho" -f Procfile start
+  # honcho runs in the background so a TERM to this script (not only Ctrl-C) stops web, worker and beat.
+  PORT="${PORT:-8000}" "$VENV/bin/honcho" -f Procfile start &
+  local honcho=$!
+  trap 'kill -TERM '"$honcho"' 2>/dev/null || true' INT TERM
+  wait "$honcho" || true
+  wait "$honcho" 2>/dev/null || true
 }
 
 cmd_test() {

@@ -82,7 +82,9 @@ def plan_page_for(actor: User, public_id: UUID) -> PlanPage:
     participants = list(
         plan.participants.select_related("organisation", "accepted_by").order_by("organisation__name")
     )
-    groups: dict[str, SectorGroup] = {s: SectorGroup(sector=s, label=str(Sector(s).label)) for s in [*SECTOR_ORDER, Sector.OTHER]}
+    groups: dict[str, SectorGroup] = {
+        s: SectorGroup(sector=s, label=str(Sector(s).label)) for s in [*SECTOR_ORDER, Sector.OTHER]
+    }
     for task in tasks:
         groups[_sector_group_key(task.responsible_organisation.sector)].tasks.append(task)
     return PlanPage(

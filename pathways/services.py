@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import date
+from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -42,7 +43,7 @@ class TransitionNotAllowed(ValidationError):
 class VersionConflict(Exception):
     """Someone else changed the object since the user loaded it; `current` holds the fresh row."""
 
-    def __init__(self, current: object) -> None:
+    def __init__(self, current: Any) -> None:
         super().__init__(_("Someone else has changed this in the meantime."))
         self.current = current
 

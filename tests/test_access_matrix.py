@@ -7,6 +7,7 @@ administrators get in; everyone else is sent to the admin login before any objec
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
@@ -20,7 +21,7 @@ STAFF = ROLES[1:]
 
 
 def everyone(status, anonymous=None):
-    return {role: status for role in STAFF} | {"anonymous": status if anonymous is None else anonymous}
+    return dict.fromkeys(STAFF, status) | {"anonymous": status if anonymous is None else anonymous}
 
 
 # The users who see the fixture's own plan (Kirsten): its three sectors and its coordinator.
@@ -36,7 +37,7 @@ def plan_rule(ok: int, anonymous: int) -> dict[str, dict[str, int]]:
 
 
 # name → (object kind or None, expectations). Expectations: {role: status} or {"own"/"other": {role: status}}.
-MATRIX: dict[str, tuple[str | None, dict]] = {
+MATRIX: dict[str, tuple[str | None, dict[str, Any]]] = {
     "login": (None, everyone(200)),
     "logout": (None, everyone(405)),  # GET is refused: logging out is a POST
     "set_language": (None, everyone(302)),
@@ -78,7 +79,7 @@ def dummy_kwargs(pattern: URLPattern) -> dict[str, str]:
         for name in regex.groupindex:
             kwargs[name] = "pathways" if name == "app_label" else "1"
         return kwargs
-    return {name: "1" for name in pattern.pattern.converters}
+    return dict.fromkeys(pattern.pattern.converters, "1")
 
 
 ALL_URLS = dict(walk())
@@ -135,7 +136,8 @@ def test_matrix(as_role, world, name, role, ownership):
     assert response.status_code == expected, f"{name} as {role} ({ownership})"
     if response.status_code in (403, 404, 405, 503):
         body = response.content.decode()
-        assert "Kirsten" not in body and "Ole" not in body, "patient data on an error page"
+        assert "Kirsten" not in body, "patient data on an error page"
+        assert "Ole" not in body, "patient data on an error page"
 
 
 ADMIN_CASES = [(name, role) for name in ALL_URLS if name.startswith("admin:") for role in ROLES]

@@ -1,4 +1,4 @@
-"""The access policy from the reader's side: own organisation sees, everyone else gets 404, reads are logged."""
+"""The access policy from the reader's side: own organisation sees, others get 404, reads are logged."""
 
 import pytest
 from django.urls import reverse

@@ -48,7 +48,7 @@ def test_admin_does_not_show_the_full_cpr_number_in_the_patient_list(admin_clien
 def test_access_log_is_read_only_in_admin(admin_client_world, world):
     admin_client_world.get(reverse("pathways:caseload"))  # the admin has no patients: no rows
     admin_client_world.get(reverse("admin:pathways_patient_changelist"))
-    entry = AccessLog.objects.first()
+    entry = AccessLog.objects.latest("at")
     assert admin_client_world.get(reverse("admin:pathways_accesslog_changelist")).status_code == 200
     assert admin_client_world.get(reverse("admin:pathways_accesslog_add")).status_code == 403
     delete_url = reverse("admin:pathways_accesslog_delete", args=[entry.pk])

@@ -17,7 +17,7 @@ def api_urls(world):
         reverse("api:plan-list"),
         reverse("api:plan-detail", args=[world.plan.public_id]),
         reverse("api:plan-task-list", args=[world.plan.public_id]),
-        reverse("api:task-detail", args=[Task.objects.filter(plan=world.plan).first().public_id]),
+        reverse("api:task-detail", args=[Task.objects.get(plan=world.plan).public_id]),
     ]
 
 

@@ -70,7 +70,10 @@ def test_repeating_a_transition_is_a_no_op(world):
 def test_stale_version_raises_conflict_and_keeps_the_other_users_change(world):
     stale_version = world.plan.version
     services.plan_update_what_matters(
-        actor=world.coordinator, plan=world.plan, what_matters="Kirsten's words", expected_version=stale_version
+        actor=world.coordinator,
+        plan=world.plan,
+        what_matters="Kirsten's words",
+        expected_version=stale_version,
     )
     with pytest.raises(services.VersionConflict) as excinfo:
         services.plan_update_what_matters(
@@ -123,3 +126,10 @@ def test_a_task_adds_its_responsible_organisation_as_participant(world):
         actor=world.coordinator, plan=world.plan, title="Ask Holbæk", responsible_organisation=world.unrelated
     )
     assert world.plan.participants.filter(organisation=world.unrelated).exists()
+
+
+def test_patient_language_is_shown_by_name_and_unknown_codes_do_not_break(world):
+    world.patient.language = "tr"
+    assert world.patient.language_display in {"Tyrkisk", "Turkish"}
+    world.patient.language = "xx"
+    assert world.patient.language_display == "xx"

@@ -1,0 +1,96 @@
+"""Pages run a constant number of SQL queries whatever the number of patients or tasks behind them."""
+
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+
+from pathways.choices import PlanStatus, TaskKind
+from pathways.models import PathwayPlan, Patient, PlanCondition, PlanParticipant, Task
+from tests.conftest import PASSWORD
+
+
+def add_patients(world, n: int) -> None:
+    """n more patients with active plans in the home nurse's organisation (bulk, for speed)."""
+    start = Patient.objects.count()
+    patients = Patient.objects.bulk_create(
+        Patient(
+            cpr=f"0101{(start + i) % 100:02d}{1000 + start + i:04d}"[:10],
+            birth_date=timezone.localdate().replace(year=1950),
+            given_name=f"Bulk{start + i}",
+            family_name="Patient",
+            home_municipality="265",
+        )
+        for i in range(n)
+    )
+    plans = PathwayPlan.objects.bulk_create(
+        PathwayPlan(patient=p, title="Plan", status=PlanStatus.ACTIVE, coordinator=world.coordinator,
+                    coordinator_organisation=world.municipality)
+        for p in patients
+    )  # fmt: skip
+    PlanParticipant.objects.bulk_create(
+        PlanParticipant(plan=p, organisation=world.municipality) for p in plans
+    )
+    PlanCondition.objects.bulk_create(PlanCondition(plan=p, display="KOL") for p in plans)
+    add_tasks_to(plans, world, per_plan=2)
+
+
+def add_tasks_to(plans, world, per_plan: int) -> None:
+    today = timezone.localdate()
+    Task.objects.bulk_create(
+        Task(
+            plan=plan,
+            title=f"Task {i}",
+            kind=TaskKind.HOME_VISIT,
+            responsible_organisation=[world.hospital, world.municipality, world.gp][i % 3],
+            responsible_person=world.home_nurse,
+            due_date=today + timedelta(days=i - per_plan // 2),
+        )
+        for plan in plans
+        for i in range(per_plan)
+    )
+
+
+def count_queries(client, url) -> int:
+    with CaptureQueriesContext(connection) as ctx:
+        response = client.get(url)
+    assert response.status_code == 200
+    return len(ctx.captured_queries)
+
+
+@pytest.fixture
+def nurse_client(client, world):
+    client.login(username=world.home_nurse.username, password=PASSWORD)
+    return client
+
+
+def test_caseload_queries_do_not_grow_with_patients(nurse_client, world):
+    url = reverse("pathways:caseload")
+    add_patients(world, 9)
+    small = count_queries(nurse_client, url)
+    add_patients(world, 490)
+    large = count_queries(nurse_client, url)
+    assert large == small
+    assert small <= 10
+
+
+def test_plan_page_queries_do_not_grow_with_tasks(nurse_client, world):
+    url = reverse("pathways:plan-detail", args=[world.plan.public_id])
+    add_tasks_to([world.plan], world, per_plan=4)  # 5 tasks with the fixture's own
+    small = count_queries(nurse_client, url)
+    add_tasks_to([world.plan], world, per_plan=195)  # 200 tasks
+    large = count_queries(nurse_client, url)
+    assert large == small
+    assert small <= 12
+
+
+def test_api_plan_list_queries_do_not_grow_with_plans(nurse_client, world):
+    url = reverse("api:plan-list")
+    add_patients(world, 5)
+    small = count_queries(nurse_client, url)
+    add_patients(world, 40)
+    large = count_queries(nurse_client, url)
+    assert large == small
