@@ -4,6 +4,7 @@ import shutil
 import socket
 import subprocess
 import time
+from typing import Any
 
 import pytest
 import redis
@@ -45,7 +46,7 @@ def own_redis(tmp_path):
 @pytest.mark.django_db(transaction=True)
 def test_healthz_reports_all_three_services_up_with_a_running_worker(client):
     with start_worker(celery_app, pool="solo", perform_ping_check=False, shutdown_timeout=10):
-        body: dict = {}
+        body: dict[str, Any] = {}
         for _ in range(20):  # the worker needs a moment before it answers pings
             response = client.get("/healthz")
             body = response.json()
