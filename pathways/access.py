@@ -9,6 +9,7 @@ Every grant of patient data goes through here and writes an access-log row.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
@@ -16,9 +17,19 @@ from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.http import Http404
 
 from pathways.choices import AccessAction, AccessPurpose
-from pathways.models import AccessLog, Membership, PathwayPlan, Patient, PlanParticipant, Task, User
+from pathways.models import (
+    AccessLog,
+    Membership,
+    Organisation,
+    PathwayPlan,
+    Patient,
+    PlanParticipant,
+    Task,
+    User,
+)
 
 _ORG_CACHE_ATTR = "_ff_active_organisation_ids"
+_ACTING_CACHE_ATTR = "_ff_acting_organisation_ids"
 
 
 def active_organisation_ids(user: Any) -> frozenset[int]:
@@ -118,3 +129,47 @@ def access_task(user: Any, public_id: UUID | str) -> Task:
         )
     except (Task.DoesNotExist, ValueError):
         raise Http404 from None
+
+
+def acting_organisation_ids(user: Any) -> frozenset[int]:
+    """The organisations the user acts for: their own and the units directly under them (a municipality's
+    staff act for its home nursing, a hospital's for its departments)."""
+    cached: frozenset[int] | None = getattr(user, _ACTING_CACHE_ATTR, None)
+    if cached is None:
+        own = active_organisation_ids(user)
+        children = Organisation.objects.filter(parent_id__in=own).values_list("id", flat=True) if own else []
+        cached = own | frozenset(children)
+        setattr(user, _ACTING_CACHE_ATTR, cached)
+    return cached
+
+
+@dataclass(frozen=True)
+class PlanRights:
+    """What a user who may see a plan may also change in it.
+
+    The plan's coordinator (and substitute) changes everything; everyone else changes the tasks of the
+    organisations they act for and accepts those organisations' commitments; the rest they only read.
+    """
+
+    is_coordinator: bool
+    acting_organisation_ids: frozenset[int]
+
+    @property
+    def can_edit_plan(self) -> bool:
+        return self.is_coordinator
+
+    def can_edit_task(self, task: Task) -> bool:
+        return self.is_coordinator or task.responsible_organisation_id in self.acting_organisation_ids
+
+    def can_accept(self, participant: PlanParticipant) -> bool:
+        return participant.organisation_id in self.acting_organisation_ids
+
+    def can_add_task_for(self, organisation_id: int) -> bool:
+        return self.is_coordinator or organisation_id in self.acting_organisation_ids
+
+
+def plan_rights(user: User, plan: PathwayPlan) -> PlanRights:
+    return PlanRights(
+        is_coordinator=user.pk in (plan.coordinator_id, plan.coordinator_substitute_id),
+        acting_organisation_ids=acting_organisation_ids(user),
+    )

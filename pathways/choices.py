@@ -116,6 +116,7 @@ class TaskKind(models.TextChoices):
 class AccessAction(models.TextChoices):
     LIST = "list", _("Saw in a list")
     VIEW_PLAN = "view_plan", _("Opened the plan")
+    EDIT_PLAN = "edit_plan", _("Changed the plan")
     REVEAL_CPR = "reveal_cpr", _("Revealed the CPR number")
     SEARCH_CPR = "search_cpr", _("Searched by CPR number")
     API_READ = "api_read", _("Read through the API")

@@ -4,6 +4,7 @@ constant number of queries, whatever the number of patients, tasks or organisati
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 from uuid import UUID
 
 from django.db.models import Count, IntegerField, OuterRef, Prefetch, Q, QuerySet, Subquery, Value
@@ -11,7 +12,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from pathways import access
-from pathways.choices import PLAN_OPEN_STATUSES, TASK_OPEN_STATUSES, Sector
+from pathways.choices import PLAN_OPEN_STATUSES, TASK_OPEN_STATUSES, TASK_TRANSITIONS, Sector, TaskStatus
 from pathways.models import Goal, PathwayPlan, PlanCondition, PlanParticipant, Task, User
 
 
@@ -41,27 +42,98 @@ def caseload_for(actor: User, *, query: str = "") -> QuerySet[PathwayPlan]:
 
 
 SECTOR_ORDER = [Sector.HOSPITAL, Sector.PSYCHIATRY, Sector.MUNICIPALITY, Sector.GENERAL_PRACTICE]
+CLOSED_TASK_STATUSES = frozenset({TaskStatus.COMPLETED, TaskStatus.CANCELLED, TaskStatus.REJECTED})
+
+
+@dataclass(frozen=True)
+class TaskRow:
+    """A task as the plan page shows it, with what the viewer may do and what stands out."""
+
+    task: Task
+    can_edit: bool
+    next_statuses: list[tuple[str, str]]
+    is_closed: bool
+    is_overdue: bool
+    is_due_this_week: bool
+    is_blocked: bool
 
 
 @dataclass
 class SectorGroup:
     sector: str
     label: str
-    tasks: list[Task] = field(default_factory=list)
+    rows: list[TaskRow] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Timeline:
+    past: list[TaskRow]
+    today: list[TaskRow]
+    coming: list[TaskRow]
+    undated: list[TaskRow]
 
 
 @dataclass
 class PlanPage:
     plan: PathwayPlan
+    rights: access.PlanRights
     goals: list[Goal]
-    tasks: list[Task]
-    participants: list[PlanParticipant]
+    rows: list[TaskRow]
+    participants: list[tuple[PlanParticipant, bool]]
     by_sector: list[SectorGroup]
-    today: object
+    timeline: Timeline
+    today: date
 
 
 def _sector_group_key(sector: str) -> str:
     return sector if sector in SECTOR_ORDER else Sector.OTHER
+
+
+def task_row(task: Task, rights: access.PlanRights, today: date) -> TaskRow:
+    closed = task.status in CLOSED_TASK_STATUSES
+    can_edit = rights.can_edit_task(task)
+    allowed = TASK_TRANSITIONS[task.status]
+    blocker = task.depends_on
+    return TaskRow(
+        task=task,
+        can_edit=can_edit,
+        next_statuses=[(v, str(label)) for v, label in TaskStatus.choices if v in allowed]
+        if can_edit
+        else [],
+        is_closed=closed,
+        is_overdue=not closed and task.due_date is not None and task.due_date < today,
+        is_due_this_week=not closed
+        and task.due_date is not None
+        and today <= task.due_date <= today + timedelta(days=7),
+        is_blocked=not closed and blocker is not None and blocker.status != TaskStatus.COMPLETED,
+    )
+
+
+def _timeline(rows: list[TaskRow], today: date) -> Timeline:
+    def when(row: TaskRow) -> date | None:
+        return row.task.due_date
+
+    return Timeline(
+        past=[r for r in rows if (d := when(r)) is not None and d < today],
+        today=[r for r in rows if when(r) == today],
+        coming=[r for r in rows if (d := when(r)) is not None and d > today],
+        undated=[r for r in rows if when(r) is None],
+    )
+
+
+def plan_tasks(plan: PathwayPlan) -> list[Task]:
+    return list(
+        plan.tasks.select_related(
+            "responsible_organisation", "responsible_person", "depends_on", "goal"
+        ).order_by("due_date", "id")
+    )
+
+
+def plan_participants(plan: PathwayPlan, rights: access.PlanRights) -> list[tuple[PlanParticipant, bool]]:
+    participants = plan.participants.select_related("organisation", "accepted_by").order_by(
+        "organisation__name"
+    )
+    return [(p, p.accepted_at is None and rights.can_accept(p)) for p in participants]
 
 
 def plan_page_for(actor: User, public_id: UUID) -> PlanPage:
@@ -73,25 +145,26 @@ def plan_page_for(actor: User, public_id: UUID) -> PlanPage:
             "coordinator", "coordinator_organisation", "coordinator_substitute"
         ).prefetch_related("conditions"),
     )
-    goals = list(plan.goals.order_by("sort_order", "id"))
-    tasks = list(
-        plan.tasks.select_related(
-            "responsible_organisation", "responsible_person", "depends_on", "goal"
-        ).order_by("due_date", "id")
-    )
-    participants = list(
-        plan.participants.select_related("organisation", "accepted_by").order_by("organisation__name")
-    )
+    return plan_page_from(actor, plan)
+
+
+def plan_page_from(actor: User, plan: PathwayPlan) -> PlanPage:
+    """The plan page for a plan already obtained through the access policy."""
+    today = timezone.localdate()
+    rights = access.plan_rights(actor, plan)
+    rows = [task_row(t, rights, today) for t in plan_tasks(plan)]
     groups: dict[str, SectorGroup] = {
         s: SectorGroup(sector=s, label=str(Sector(s).label)) for s in [*SECTOR_ORDER, Sector.OTHER]
     }
-    for task in tasks:
-        groups[_sector_group_key(task.responsible_organisation.sector)].tasks.append(task)
+    for row in rows:
+        groups[_sector_group_key(row.task.responsible_organisation.sector)].rows.append(row)
     return PlanPage(
         plan=plan,
-        goals=goals,
-        tasks=tasks,
-        participants=participants,
-        by_sector=[g for g in groups.values() if g.tasks],
-        today=timezone.localdate(),
+        rights=rights,
+        goals=list(plan.goals.order_by("sort_order", "id")),
+        rows=rows,
+        participants=plan_participants(plan, rights),
+        by_sector=[g for g in groups.values() if g.rows],
+        timeline=_timeline(rows, today),
+        today=today,
     )

@@ -6,4 +6,16 @@ app_name = "pathways"
 urlpatterns = [
     path("", views.caseload, name="caseload"),
     path("plans/<uuid:public_id>/", views.plan_detail, name="plan-detail"),
+    path("plans/<uuid:public_id>/what-matters/", views.what_matters_partial, name="what-matters-partial"),
+    path("plans/<uuid:public_id>/tasks/new/", views.task_create, name="task-create"),
+    path(
+        "plans/<uuid:public_id>/tasks/<uuid:task_id>/status/",
+        views.task_status_partial,
+        name="task-status-partial",
+    ),
+    path(
+        "plans/<uuid:public_id>/participants/<uuid:participant_id>/accept/",
+        views.participant_accept_partial,
+        name="participant-accept-partial",
+    ),
 ]

@@ -44,6 +44,31 @@ MATRIX: dict[str, tuple[str | None, dict[str, Any]]] = {
     "healthz": (None, everyone(503)),  # public; 503 because no Celery worker runs in this test
     "pathways:caseload": (None, everyone(200, anonymous=302)),
     "pathways:plan-detail": ("plan", plan_rule(200, anonymous=302)),
+    "pathways:what-matters-partial": (
+        "plan",
+        {
+            "own": {
+                "coordinator": 200,
+                "hospital_doctor": 403,
+                "home_nurse": 403,
+                "gp_doctor": 403,
+                "admin": 404,
+                "outsider": 404,
+                "anonymous": 302,
+            },
+            "other": {role: 403 if role == "outsider" else 404 for role in STAFF} | {"anonymous": 302},
+        },
+    ),
+    "pathways:task-create": ("plan", plan_rule(200, anonymous=302)),
+    # Changes are POST only; a GET is refused before anything is looked up.
+    "pathways:task-status-partial": (
+        "plan-task",
+        {o: everyone(405, anonymous=302) for o in ("own", "other")},
+    ),
+    "pathways:participant-accept-partial": (
+        "plan-participant",
+        {o: everyone(405, anonymous=302) for o in ("own", "other")},
+    ),
     "api:plan-list": (None, everyone(200, anonymous=403)),
     "api:plan-detail": ("plan", plan_rule(200, anonymous=403)),
     "api:plan-task-list": ("plan", plan_rule(200, anonymous=403)),
@@ -109,6 +134,8 @@ def _url(name: str, kind: str | None, world, ownership: str) -> str:
     plan = world.plan if ownership == "own" else world.other_plan
     if kind == "plan":
         return reverse(name, args=[plan.public_id])
+    if kind == "plan-participant":
+        return reverse(name, args=[plan.public_id, plan.participants.first().public_id])
     task = Task.objects.filter(plan=plan).first()
     if task is None:
         from pathways import services
@@ -116,6 +143,8 @@ def _url(name: str, kind: str | None, world, ownership: str) -> str:
         task = services.task_create(
             actor=None, plan=plan, title="Matrix task", responsible_organisation=world.unrelated
         )
+    if kind == "plan-task":
+        return reverse(name, args=[plan.public_id, task.public_id])
     return reverse(name, args=[task.public_id])
 
 
