@@ -1,0 +1,75 @@
+"""The shared plan edited live in a real browser (htmx), and a large plan rendering."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+from playwright.sync_api import expect
+
+from pathways.choices import TaskKind
+from pathways.models import Organisation, PathwayPlan, Task
+from tests.browser.test_demo_walkthrough import log_in
+
+pytestmark = pytest.mark.browser
+HOME_VISIT = "Hjemmesygeplejebesøg inden for 24 timer efter udskrivelse"
+
+
+def open_kirsten(page):
+    page.get_by_role("link", name="Kirsten Poulsen").click()
+    page.wait_for_load_state()
+
+
+def row_of(page, title):
+    return page.locator("tr", has=page.locator(".ff-task-title", has_text=title))
+
+
+def test_nurse_marks_her_home_visit_done_and_the_row_updates_without_reload(
+    page, live_server, demo, screenshot
+):
+    log_in(page, live_server, "kommune")
+    open_kirsten(page)
+    main = page.locator("main").inner_text()
+    # She sees the hospital's and the GP's tasks next to her own.
+    assert "Lungemedicinsk ambulatorium" in main or "Medicinsk afdeling" in main
+    assert "Lægehuset Algade" in main
+    row = row_of(page, HOME_VISIT)
+    page.evaluate("window.__notReloaded = true")
+    row.get_by_label("Ny status").select_option(label="Udført")
+    row.get_by_role("button", name="Skift").click()
+    expect(row_of(page, HOME_VISIT).locator(".ff-status")).to_have_text("Udført")
+    assert page.evaluate("window.__notReloaded") is True  # swapped in place, no full reload
+    screenshot(page, "plan-kirsten-after-edit")
+    page.reload()
+    expect(row_of(page, HOME_VISIT).locator(".ff-status")).to_have_text("Udført")
+
+
+def test_gp_cannot_change_the_hospitals_task(page, live_server, demo):
+    log_in(page, live_server, "egenlaege")
+    open_kirsten(page)
+    hospital_rows = page.locator("tr", has=page.get_by_text("Lungemedicinsk ambulatorium"))
+    assert hospital_rows.count() > 0
+    assert hospital_rows.locator("form.ff-status-form").count() == 0
+    gp_rows = page.locator("tr", has=page.get_by_text("Lægehuset Algade", exact=True))
+    assert gp_rows.locator("form.ff-status-form").count() > 0
+
+
+def test_plan_page_with_200_tasks_renders(page, live_server, demo, screenshot):
+    plan = PathwayPlan.objects.get(patient__given_name="Kirsten", status="active")
+    municipality = Organisation.objects.get(name="Hjemmesygeplejen Roskilde")
+    today = timezone.localdate()
+    existing = plan.tasks.count()
+    Task.objects.bulk_create(
+        Task(
+            plan=plan,
+            title=f"Ekstra besøg {i}",
+            kind=TaskKind.HOME_VISIT,
+            responsible_organisation=municipality,
+            due_date=today + timedelta(days=i - 30),
+        )
+        for i in range(200 - existing)
+    )
+    log_in(page, live_server, "kommune")
+    open_kirsten(page)
+    assert page.locator("tr[id^=task-]").count() == 200
+    assert f"Ekstra besøg {200 - existing - 1}" in page.locator("main").inner_text()
+    screenshot(page, "plan-200-tasks")
