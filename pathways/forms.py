@@ -7,8 +7,21 @@ from typing import Any
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from pathways.choices import TASK_TRANSITIONS, TaskKind, TaskStatus
+from pathways.choices import PLAN_OPEN_STATUSES, TASK_TRANSITIONS, Sector, TaskKind, TaskStatus
+from pathways.cpr import cpr_parse, validate_cpr
 from pathways.models import Goal, Organisation, PathwayPlan, Task
+
+
+def style_fields(form: forms.Form) -> None:
+    """Give each widget the design system's class (DKFDS form-input / form-select / form-checkbox)."""
+    for field in form.fields.values():
+        widget = field.widget
+        if isinstance(widget, forms.CheckboxInput):
+            widget.attrs.setdefault("class", "form-checkbox")
+        elif isinstance(widget, forms.Select):
+            widget.attrs.setdefault("class", "form-select")
+        else:
+            widget.attrs.setdefault("class", "form-input")
 
 
 class VersionedForm(forms.Form):
@@ -68,14 +81,7 @@ class TaskCreateForm(forms.Form):
         self.fields["responsible_organisation"].queryset = organisations  # type: ignore[attr-defined]
         self.fields["goal"].queryset = plan.goals.all()  # type: ignore[attr-defined]
         self.fields["depends_on"].queryset = plan.tasks.all()  # type: ignore[attr-defined]
-        for field in self.fields.values():
-            widget = field.widget
-            if isinstance(widget, forms.CheckboxInput):
-                widget.attrs.setdefault("class", "form-checkbox")
-            elif isinstance(widget, forms.Select):
-                widget.attrs.setdefault("class", "form-select")
-            else:
-                widget.attrs.setdefault("class", "form-input")
+        style_fields(self)
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
@@ -85,3 +91,57 @@ class TaskCreateForm(forms.Form):
         elif start and due and start > due:
             self.add_error("window_start", _("The start date must not be after the due date."))
         return data
+
+
+class CaseloadFilterForm(forms.Form):
+    """The caseload's search, filters and sort (GET). Invalid values are ignored, never an error page."""
+
+    SORTS = [
+        ("name", _("Name")),
+        ("overdue", _("Most overdue")),
+        ("next", _("Next task")),
+        ("changed", _("Last change")),
+        ("age", _("Oldest first")),
+    ]
+
+    q = forms.CharField(label=_("Search by name"), required=False, max_length=100)
+    sector = forms.ChoiceField(label=_("Sector taking part"), required=False)
+    status = forms.ChoiceField(label=_("Plan status"), required=False)
+    overdue = forms.BooleanField(label=_("Only with overdue tasks"), required=False)
+    sort = forms.ChoiceField(label=_("Sort by"), required=False, choices=SORTS)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        everything = [("", _("All"))]
+        self.fields["sector"].choices = everything + list(Sector.choices)  # type: ignore[attr-defined]
+        self.fields["status"].choices = everything + [  # type: ignore[attr-defined]
+            (s.value, s.label) for s in PLAN_OPEN_STATUSES
+        ]
+        style_fields(self)
+
+    def filters(self) -> dict[str, Any]:
+        if not self.is_valid():
+            return {}
+        data = self.cleaned_data
+        return {
+            "query": data["q"].strip(),
+            "sector": data["sector"],
+            "status": data["status"],
+            "overdue_only": data["overdue"],
+            "sort": data["sort"] or "name",
+        }
+
+
+class CprSearchForm(forms.Form):
+    """A CPR search travels in a POST body, never in the URL, and is logged."""
+
+    cpr = forms.CharField(label=_("CPR number"), max_length=11, validators=[validate_cpr])
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["cpr"].widget.attrs.update(
+            {"class": "form-input", "autocomplete": "off", "inputmode": "numeric"}
+        )
+
+    def clean_cpr(self) -> str:
+        return cpr_parse(self.cleaned_data["cpr"]).number

@@ -183,6 +183,10 @@ class Patient(models.Model):
     def cpr_masked(self) -> str:
         return f"{self.cpr[:6]}-xxxx"
 
+    @property
+    def cpr_formatted(self) -> str:
+        return f"{self.cpr[:6]}-{self.cpr[6:]}"
+
     def age(self, on: date | None = None) -> int:
         today = on or timezone.localdate()
         before_birthday = (today.month, today.day) < (self.birth_date.month, self.birth_date.day)

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from typing import Any
 from uuid import UUID
 
-from django.db.models import Count, IntegerField, OuterRef, Prefetch, Q, QuerySet, Subquery, Value
+from django.db.models import Count, Exists, F, IntegerField, OuterRef, Prefetch, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -15,8 +16,25 @@ from pathways import access
 from pathways.choices import PLAN_OPEN_STATUSES, TASK_OPEN_STATUSES, TASK_TRANSITIONS, Sector, TaskStatus
 from pathways.models import Goal, PathwayPlan, PlanCondition, PlanParticipant, Task, User
 
+CASELOAD_SORTS: dict[str, tuple[Any, ...]] = {
+    "name": ("patient__family_name", "patient__given_name", "id"),
+    "overdue": (F("overdue_count").desc(), "patient__family_name", "id"),
+    "next": (F("next_task_due").asc(nulls_last=True), "patient__family_name", "id"),
+    "changed": ("-updated_at", "id"),
+    "age": ("patient__birth_date", "id"),
+}
 
-def caseload_for(actor: User, *, query: str = "") -> QuerySet[PathwayPlan]:
+
+def caseload_for(
+    actor: User,
+    *,
+    query: str = "",
+    sector: str = "",
+    status: str = "",
+    overdue_only: bool = False,
+    sort: str = "name",
+    cpr: str = "",
+) -> QuerySet[PathwayPlan]:
     """The current plans the actor may see, with what the caseload table shows per row."""
     today = timezone.localdate()
     open_tasks = Task.objects.filter(plan=OuterRef("pk"), status__in=TASK_OPEN_STATUSES)
@@ -34,10 +52,20 @@ def caseload_for(actor: User, *, query: str = "") -> QuerySet[PathwayPlan]:
             next_task_due=Subquery(next_task.values("due_date")[:1]),
             overdue_count=Coalesce(Subquery(overdue, output_field=IntegerField()), Value(0)),
         )
-        .order_by("patient__family_name", "patient__given_name", "id")
+        .order_by(*CASELOAD_SORTS.get(sort, CASELOAD_SORTS["name"]))
     )
     for word in query.split():
         plans = plans.filter(Q(patient__given_name__icontains=word) | Q(patient__family_name__icontains=word))
+    if cpr:
+        plans = plans.filter(patient__cpr=cpr)
+    if sector:
+        plans = plans.filter(
+            Exists(PlanParticipant.objects.filter(plan=OuterRef("pk"), organisation__sector=sector))
+        )
+    if status:
+        plans = plans.filter(status=status)
+    if overdue_only:
+        plans = plans.filter(overdue_count__gt=0)
     return plans
 
 

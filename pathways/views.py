@@ -20,7 +20,7 @@ from django_htmx.middleware import HtmxDetails
 
 from pathways import access, selectors, services
 from pathways.choices import AccessAction, TaskKind, TaskStatus
-from pathways.forms import TaskCreateForm, TaskStatusForm, WhatMattersForm
+from pathways.forms import CaseloadFilterForm, CprSearchForm, TaskCreateForm, TaskStatusForm, WhatMattersForm
 from pathways.models import Organisation, PathwayPlan, Task, User
 
 CASELOAD_PAGE_SIZE = 25
@@ -39,14 +39,57 @@ def _staff(request: HttpRequest) -> User:
 @require_safe
 def caseload(request: HtmxHttpRequest) -> HttpResponse:
     actor = _staff(request)
-    query = request.GET.get("q", "").strip()[:100]
-    paginator = Paginator(selectors.caseload_for(actor, query=query), CASELOAD_PAGE_SIZE)
-    page = paginator.get_page(request.GET.get("page"))
-    access.access_log_plans(actor, page.object_list, action=AccessAction.LIST)
+    filters = CaseloadFilterForm(request.GET or None)
+    plans = selectors.caseload_for(actor, **filters.filters())
+    return _render_caseload(request, actor, plans, filters, CprSearchForm())
+
+
+def _render_caseload(
+    request: HtmxHttpRequest,
+    actor: User,
+    plans: Any,
+    filters: CaseloadFilterForm,
+    cpr_form: CprSearchForm,
+    *,
+    action: AccessAction = AccessAction.LIST,
+    status: int = 200,
+) -> HttpResponse:
+    page = Paginator(plans, CASELOAD_PAGE_SIZE).get_page(request.GET.get("page"))
+    access.access_log_plans(actor, page.object_list, action=action)
+    params = request.GET.copy()
+    params.pop("page", None)
+    context = {"page": page, "filters": filters, "cpr_form": cpr_form, "params": params.urlencode()}
     template = "pathways/_partials/caseload_table.html" if request.htmx else "pathways/caseload.html"
-    response = render(request, template, {"page": page, "query": query})
+    response = render(request, template, context, status=status)
     response["Vary"] = "HX-Request"
     return response
+
+
+@never_cache
+@login_required
+@require_POST
+def caseload_cpr_search(request: HtmxHttpRequest) -> HttpResponse:
+    """Find a patient by CPR number among the user's own plans. The number stays out of the URL; every
+    hit is logged as a CPR search."""
+    actor = _staff(request)
+    form = CprSearchForm(request.POST)
+    filters = CaseloadFilterForm()
+    if not form.is_valid():
+        return _render_caseload(request, actor, selectors.caseload_for(actor), filters, form, status=422)
+    plans = selectors.caseload_for(actor, cpr=form.cleaned_data["cpr"])
+    return _render_caseload(request, actor, plans, filters, form, action=AccessAction.SEARCH_CPR)
+
+
+@never_cache
+@login_required
+@require_POST
+def cpr_reveal_partial(request: HtmxHttpRequest, public_id: UUID) -> HttpResponse:
+    """The full CPR number, to the user who asks for it; the reveal is logged."""
+    plan = access.access_plan(_staff(request), public_id, action=AccessAction.REVEAL_CPR)
+    if not request.htmx:
+        messages.info(request, gettext("CPR number: %(cpr)s") % {"cpr": plan.patient.cpr_formatted})
+        return redirect(_plan_url(plan))
+    return render(request, "pathways/_partials/cpr_revealed.html", {"patient": plan.patient})
 
 
 @never_cache

@@ -43,7 +43,9 @@ MATRIX: dict[str, tuple[str | None, dict[str, Any]]] = {
     "set_language": (None, everyone(302)),
     "healthz": (None, everyone(503)),  # public; 503 because no Celery worker runs in this test
     "pathways:caseload": (None, everyone(200, anonymous=302)),
+    "pathways:caseload-cpr-search": (None, everyone(405, anonymous=302)),  # POST only: no CPR in URLs
     "pathways:plan-detail": ("plan", plan_rule(200, anonymous=302)),
+    "pathways:cpr-reveal-partial": ("plan", {o: everyone(405, anonymous=302) for o in ("own", "other")}),
     "pathways:what-matters-partial": (
         "plan",
         {
