@@ -1,11 +1,15 @@
 # The README's two commands. Everything is in config/stack.sh so CI and people run the same steps.
-.PHONY: run test lint
+.PHONY: run test bench lint
 
 run:
 	@bash config/stack.sh run
 
 test:
 	@bash config/stack.sh test $(PYTEST_ARGS)
+
+# Caseload and plan page time against the SQL floor at 12 000 and 120 000 synthetic patients (≈ 5 min).
+bench:
+	@bash config/stack.sh bench
 
 lint:
 	.venv/bin/ruff check . && .venv/bin/ruff format --check . && .venv/bin/mypy .

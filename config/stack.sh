@@ -185,8 +185,48 @@ cmd_test() {
   "$VENV/bin/pytest" "$@"
 }
 
+cmd_bench() {
+  ensure_system_packages run
+  ensure_venv
+  local tmp; tmp=$(mktemp -d /tmp/ff-bench.XXXXXX)
+  chmod 755 "$tmp"
+  local rport; rport=$(free_port)
+  trap 'redis_stop '"$rport"'; pg_stop '"$tmp/postgres"' immediate; rm -rf '"$tmp"'' EXIT
+  log "Throwaway PostgreSQL and Redis in $tmp"
+  # Durable settings (fsync on): the benchmark measures reads, but should not flatter the machine.
+  pg_start "$tmp/postgres" "$tmp/pgsock" 0
+  redis_start "$tmp/redis" "$rport" 0
+  export PGHOST="$tmp/pgsock" PGUSER=postgres PGDATABASE=faelles_forloeb_bench
+  export REDIS_URL="redis://127.0.0.1:$rport/0"
+  DJANGO_SECRET_KEY=$("$PY" -c 'import secrets; print(secrets.token_urlsafe(50))')
+  export DJANGO_SECRET_KEY DJANGO_DEBUG=0 DJANGO_ALLOWED_HOSTS="testserver"
+  createdb "$PGDATABASE"
+  cd "$ROOT"
+  "$PY" manage.py migrate --no-input -v 0
+  "$PY" manage.py compilemessages -v 0 --ignore=.venv
+  local sizes="${FF_BENCH_SIZES:-12000 120000}" first=1
+  local report="$ROOT/.var/bench.txt"
+  mkdir -p "$ROOT/.var"
+  : > "$report"
+  for size in $sizes; do
+    log "Synthetic data: $size patients"
+    "$PY" manage.py seed_synthetic --patients "$size"
+    psql -qc "VACUUM ANALYZE" >/dev/null
+    log "Benchmark at $size patients"
+    if [ $first = 1 ]; then
+      "$PY" manage.py bench_pages --header | tee -a "$report"
+      first=0
+    else
+      "$PY" manage.py bench_pages | tee -a "$report"
+    fi
+  done
+  log "Summary (also in .var/bench.txt)"
+  cat "$report"
+}
+
 case "${1:-}" in
   run) shift; cmd_run "$@" ;;
   test) shift; cmd_test "$@" ;;
-  *) echo "usage: $0 run|test [pytest args]" >&2; exit 2 ;;
+  bench) shift; cmd_bench "$@" ;;
+  *) echo "usage: $0 run|test|bench [pytest args]" >&2; exit 2 ;;
 esac
