@@ -336,7 +336,7 @@ def _next_ids(model: type[Model], n: int) -> list[int]:
 
 def _copy(model: type[Model], field_names: list[str], rows: list[tuple[Any, ...]]) -> None:
     """COPY rows into the model's table; field names are mapped to their database columns."""
-    columns = ", ".join(cast(Field[Any, Any], model._meta.get_field(name)).column for name in field_names)
+    columns = ", ".join(cast("Field[Any, Any]", model._meta.get_field(name)).column for name in field_names)
     with connection.cursor() as cursor:
         raw = cursor.cursor  # the psycopg 3 cursor under Django's wrapper
         with raw.copy(f"COPY {model._meta.db_table} ({columns}) FROM STDIN") as copy:
