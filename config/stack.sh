@@ -116,6 +116,22 @@ redis_stop() {  # redis_stop PORT
   redis-cli -p "$1" shutdown nosave >/dev/null 2>&1 || true
 }
 
+# A PostgreSQL and Redis that live in /tmp for this run only, removed on exit; exports the settings.
+throwaway_stack() {  # throwaway_stack NAME fast(0|1)
+  local tmp; tmp=$(mktemp -d "/tmp/ff-$1.XXXXXX")
+  chmod 755 "$tmp"
+  local rport; rport=$(free_port)
+  trap 'redis_stop '"$rport"'; pg_stop '"$tmp/postgres"' immediate; rm -rf '"$tmp"'' EXIT
+  log "Throwaway PostgreSQL and Redis in $tmp"
+  pg_start "$tmp/postgres" "$tmp/pgsock" "$2"
+  redis_start "$tmp/redis" "$rport" 0
+  export PGHOST="$tmp/pgsock" PGUSER=postgres PGDATABASE="faelles_forloeb_$1"
+  export REDIS_URL="redis://127.0.0.1:$rport/0"
+  DJANGO_SECRET_KEY=$("$PY" -c 'import secrets; print(secrets.token_urlsafe(50))')
+  export DJANGO_SECRET_KEY DJANGO_DEBUG=0
+  createdb "$PGDATABASE"
+}
+
 cmd_run() {
   ensure_system_packages run
   ensure_venv
@@ -156,19 +172,9 @@ cmd_run() {
 cmd_test() {
   ensure_system_packages test
   ensure_venv
-  local tmp; tmp=$(mktemp -d /tmp/ff-test.XXXXXX)
-  chmod 755 "$tmp"
-  local rport; rport=$(free_port)
-  trap 'redis_stop '"$rport"'; pg_stop '"$tmp/postgres"' immediate; rm -rf '"$tmp"'' EXIT
-  log "Throwaway PostgreSQL and Redis in $tmp"
-  pg_start "$tmp/postgres" "$tmp/pgsock" 1
-  redis_start "$tmp/redis" "$rport" 0
-  export PGHOST="$tmp/pgsock" PGUSER=postgres PGDATABASE=faelles_forloeb
-  export REDIS_URL="redis://127.0.0.1:$rport/0"
-  DJANGO_SECRET_KEY=$("$PY" -c 'import secrets; print(secrets.token_urlsafe(50))')
-  export DJANGO_SECRET_KEY DJANGO_DEBUG=0 DJANGO_ALLOWED_HOSTS="localhost,127.0.0.1,testserver"
+  throwaway_stack test 1
+  export DJANGO_ALLOWED_HOSTS="localhost,127.0.0.1,testserver"
   export DJANGO_ALLOW_ASYNC_UNSAFE=true FF_SCREENSHOT_DIR="${FF_SCREENSHOT_DIR:-$ROOT/.var/screenshots}"
-  createdb "$PGDATABASE"
 
   cd "$ROOT"
   log "ruff"
@@ -188,19 +194,9 @@ cmd_test() {
 cmd_bench() {
   ensure_system_packages run
   ensure_venv
-  local tmp; tmp=$(mktemp -d /tmp/ff-bench.XXXXXX)
-  chmod 755 "$tmp"
-  local rport; rport=$(free_port)
-  trap 'redis_stop '"$rport"'; pg_stop '"$tmp/postgres"' immediate; rm -rf '"$tmp"'' EXIT
-  log "Throwaway PostgreSQL and Redis in $tmp"
   # Durable settings (fsync on): the benchmark measures reads, but should not flatter the machine.
-  pg_start "$tmp/postgres" "$tmp/pgsock" 0
-  redis_start "$tmp/redis" "$rport" 0
-  export PGHOST="$tmp/pgsock" PGUSER=postgres PGDATABASE=faelles_forloeb_bench
-  export REDIS_URL="redis://127.0.0.1:$rport/0"
-  DJANGO_SECRET_KEY=$("$PY" -c 'import secrets; print(secrets.token_urlsafe(50))')
-  export DJANGO_SECRET_KEY DJANGO_DEBUG=0 DJANGO_ALLOWED_HOSTS="testserver"
-  createdb "$PGDATABASE"
+  throwaway_stack bench 0
+  export DJANGO_ALLOWED_HOSTS="testserver"
   cd "$ROOT"
   "$PY" manage.py migrate --no-input -v 0
   "$PY" manage.py compilemessages -v 0 --ignore=.venv
