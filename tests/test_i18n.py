@@ -28,3 +28,11 @@ def test_language_switch_gives_english(client, db):
     body = client.get(reverse("login")).content.decode()
     assert '<html lang="en">' in body
     assert "User name" in body
+
+
+def test_a_browser_asking_for_english_still_gets_danish_until_the_user_switches(client, db):
+    body = client.get(reverse("login"), HTTP_ACCEPT_LANGUAGE="en-US,en;q=0.9").content.decode()
+    assert '<html lang="da">' in body
+    client.post(reverse("set_language"), {"language": "en", "next": reverse("login")})
+    body = client.get(reverse("login"), HTTP_ACCEPT_LANGUAGE="da").content.decode()
+    assert '<html lang="en">' in body
