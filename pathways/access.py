@@ -64,8 +64,8 @@ def tasks_visible_to(user: Any) -> QuerySet[Task]:
     return Task.objects.filter(Exists(plans_visible_to(user).filter(pk=OuterRef("plan_id"))))
 
 
-def _acting_organisations(user: User, plan_ids: Iterable[int]) -> dict[int, int | None]:
-    """For each plan, the user's organisation through which they see it (for the access log)."""
+def _organisation_per_plan(user: User, plan_ids: Iterable[int]) -> dict[int, int | None]:
+    """For each plan, the user's organisation through which they see it, as the access log records it."""
     org_ids = active_organisation_ids(user)
     acting: dict[int, int | None] = dict.fromkeys(plan_ids)
     if org_ids and acting:
@@ -87,7 +87,7 @@ def access_log_plans(
     plans = list(plans)
     if not plans:
         return
-    acting = _acting_organisations(user, (p.pk for p in plans))
+    acting = _organisation_per_plan(user, (p.pk for p in plans))
     AccessLog.objects.bulk_create(
         AccessLog(
             actor=user,

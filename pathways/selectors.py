@@ -173,11 +173,6 @@ def plan_page_for(actor: User, public_id: UUID) -> PlanPage:
             "coordinator", "coordinator_organisation", "coordinator_substitute"
         ).prefetch_related("conditions"),
     )
-    return plan_page_from(actor, plan)
-
-
-def plan_page_from(actor: User, plan: PathwayPlan) -> PlanPage:
-    """The plan page for a plan already obtained through the access policy."""
     today = timezone.localdate()
     rights = access.plan_rights(actor, plan)
     rows = [task_row(t, rights, today) for t in plan_tasks(plan)]

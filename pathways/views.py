@@ -113,13 +113,11 @@ def _editable_plan(request: HttpRequest, public_id: UUID) -> tuple[User, Pathway
 
 
 def _task_in(plan: PathwayPlan, task_id: UUID) -> Task:
-    task = plan.tasks.select_related("responsible_organisation", "responsible_person", "depends_on").filter(
-        public_id=task_id
-    )
-    found = task.first()
-    if found is None:
+    related = ("responsible_organisation", "responsible_person", "depends_on")
+    task = plan.tasks.select_related(*related).filter(public_id=task_id).first()
+    if task is None:
         raise Http404
-    return found
+    return task
 
 
 def _render_partial_or_redirect(
@@ -144,7 +142,7 @@ def task_status_partial(request: HtmxHttpRequest, public_id: UUID, task_id: UUID
     error = ""
     if form.is_valid():
         try:
-            task = services.task_transition(
+            services.task_transition(
                 actor=actor,
                 task=task,
                 to_status=TaskStatus(form.cleaned_data["status"]),
@@ -159,12 +157,12 @@ def task_status_partial(request: HtmxHttpRequest, public_id: UUID, task_id: UUID
             error = " ".join(exc.messages)
     else:
         error = gettext("Choose one of the statuses offered.")
-    task = _task_in(plan, task_id)
     if not request.htmx:
         if error:
             messages.error(request, error)
-        return redirect(_plan_url(plan, f"task-{task.public_id}"))
-    row = selectors.task_row(task, rights, timezone.localdate())
+        return redirect(_plan_url(plan, f"task-{task_id}"))
+    # Read the row again with its related objects: it shows what is saved now, changed or not.
+    row = selectors.task_row(_task_in(plan, task_id), rights, timezone.localdate())
     response = render(request, "pathways/_partials/task_row.html", {"row": row, "plan": plan, "error": error})
     if not error:
         response["HX-Trigger"] = "plan-changed"
@@ -225,7 +223,7 @@ def participant_accept_partial(
     if not rights.can_accept(participant):
         raise PermissionDenied
     services.participant_accept(actor=actor, participant=participant)
-    context = {"page": {"participants": selectors.plan_participants(plan, rights)}, "plan": plan}
+    context = {"participants": selectors.plan_participants(plan, rights), "plan": plan}
     return _render_partial_or_redirect(
         request, "pathways/_partials/participants.html", context, plan, "participants-heading"
     )
