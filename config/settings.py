@@ -1,6 +1,7 @@
 """Settings for Fælles forløb, all read from the environment (see README, "Configuration")."""
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
@@ -35,6 +36,10 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.postgres",
     "django_htmx",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
+    "axes",
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
@@ -54,9 +59,15 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "pathways.middleware.SessionTimeoutMiddleware",
+    "pathways.middleware.SecondFactorRequiredMiddleware",
+    "pathways.middleware.PermissionDeniedLogMiddleware",
+    # Last, as django-axes asks: turns a lock-out during authentication into the lock-out page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -100,6 +111,11 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 12}},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+AUTHENTICATION_BACKENDS = [
+    # django-axes first: it refuses a sign-in attempt while the account is paused from this address.
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
 ]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "pathways:caseload"
@@ -165,6 +181,31 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
 }
 
+# Sign-in security (ASVS 4.0.3 level 2; README "Security").
+# Two-step sign-in (TOTP + recovery codes, django-otp): always for administrators and for everyone who
+# has set it up; for all staff when this is on. Everyone else is asked once at sign-in.
+MFA_REQUIRED_FOR_ALL = env_bool("DJANGO_MFA_REQUIRED_FOR_ALL")
+OTP_TOTP_ISSUER = "Fælles forløb"
+RECOVERY_CODE_COUNT = 10
+# Brute force (ASVS 2.2.1), django-axes: five failures for one account from one address pause that pair
+# for 15 minutes; the real user at another address is not locked out by an attacker. Across all
+# addresses an account gets at most ACCOUNT_FAILURES_PER_HOUR failed attempts per hour.
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_FAILURE_LIMIT = 5
+AXES_COOLOFF_TIME = timedelta(minutes=15)
+AXES_RESET_ON_SUCCESS = True
+AXES_ENABLE_ACCESS_FAILURE_LOG = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_VERBOSE = False
+ACCOUNT_FAILURES_PER_HOUR = 50
+# Sessions (ASVS 3.3.2): 30 minutes idle, 12 hours at most, gone when the browser closes.
+SESSION_IDLE_TIMEOUT = timedelta(minutes=30)
+SESSION_ABSOLUTE_TIMEOUT = timedelta(hours=12)
+SESSION_COOKIE_AGE = int(SESSION_ABSOLUTE_TIMEOUT.total_seconds())
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+# Break the glass: how long an emergency access to a plan outside one's own lasts.
+EMERGENCY_ACCESS_DURATION = timedelta(hours=4)
+
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"
@@ -178,5 +219,9 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": os.environ.get("DJANGO_LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "INFO"}},
+    "loggers": {
+        "django.db.backends": {"level": "INFO"},
+        # django-axes logs every sign-in at INFO; our security events (faelles_forloeb.security) cover it.
+        "axes": {"level": "WARNING"},
+    },
 }

@@ -4,6 +4,10 @@ A staff user sees a plan when one of their organisations (active membership) tak
 they are its coordinator or substitute coordinator. Everything else is invisible: the getters raise
 Http404 for "missing" and "forbidden" alike, and a user matching no rule gets an empty queryset.
 Every grant of patient data goes through here and writes an access-log row.
+
+Break the glass: a clinician outside a plan may open that one plan, read only, for a few hours after
+giving a reason (services.emergency_access_grant). Such a grant opens the plan page (access_plan) but
+does not put the patient in any list; each read is logged with purpose "emergency" and the reason.
 """
 
 from __future__ import annotations
@@ -13,12 +17,20 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
+from django.core.exceptions import ValidationError
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.http import Http404
 
-from pathways.choices import AccessAction, AccessPurpose
+from pathways.choices import (
+    PLAN_OPEN_STATUSES,
+    AccessAction,
+    AccessPurpose,
+    MembershipRole,
+    SecurityEventKind,
+)
 from pathways.models import (
     AccessLog,
+    EmergencyAccess,
     Membership,
     Organisation,
     PathwayPlan,
@@ -101,6 +113,33 @@ def access_log_plans(
     )
 
 
+def _emergency_access(user: Any, public_id: UUID | str, base: QuerySet[PathwayPlan]) -> PathwayPlan | None:
+    """The plan if the user holds a current emergency access to it (logged with the reason), else None."""
+    if not getattr(user, "is_authenticated", False) or not user.is_active:
+        return None
+    grant = (
+        EmergencyAccess.objects.current()
+        .filter(actor=user, plan__public_id=public_id)
+        .order_by("-expires_at")
+        .first()
+    )
+    if grant is None:
+        return None
+    plan = base.select_related("patient").get(pk=grant.plan_id)
+    plan.access_via_emergency = grant
+    return plan
+
+
+def _record_refusal(user: Any, public_id: UUID | str) -> None:
+    """A signed-in user asked for a plan that exists but is not theirs: a security event (no patient data)."""
+    if getattr(user, "is_authenticated", False) and PathwayPlan.objects.filter(public_id=public_id).exists():
+        from pathways.services import security_event_record
+
+        security_event_record(
+            kind=SecurityEventKind.PERMISSION_DENIED, user=user, detail={"plan": str(public_id)}
+        )
+
+
 def access_plan(
     user: Any,
     public_id: UUID | str,
@@ -113,8 +152,24 @@ def access_plan(
     visible = base.filter(pk__in=plans_visible_to(user).values("pk"))
     try:
         plan = visible.select_related("patient").get(public_id=public_id)
-    except (PathwayPlan.DoesNotExist, ValueError):
+    except (ValidationError, ValueError):
         raise Http404 from None
+    except PathwayPlan.DoesNotExist:
+        emergency = _emergency_access(user, public_id, base)
+        grant = emergency.access_via_emergency if emergency is not None else None
+        if emergency is None or grant is None:
+            _record_refusal(user, public_id)
+            raise Http404 from None
+        AccessLog.objects.create(
+            actor=user,
+            organisation_id=grant.organisation_id,
+            patient_id=emergency.patient_id,
+            plan=emergency,
+            action=action,
+            purpose=AccessPurpose.EMERGENCY,
+            reason=grant.reason,
+        )
+        return emergency
     access_log_plans(user, [plan], action=action)
     return plan
 
@@ -169,7 +224,26 @@ class PlanRights:
 
 
 def plan_rights(user: User, plan: PathwayPlan) -> PlanRights:
+    if plan.access_via_emergency is not None:
+        return PlanRights(is_coordinator=False, acting_organisation_ids=frozenset())  # read only
     return PlanRights(
         is_coordinator=user.pk in (plan.coordinator_id, plan.coordinator_substitute_id),
         acting_organisation_ids=acting_organisation_ids(user),
     )
+
+
+def emergency_plan_for(cpr: str) -> PathwayPlan | None:
+    """Break the glass: the patient's open plan (else the latest) by CPR number, for a clinician who has
+    stated a reason. The one look-up outside the plans a user belongs to; the caller logs and grants."""
+    plans = PathwayPlan.objects.filter(patient__cpr=cpr).select_related("patient")
+    open_plan = plans.filter(status__in=PLAN_OPEN_STATUSES).first()
+    return open_plan or plans.order_by("-created_at").first()
+
+
+def emergency_organisations(user: Any) -> QuerySet[Organisation]:
+    """The organisations a user may break the glass for: where they work as clinician or coordinator."""
+    return Organisation.objects.filter(
+        memberships__user=user,
+        memberships__ended_at__isnull=True,
+        memberships__role__in=[MembershipRole.CLINICIAN, MembershipRole.COORDINATOR],
+    ).order_by("name")

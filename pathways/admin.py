@@ -5,16 +5,20 @@ from __future__ import annotations
 
 from typing import Any, cast
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
-from django.db.models import F, QuerySet
+from django.db.models import Exists, F, OuterRef, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.utils.translation import gettext_lazy as _
+from django_otp.plugins.otp_static.models import StaticDevice
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from pathways import services
 from pathways.choices import AccessAction, AccessPurpose
 from pathways.models import (
     AccessLog,
+    EmergencyAccess,
     Goal,
     Membership,
     Organisation,
@@ -22,6 +26,7 @@ from pathways.models import (
     Patient,
     PlanCondition,
     PlanParticipant,
+    SecurityEvent,
     Task,
     User,
 )
@@ -120,12 +125,35 @@ class MembershipInline(admin.TabularInline):  # type: ignore[type-arg]
 
 @admin.register(User)
 class UserAdmin(DjangoUserAdmin):  # type: ignore[type-arg]
-    list_display = ["username", "first_name", "last_name", "title", "is_staff", "is_active"]
+    list_display = ["username", "first_name", "last_name", "title", "is_staff", "is_active", "two_step"]
     inlines = [MembershipInline]
     fieldsets = (
         *(DjangoUserAdmin.fieldsets or ()),
         (_("Contact"), {"fields": ("title", "phone")}),
     )
+    actions = ["reset_two_step", "sign_out_everywhere"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[User]:
+        devices = TOTPDevice.objects.filter(user=OuterRef("pk"), confirmed=True)
+        users: QuerySet[User] = super().get_queryset(request)
+        return users.annotate(has_two_step=Exists(devices))
+
+    @admin.display(boolean=True, description=_("two-step sign-in"), ordering="has_two_step")
+    def two_step(self, obj: Any) -> bool:
+        return bool(getattr(obj, "has_two_step", False))
+
+    @admin.action(description=_("Reset two-step sign-in (lost phone): the user sets it up again"))
+    def reset_two_step(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
+        for user in queryset:
+            services.mfa_remove(user=user, actor=cast(User, request.user), request=request)
+            services.sessions_revoke_all(user=user, request=request)
+        self.message_user(request, _("Two-step sign-in reset; the users are signed out."), messages.SUCCESS)
+
+    @admin.action(description=_("Sign out everywhere"))
+    def sign_out_everywhere(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
+        for user in queryset:
+            services.sessions_revoke_all(user=user, request=request)
+        self.message_user(request, _("The users are signed out on every device."), messages.SUCCESS)
 
 
 @admin.register(Membership)
@@ -220,3 +248,41 @@ class AccessLogAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    """Logs that can be filtered and read, never added to, changed or deleted (not even by a superuser)."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(SecurityEvent)
+class SecurityEventAdmin(ReadOnlyAdmin):
+    list_display = ["at", "kind", "username", "ip_address", "path"]
+    list_filter = ["kind", "at"]
+    search_fields = ["username", "ip_address"]
+    date_hierarchy = "at"
+
+
+@admin.register(EmergencyAccess)
+class EmergencyAccessAdmin(ReadOnlyAdmin, PatientDataAdmin):
+    """Break-the-glass accesses with their reasons: for the administration's follow-up."""
+
+    list_display = ["granted_at", "actor", "organisation", "patient", "expires_at", "acknowledged_at"]
+    list_filter = [("acknowledged_at", admin.EmptyFieldListFilter), "organisation__sector", "granted_at"]
+    search_fields = ["actor__username", "patient__family_name"]
+    list_select_related = ["actor", "organisation", "patient", "plan__patient"]
+    date_hierarchy = "granted_at"
+
+
+# The device admins of django-otp show the authenticator secrets and QR codes to administrators; the user
+# admin's "reset two-step sign-in" action covers what administrators need (a lost phone).
+admin.site.unregister(TOTPDevice)
+admin.site.unregister(StaticDevice)

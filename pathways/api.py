@@ -6,15 +6,19 @@ from __future__ import annotations
 from typing import cast
 from uuid import UUID
 
+from django.contrib.auth import authenticate
+from django.utils.translation import gettext
 from drf_spectacular.utils import extend_schema
-from rest_framework import serializers
+from rest_framework import serializers, status
+from rest_framework.authtoken.models import Token
 from rest_framework.pagination import CursorPagination
+from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from pathways import access
-from pathways.choices import AccessAction
+from pathways import access, services, signin
+from pathways.choices import AccessAction, SecurityEventKind
 from pathways.models import PathwayPlan, User
 
 
@@ -123,3 +127,58 @@ class TaskDetailApi(APIView):
         task = access.access_task(_actor(request), public_id)
         access.access_log_plans(_actor(request), [task.plan], action=AccessAction.API_READ)
         return Response(TaskOutput(task).data)
+
+
+class AuthTokenApi(APIView):
+    """Sign-in for integrations: user name, password and, where the account has or needs it, a code from
+    the authenticator app. Throttled like the browser sign-in (django-axes and the per-account ceiling)."""
+
+    authentication_classes: list[type] = []
+    permission_classes = [AllowAny]
+
+    class Input(serializers.Serializer[object]):
+        username = serializers.CharField(max_length=150)
+        password = serializers.CharField(max_length=256, trim_whitespace=False)
+        code = serializers.CharField(max_length=20, required=False, allow_blank=True)
+
+    class Output(serializers.Serializer[object]):
+        token = serializers.CharField()
+
+    @extend_schema(request=Input, responses={200: Output}, auth=[])
+    def post(self, request: Request) -> Response:
+        data = self.Input(data=request.data)
+        data.is_valid(raise_exception=True)
+        username = data.validated_data["username"]
+        paused = Response(
+            {"detail": gettext("Too many failed sign-ins. Wait a while and try again.")},
+            status=status.HTTP_429_TOO_MANY_REQUESTS,
+        )
+        if signin.account_paused(username):
+            return paused
+        django_request = request._request
+        user = authenticate(django_request, username=username, password=data.validated_data["password"])
+        if getattr(django_request, "axes_locked_out", False):
+            return paused
+        if user is None:
+            return Response(
+                {"detail": gettext("The user name or password is not correct.")},
+                status=status.HTTP_400_BAD_REQUEST,
+            )
+        if signin.second_factor_required(user):
+            if not signin.has_second_factor(user):
+                detail = gettext("Set up two-step sign-in in the browser before you ask for an API token.")
+                return Response({"detail": detail}, status=status.HTTP_403_FORBIDDEN)
+            device, _recovery = signin.verify_second_factor(user, data.validated_data.get("code", ""))
+            if device is None:
+                services.security_event_record(
+                    kind=SecurityEventKind.MFA_FAILED, request=django_request, user=user
+                )
+                return Response(
+                    {"detail": gettext("A valid code from the authenticator app is needed.")},
+                    status=status.HTTP_400_BAD_REQUEST,
+                )
+        token, _created = Token.objects.get_or_create(user=user)
+        services.security_event_record(
+            kind=SecurityEventKind.API_TOKEN_ISSUED, request=django_request, user=user
+        )
+        return Response(self.Output({"token": token.key}).data)

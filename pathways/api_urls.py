@@ -4,6 +4,7 @@ from pathways import api
 
 app_name = "api"
 urlpatterns = [
+    path("auth/token/", api.AuthTokenApi.as_view(), name="auth-token"),
     path("plans/", api.PlanListApi.as_view(), name="plan-list"),
     path("plans/<uuid:public_id>/", api.PlanDetailApi.as_view(), name="plan-detail"),
     path("plans/<uuid:public_id>/tasks/", api.PlanTaskListApi.as_view(), name="plan-task-list"),

@@ -5,3 +5,6 @@ from django.utils.translation import gettext_lazy as _
 class PathwaysConfig(AppConfig):
     name = "pathways"
     verbose_name = _("Pathway plans")
+
+    def ready(self) -> None:
+        from pathways import signals  # noqa: F401 - connects the sign-in security events

@@ -122,11 +122,32 @@ class AccessAction(models.TextChoices):
     API_READ = "api_read", _("Read through the API")
     ADMIN_VIEW = "admin_view", _("Opened in administration")
     ADMIN_LIST = "admin_list", _("Saw in an administration list")
+    VIEW_ACCESS_LOG = "view_access_log", _("Read who has opened the plan")
 
 
 class AccessPurpose(models.TextChoices):
     TREATMENT = "treatment", _("Current treatment")
     ADMINISTRATION = "administration", _("System administration")
+    # Break the glass: a clinician outside the plan opened it, giving a reason (sundhedsloven § 42 a).
+    EMERGENCY = "emergency", _("Emergency access (break the glass)")
+
+
+class SecurityEventKind(models.TextChoices):
+    LOGIN_SUCCEEDED = "login_succeeded", _("Signed in")
+    LOGIN_FAILED = "login_failed", _("Failed sign-in")
+    LOCKED_OUT = "locked_out", _("Sign-in paused after repeated failures")
+    LOGGED_OUT = "logged_out", _("Signed out")
+    SESSION_EXPIRED = "session_expired", _("Session expired")
+    SESSIONS_REVOKED = "sessions_revoked", _("Signed out everywhere")
+    MFA_ENROLLED = "mfa_enrolled", _("Two-step sign-in set up")
+    MFA_VERIFIED = "mfa_verified", _("Second step passed")
+    MFA_FAILED = "mfa_failed", _("Wrong code in the second step")
+    MFA_RECOVERY_USED = "mfa_recovery_used", _("Recovery code used")
+    MFA_RECOVERY_REGENERATED = "mfa_recovery_regenerated", _("New recovery codes made")
+    MFA_REMOVED = "mfa_removed", _("Two-step sign-in removed")
+    PERMISSION_DENIED = "permission_denied", _("Access refused")
+    BREAK_GLASS = "break_glass", _("Emergency access to a plan")
+    API_TOKEN_ISSUED = "api_token_issued", _("API token issued")
 
 
 # Danish municipalities (kommunekoder, Danmarks Statistik). Used for the patient's home municipality and,

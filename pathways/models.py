@@ -14,6 +14,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 from django.utils.translation import get_language_info
 from django.utils.translation import gettext_lazy as _
 
@@ -27,6 +28,7 @@ from pathways.choices import (
     MembershipRole,
     PlanStatus,
     Sector,
+    SecurityEventKind,
     TaskKind,
     TaskStatus,
 )
@@ -84,6 +86,9 @@ class User(AbstractUser):
     organisations: models.ManyToManyField[Organisation, Membership] = models.ManyToManyField(
         Organisation, through="Membership", through_fields=("user", "organisation"), related_name="+"
     )
+    # Raised by "sign out everywhere": it is part of the session hash, so every existing session of the
+    # user stops validating at its next request (no scan of the session table needed).
+    session_generation = models.PositiveIntegerField(default=0, editable=False)
 
     class Meta:
         verbose_name = _("user")
@@ -91,6 +96,14 @@ class User(AbstractUser):
 
     def __str__(self) -> str:
         return self.get_full_name() or self.username
+
+    def _get_session_auth_hash(self, secret: str | None = None) -> str:
+        # Django checks this hash (and its SECRET_KEY_FALLBACKS variants) on every request; the password
+        # keeps its role (a changed password signs out), the generation adds "sign out everywhere".
+        key_salt = "pathways.User.session_auth_hash"
+        return salted_hmac(
+            key_salt, f"{self.password}:{self.session_generation}", secret=secret, algorithm="sha256"
+        ).hexdigest()
 
 
 class MembershipQuerySet(models.QuerySet["Membership"]):
@@ -204,6 +217,9 @@ class PathwayPlanQuerySet(models.QuerySet["PathwayPlan"]):
 
 class PathwayPlan(models.Model):
     """The individual cross-sector pathway plan (FHIR CarePlan, intent "plan")."""
+
+    # Set by access.access_plan when the plan was opened by breaking the glass (read only); not a field.
+    access_via_emergency: EmergencyAccess | None = None
 
     public_id = models.UUIDField(default=uuid4, unique=True, editable=False)
     patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="plans")
@@ -467,3 +483,90 @@ class AccessLog(models.Model):
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M} {self.actor} {self.get_action_display()}"
+
+
+class SecurityEvent(models.Model):
+    """Sign-ins, failures, second-factor changes and refusals: what a security review asks for.
+
+    Append-only like the access log. No patient data: a refused plan is named by its public id only.
+    """
+
+    at = models.DateTimeField(_("when"), default=timezone.now, db_index=True)
+    kind = models.CharField(_("event"), max_length=32, choices=SecurityEventKind.choices)
+    user = models.ForeignKey(
+        User, verbose_name=_("user"), on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    username = models.CharField(_("user name given"), max_length=150, blank=True)
+    ip_address = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
+    user_agent = models.CharField(_("browser"), max_length=300, blank=True)
+    path = models.CharField(_("address"), max_length=300, blank=True)
+    detail = models.JSONField(_("details"), default=dict, blank=True)
+
+    class Meta:
+        verbose_name = _("security event")
+        verbose_name_plural = _("security events")
+        ordering = ["-at"]
+        constraints = [_choices_check("kind", SecurityEventKind, "securityevent_kind_valid")]
+        indexes = [models.Index(fields=["user", "-at"], name="securityevent_user_at_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M} {self.get_kind_display()} {self.username}"
+
+
+class EmergencyAccessQuerySet(models.QuerySet["EmergencyAccess"]):
+    def current(self) -> EmergencyAccessQuerySet:
+        return self.filter(expires_at__gt=timezone.now())
+
+
+class EmergencyAccess(models.Model):
+    """Break the glass: a clinician outside a plan opens it for a while, giving a reason.
+
+    Read only, time-limited, logged in the access log with the reason, and shown to the plan's
+    coordinator until they have seen it.
+    """
+
+    public_id = models.UUIDField(default=uuid4, unique=True, editable=False)
+    actor = models.ForeignKey(User, verbose_name=_("who"), on_delete=models.PROTECT, related_name="+")
+    organisation = models.ForeignKey(
+        Organisation, verbose_name=_("organisation"), on_delete=models.PROTECT, related_name="+"
+    )
+    patient = models.ForeignKey(
+        Patient, verbose_name=_("patient"), on_delete=models.PROTECT, related_name="+"
+    )
+    plan = models.ForeignKey(
+        PathwayPlan, verbose_name=_("plan"), on_delete=models.PROTECT, related_name="emergency_accesses"
+    )
+    reason = models.TextField(_("reason given"))
+    granted_at = models.DateTimeField(_("granted"), default=timezone.now)
+    expires_at = models.DateTimeField(_("expires"))
+    acknowledged_at = models.DateTimeField(_("seen by the coordinator"), null=True, blank=True)
+    acknowledged_by = models.ForeignKey(
+        User, verbose_name=_("seen by"), on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+
+    objects = EmergencyAccessQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("emergency access")
+        verbose_name_plural = _("emergency accesses")
+        ordering = ["-granted_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(expires_at__gt=F("granted_at")), name="emergencyaccess_expires_after_granted"
+            ),
+            models.CheckConstraint(condition=~Q(reason=""), name="emergencyaccess_reason_required"),
+            models.CheckConstraint(
+                condition=Q(acknowledged_at__isnull=True, acknowledged_by__isnull=True)
+                | Q(acknowledged_at__isnull=False, acknowledged_by__isnull=False),
+                name="emergencyaccess_acknowledged_with_whom",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["actor", "plan", "expires_at"], name="emergencyaccess_actor_idx"),
+            models.Index(
+                fields=["plan"], condition=Q(acknowledged_at__isnull=True), name="emergencyaccess_unseen_idx"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.granted_at:%Y-%m-%d %H:%M} {self.actor}"

@@ -14,7 +14,16 @@ from django.utils import timezone
 
 from pathways import access
 from pathways.choices import PLAN_OPEN_STATUSES, TASK_OPEN_STATUSES, TASK_TRANSITIONS, Sector, TaskStatus
-from pathways.models import Goal, PathwayPlan, PlanCondition, PlanParticipant, Task, User
+from pathways.models import (
+    AccessLog,
+    EmergencyAccess,
+    Goal,
+    PathwayPlan,
+    PlanCondition,
+    PlanParticipant,
+    Task,
+    User,
+)
 
 CASELOAD_SORTS: dict[str, tuple[Any, ...]] = {
     "name": ("patient__family_name", "patient__given_name", "id"),
@@ -111,6 +120,8 @@ class PlanPage:
     by_sector: list[SectorGroup]
     timeline: Timeline
     today: date
+    # Emergency accesses to this plan the coordinator has not yet marked as seen (empty for others).
+    emergency_alerts: list[EmergencyAccess] = field(default_factory=list)
 
 
 def _sector_group_key(sector: str) -> str:
@@ -190,4 +201,31 @@ def plan_page_for(actor: User, public_id: UUID) -> PlanPage:
         by_sector=[g for g in groups.values() if g.rows],
         timeline=_timeline(rows, today),
         today=today,
+        emergency_alerts=_unseen_emergency_accesses(plan.emergency_accesses.all())
+        if rights.is_coordinator
+        else [],
+    )
+
+
+def _unseen_emergency_accesses(accesses: QuerySet[EmergencyAccess]) -> list[EmergencyAccess]:
+    return list(
+        accesses.filter(acknowledged_at__isnull=True)
+        .select_related("actor", "organisation", "plan__patient")
+        .order_by("-granted_at")[:20]
+    )
+
+
+def emergency_alerts_for(actor: User) -> list[EmergencyAccess]:
+    """Emergency accesses to the plans the actor coordinates (or stands in for), not yet marked seen."""
+    return _unseen_emergency_accesses(
+        EmergencyAccess.objects.filter(Q(plan__coordinator=actor) | Q(plan__coordinator_substitute=actor))
+    )
+
+
+def plan_access_log(plan: PathwayPlan) -> QuerySet[AccessLog]:
+    """Who has opened the patient's information, newest first (for the coordinator; paginated)."""
+    return (
+        AccessLog.objects.filter(patient_id=plan.patient_id)
+        .select_related("actor", "organisation")
+        .order_by("-at", "-id")
     )

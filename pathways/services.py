@@ -3,15 +3,19 @@ transition is a no-op; optimistic locking on `version` against lost updates betw
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from datetime import date
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from pathways.choices import (
     PLAN_TRANSITIONS,
@@ -19,11 +23,13 @@ from pathways.choices import (
     ContactChannel,
     MembershipRole,
     PlanStatus,
+    SecurityEventKind,
     TaskKind,
     TaskStatus,
 )
 from pathways.cpr import cpr_parse
 from pathways.models import (
+    EmergencyAccess,
     Goal,
     Membership,
     Organisation,
@@ -31,9 +37,12 @@ from pathways.models import (
     Patient,
     PlanCondition,
     PlanParticipant,
+    SecurityEvent,
     Task,
     User,
 )
+
+security_log = logging.getLogger("faelles_forloeb.security")
 
 
 class TransitionNotAllowed(ValidationError):
@@ -308,4 +317,146 @@ def task_transition(
     locked.version = F("version") + 1
     locked.save(update_fields=["status", "completed_at", "version", "updated_at"])
     locked.refresh_from_db()
+    return locked
+
+
+# --- Sign-in security -------------------------------------------------------------------------------
+
+
+def security_event_record(
+    *,
+    kind: SecurityEventKind,
+    request: Any = None,
+    user: User | None = None,
+    username: str = "",
+    detail: dict[str, Any] | None = None,
+) -> SecurityEvent:
+    """One row in the security log (and a line in the application log for the operations side)."""
+    meta = getattr(request, "META", {}) if request is not None else {}
+    if user is None and request is not None:
+        candidate = getattr(request, "user", None)
+        if getattr(candidate, "is_authenticated", False):
+            user = candidate
+    event = SecurityEvent.objects.create(
+        kind=kind,
+        user=user,
+        username=(username or (user.get_username() if user else ""))[:150],
+        ip_address=meta.get("REMOTE_ADDR") or None,
+        user_agent=str(meta.get("HTTP_USER_AGENT", ""))[:300],
+        path=str(getattr(request, "path", ""))[:300],
+        detail=detail or {},
+    )
+    security_log.info(
+        "%s user=%s ip=%s path=%s", kind, event.username or "-", event.ip_address or "-", event.path or "-"
+    )
+    return event
+
+
+@transaction.atomic
+def sessions_revoke_all(*, user: User, request: Any = None) -> None:
+    """Sign the user out of every browser at once: their sessions stop validating (models.User)."""
+    User.objects.filter(pk=user.pk).update(session_generation=F("session_generation") + 1)
+    user.refresh_from_db(fields=["session_generation"])
+    security_event_record(kind=SecurityEventKind.SESSIONS_REVOKED, request=request, user=user)
+
+
+def second_factor_devices(user: User) -> list[TOTPDevice]:
+    return list(TOTPDevice.objects.filter(user=user, confirmed=True))
+
+
+@transaction.atomic
+def mfa_totp_begin(*, user: User) -> TOTPDevice:
+    """A new, unconfirmed authenticator for the user; earlier unfinished set-ups are dropped."""
+    TOTPDevice.objects.filter(user=user, confirmed=False).delete()
+    return TOTPDevice.objects.create(user=user, name=_("Authenticator app"), confirmed=False)
+
+
+@transaction.atomic
+def mfa_totp_confirm(*, user: User, device_id: int, token: str, request: Any = None) -> list[str] | None:
+    """Confirm a set-up with the first code from the app. On success the new authenticator replaces any
+    earlier one and fresh recovery codes are returned (shown once); on a wrong code, None."""
+    device = TOTPDevice.objects.select_for_update().filter(pk=device_id, user=user, confirmed=False).first()
+    if device is None or not device.verify_token(token):
+        return None
+    TOTPDevice.objects.filter(user=user, confirmed=True).delete()
+    device.confirmed = True
+    device.save(update_fields=["confirmed"])
+    codes = recovery_codes_regenerate(user=user, request=None)
+    security_event_record(kind=SecurityEventKind.MFA_ENROLLED, request=request, user=user)
+    return codes
+
+
+@transaction.atomic
+def recovery_codes_regenerate(*, user: User, request: Any = None) -> list[str]:
+    """Replace the user's recovery codes with new ones; each works once. Returned for showing once."""
+    device, _created = StaticDevice.objects.get_or_create(
+        user=user, name="recovery", defaults={"confirmed": True}
+    )
+    device.token_set.all().delete()
+    codes = [StaticToken.random_token() for _i in range(settings.RECOVERY_CODE_COUNT)]
+    StaticToken.objects.bulk_create(StaticToken(device=device, token=code) for code in codes)
+    if request is not None:
+        security_event_record(kind=SecurityEventKind.MFA_RECOVERY_REGENERATED, request=request, user=user)
+    return codes
+
+
+@transaction.atomic
+def mfa_remove(*, user: User, actor: User, request: Any = None) -> None:
+    """Remove the user's authenticator and recovery codes (lost phone: an administrator does this)."""
+    TOTPDevice.objects.filter(user=user).delete()
+    StaticDevice.objects.filter(user=user).delete()
+    security_event_record(
+        kind=SecurityEventKind.MFA_REMOVED,
+        request=request,
+        user=user,
+        detail={"by": actor.get_username()},
+    )
+
+
+# --- Break the glass ---------------------------------------------------------------------------------
+
+
+class EmergencyAccessRefused(ValidationError):
+    pass
+
+
+@transaction.atomic
+def emergency_access_grant(
+    *, actor: User, organisation: Organisation, plan: PathwayPlan, reason: str, request: Any = None
+) -> EmergencyAccess:
+    """Open a plan outside the actor's own for EMERGENCY_ACCESS_DURATION, read only, for a stated reason.
+
+    The caller has checked that the actor is a clinician of `organisation`. The grant is shown to the
+    plan's coordinator until they mark it seen; every read under it is logged with the reason.
+    """
+    reason = reason.strip()
+    if len(reason) < 15:
+        raise EmergencyAccessRefused(_("Describe the reason in a sentence (at least 15 characters)."))
+    now = timezone.now()
+    access = EmergencyAccess.objects.create(
+        actor=actor,
+        organisation=organisation,
+        patient_id=plan.patient_id,
+        plan=plan,
+        reason=reason,
+        granted_at=now,
+        expires_at=now + settings.EMERGENCY_ACCESS_DURATION,
+    )
+    security_event_record(
+        kind=SecurityEventKind.BREAK_GLASS,
+        request=request,
+        user=actor,
+        detail={"plan": str(plan.public_id), "emergency_access": str(access.public_id)},
+    )
+    return access
+
+
+@transaction.atomic
+def emergency_access_acknowledge(*, actor: User, access: EmergencyAccess) -> EmergencyAccess:
+    """The coordinator has seen the emergency access. Repeating it changes nothing."""
+    locked = EmergencyAccess.objects.select_for_update().get(pk=access.pk)
+    if locked.acknowledged_at is None:
+        locked.acknowledged_at = timezone.now()
+        locked.acknowledged_by = actor
+        locked.save(update_fields=["acknowledged_at", "acknowledged_by"])
     return locked

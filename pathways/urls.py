@@ -1,6 +1,6 @@
 from django.urls import path
 
-from pathways import views
+from pathways import account_views, views
 
 app_name = "pathways"
 urlpatterns = [
@@ -20,4 +20,20 @@ urlpatterns = [
         views.participant_accept_partial,
         name="participant-accept-partial",
     ),
+    path("plans/<uuid:public_id>/access-log/", views.plan_access_log, name="plan-access-log"),
+    path("emergency-access/", views.emergency_access, name="emergency-access"),
+    path(
+        "emergency-access/<uuid:access_id>/seen/",
+        views.emergency_access_acknowledge_partial,
+        name="emergency-access-acknowledge-partial",
+    ),
+    # Sign-in and the account's security (no patient data).
+    path("login/second-step/", account_views.mfa_verify, name="mfa-verify"),
+    path("account/two-step/", account_views.mfa_setup, name="mfa-setup"),
+    path("account/security/", account_views.account_security, name="account-security"),
+    path(
+        "account/recovery-codes/", account_views.recovery_codes_regenerate, name="recovery-codes-regenerate"
+    ),
+    path("account/two-step/remove/", account_views.mfa_remove, name="mfa-remove"),
+    path("account/sign-out-everywhere/", account_views.logout_everywhere, name="logout-everywhere"),
 ]

@@ -9,6 +9,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
+from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -19,9 +20,17 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 from django_htmx.middleware import HtmxDetails
 
 from pathways import access, selectors, services
-from pathways.choices import AccessAction, TaskKind, TaskStatus
-from pathways.forms import CaseloadFilterForm, CprSearchForm, TaskCreateForm, TaskStatusForm, WhatMattersForm
-from pathways.models import Organisation, PathwayPlan, Task, User
+from pathways.choices import AccessAction, AccessPurpose, SecurityEventKind, TaskKind, TaskStatus
+from pathways.forms import (
+    CaseloadFilterForm,
+    CprSearchForm,
+    EmergencyAccessForm,
+    TaskCreateForm,
+    TaskStatusForm,
+    WhatMattersForm,
+)
+from pathways.models import EmergencyAccess, Organisation, PathwayPlan, Task, User
+from pathways.signin import safe_next
 
 CASELOAD_PAGE_SIZE = 25
 
@@ -59,6 +68,8 @@ def _render_caseload(
     params = request.GET.copy()
     params.pop("page", None)
     context = {"page": page, "filters": filters, "cpr_form": cpr_form, "params": params.urlencode()}
+    if not request.htmx:
+        context["emergency_alerts"] = selectors.emergency_alerts_for(actor)
     template = "pathways/_partials/caseload_table.html" if request.htmx else "pathways/caseload.html"
     response = render(request, template, context, status=status)
     response["Vary"] = "HX-Request"
@@ -262,3 +273,83 @@ def task_create(request: HtmxHttpRequest, public_id: UUID) -> HttpResponse:
             return redirect(_plan_url(plan, f"task-{task.public_id}"))
     status = 422 if request.method == "POST" else 200
     return render(request, "pathways/task_create.html", {"plan": plan, "form": form}, status=status)
+
+
+# --- Break the glass and the plan's access log ------------------------------------------------------
+
+
+@never_cache
+@login_required
+@require_http_methods(["GET", "POST"])
+def emergency_access(request: HttpRequest) -> HttpResponse:
+    """A clinician opens a plan outside their own: CPR number, reason, confirmation. Read only, for a few
+    hours, logged with the reason and shown to the plan's coordinator."""
+    actor = _staff(request)
+    organisations = access.emergency_organisations(actor)
+    form = EmergencyAccessForm(request.POST or None, organisations=organisations)
+    if not organisations.exists():
+        raise PermissionDenied
+    if request.method == "POST" and form.is_valid():
+        plan = access.emergency_plan_for(form.cleaned_data["cpr"])
+        if plan is None:
+            services.security_event_record(
+                kind=SecurityEventKind.BREAK_GLASS, request=request, user=actor, detail={"found": False}
+            )
+            form.add_error("cpr", gettext("There is no pathway plan for this CPR number."))
+        elif access.plans_visible_to(actor).filter(pk=plan.pk).exists():
+            messages.info(request, gettext("You already take part in this plan; no emergency access needed."))
+            return redirect(_plan_url(plan))
+        else:
+            try:
+                services.emergency_access_grant(
+                    actor=actor,
+                    organisation=form.cleaned_data["organisation"],
+                    plan=plan,
+                    reason=form.cleaned_data["reason"],
+                    request=request,
+                )
+            except ValidationError as error:
+                form.add_error("reason", error)
+            else:
+                return redirect(_plan_url(plan))
+    status = 422 if form.errors else 200
+    return render(request, "pathways/emergency_access.html", {"form": form}, status=status)
+
+
+@never_cache
+@login_required
+@require_POST
+def emergency_access_acknowledge_partial(request: HtmxHttpRequest, access_id: UUID) -> HttpResponse:
+    """The coordinator (or substitute) marks an emergency access to their patient's plan as seen."""
+    actor = _staff(request)
+    grant = (
+        EmergencyAccess.objects.filter(
+            Q(plan__coordinator=actor) | Q(plan__coordinator_substitute=actor), public_id=access_id
+        )
+        .select_related("plan")
+        .first()
+    )
+    if grant is None:
+        raise Http404
+    services.emergency_access_acknowledge(actor=actor, access=grant)
+    if request.htmx:
+        return HttpResponse("")
+    messages.success(request, gettext("Marked as seen."))
+    return redirect(safe_next(request, _plan_url(grant.plan)))
+
+
+ACCESS_LOG_PAGE_SIZE = 50
+
+
+@never_cache
+@login_required
+@require_safe
+def plan_access_log(request: HttpRequest, public_id: UUID) -> HttpResponse:
+    """Who has opened the patient's information, when and why — for the plan's coordinator."""
+    actor = _staff(request)
+    plan = access.access_plan(actor, public_id, action=AccessAction.VIEW_ACCESS_LOG)
+    if not access.plan_rights(actor, plan).is_coordinator:
+        raise PermissionDenied
+    page = Paginator(selectors.plan_access_log(plan), ACCESS_LOG_PAGE_SIZE).get_page(request.GET.get("page"))
+    context = {"plan": plan, "page": page, "emergency": AccessPurpose.EMERGENCY}
+    return render(request, "pathways/plan_access_log.html", context)

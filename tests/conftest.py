@@ -5,8 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pytest
+from django_otp import DEVICE_ID_SESSION_KEY
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from pathways import services
+from pathways import services, signin
 from pathways.choices import MembershipRole, PlanStatus, Sector, TaskKind
 from pathways.models import Organisation, PathwayPlan, Patient, User
 
@@ -40,6 +42,20 @@ def make_user(
     if organisation is not None:
         services.membership_add(user=user, organisation=organisation, role=MembershipRole(role))
     return user
+
+
+def sign_in(client, user):
+    """Sign the user in as they would: with the second step passed where their account needs it.
+
+    (The test client's login() cannot be used: django-axes needs the request to throttle by address.)
+    """
+    client.force_login(user)
+    if signin.second_factor_required(user):
+        device, _ = TOTPDevice.objects.get_or_create(user=user, confirmed=True, defaults={"name": "test"})
+        session = client.session
+        session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+        session.save()
+    return client
 
 
 @pytest.fixture(autouse=True)

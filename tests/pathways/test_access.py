@@ -6,11 +6,11 @@ from django.urls import reverse
 from pathways import access
 from pathways.choices import AccessAction, AccessPurpose
 from pathways.models import AccessLog, Membership
-from tests.conftest import PASSWORD
+from tests.conftest import sign_in
 
 
 def login(client, user):
-    assert client.login(username=user.username, password=PASSWORD)
+    sign_in(client, user)
     return client
 
 

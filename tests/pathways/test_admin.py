@@ -3,12 +3,12 @@ from django.urls import reverse
 
 from pathways.choices import AccessAction, AccessPurpose
 from pathways.models import AccessLog
-from tests.conftest import PASSWORD
+from tests.conftest import sign_in
 
 
 @pytest.mark.parametrize("who", ["home_nurse", "coordinator", "hospital_doctor", "gp_doctor", "outsider"])
 def test_admin_is_closed_to_staff_who_are_not_administrators(client, world, who):
-    client.login(username=getattr(world, who).username, password=PASSWORD)
+    sign_in(client, getattr(world, who))
     response = client.get(reverse("admin:pathways_patient_changelist"))
     assert response.status_code == 302
     assert response["Location"].startswith(reverse("admin:login"))
@@ -20,7 +20,7 @@ def test_admin_is_open_to_administrators(admin_client_world):
 
 @pytest.fixture
 def admin_client_world(client, world):
-    client.login(username=world.admin.username, password=PASSWORD)
+    sign_in(client, world.admin)
     return client
 
 

@@ -6,7 +6,7 @@ from django.urls import reverse
 from pathways import services
 from pathways.choices import AccessAction, PlanStatus
 from pathways.models import AccessLog, Task
-from tests.conftest import PASSWORD
+from tests.conftest import sign_in
 
 HTMX = {"HTTP_HX_REQUEST": "true"}
 
@@ -20,7 +20,7 @@ def nurse(client, world):
     plan = services.plan_create(actor=None, patient=second, title="Plan", participants=[world.municipality])
     services.plan_transition(actor=None, plan=plan, to_status=PlanStatus.ACTIVE)
     Task.objects.filter(plan=world.plan).update(due_date="2020-01-01")  # Kirsten's home visit is overdue
-    assert client.login(username=world.home_nurse.username, password=PASSWORD)
+    sign_in(client, world.home_nurse)
     return client
 
 
@@ -86,7 +86,7 @@ def test_revealing_the_cpr_number_shows_it_and_logs_it(nurse, world):
 
 
 def test_revealing_a_cpr_number_outside_ones_plans_is_404(client, world):
-    client.login(username=world.outsider.username, password=PASSWORD)
+    sign_in(client, world.outsider)
     url = reverse("pathways:cpr-reveal-partial", args=[world.plan.public_id])
     assert client.post(url, **HTMX).status_code == 404
     assert not AccessLog.objects.exists()

@@ -5,13 +5,13 @@ from django.urls import reverse
 
 from pathways.choices import AccessAction, TaskStatus
 from pathways.models import AccessLog, PlanParticipant, Task
-from tests.conftest import PASSWORD
+from tests.conftest import sign_in
 
 HTMX = {"HTTP_HX_REQUEST": "true"}
 
 
 def signed_in(client, user):
-    assert client.login(username=user.username, password=PASSWORD)
+    sign_in(client, user)
     return client
 
 

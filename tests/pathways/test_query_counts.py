@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from pathways.choices import PlanStatus, TaskKind
 from pathways.models import PathwayPlan, Patient, PlanCondition, PlanParticipant, Task
-from tests.conftest import PASSWORD
+from tests.conftest import sign_in
 
 
 def add_patients(world, n: int) -> None:
@@ -63,7 +63,7 @@ def count_queries(client, url) -> int:
 
 @pytest.fixture
 def nurse_client(client, world):
-    client.login(username=world.home_nurse.username, password=PASSWORD)
+    sign_in(client, world.home_nurse)
     return client
 
 

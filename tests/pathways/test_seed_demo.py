@@ -15,7 +15,7 @@ from django.apps import apps
 from django.contrib.auth import authenticate
 from django.core.management import call_command
 from django.db import transaction
-from django.test import override_settings
+from django.test import RequestFactory, override_settings
 from django.utils import timezone
 
 from pathways.access import patients_visible_to
@@ -94,7 +94,8 @@ def test_seed_gives_six_patients_each_with_one_current_plan_full_of_tasks():
 @pytest.mark.django_db
 def test_every_demo_login_authenticates_with_the_demo_password():
     for username, _who, _sees in DEMO_LOGINS:
-        assert authenticate(username=username, password=DEMO_PASSWORD) is not None, username
+        request = RequestFactory().post("/login/")
+        assert authenticate(request, username=username, password=DEMO_PASSWORD) is not None, username
 
 
 @pytest.mark.django_db
