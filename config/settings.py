@@ -195,7 +195,7 @@ AXES_FAILURE_LIMIT = 5
 AXES_COOLOFF_TIME = timedelta(minutes=15)
 AXES_RESET_ON_SUCCESS = True
 AXES_ENABLE_ACCESS_FAILURE_LOG = True
-AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_LOCKOUT_CALLABLE = "pathways.signin.lockout_response"
 AXES_VERBOSE = False
 ACCOUNT_FAILURES_PER_HOUR = 50
 # Sessions (ASVS 3.3.2): 30 minutes idle, 12 hours at most, gone when the browser closes.

@@ -81,3 +81,19 @@ def verify_second_factor(user: Any, code: str) -> tuple[Any, bool]:
         if static.verify_token(code):
             return static, True
     return None, False
+
+
+def lockout_response(request: HttpRequest, original_response: Any = None, credentials: Any = None) -> Any:
+    """django-axes' answer while a sign-in is paused: JSON for the API, the explaining page for people."""
+    from django.http import JsonResponse
+    from django.shortcuts import render
+    from django.utils.translation import gettext
+
+    minutes = int(settings.AXES_COOLOFF_TIME.total_seconds() // 60)
+    if request.path.startswith("/api/"):
+        detail = gettext("Too many failed sign-ins. Wait a while and try again.")
+        response = JsonResponse({"detail": detail}, status=429)
+    else:
+        response = render(request, "registration/locked_out.html", {"minutes": minutes}, status=429)
+    response["Retry-After"] = str(minutes * 60)
+    return response

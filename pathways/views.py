@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, cast
 from uuid import UUID
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -313,7 +314,8 @@ def emergency_access(request: HttpRequest) -> HttpResponse:
             else:
                 return redirect(_plan_url(plan))
     status = 422 if form.errors else 200
-    return render(request, "pathways/emergency_access.html", {"form": form}, status=status)
+    hours = int(settings.EMERGENCY_ACCESS_DURATION.total_seconds() // 3600)
+    return render(request, "pathways/emergency_access.html", {"form": form, "hours": hours}, status=status)
 
 
 @never_cache
