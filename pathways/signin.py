@@ -13,10 +13,12 @@ from urllib.parse import urlencode
 
 from axes.models import AccessFailureLog
 from django.conf import settings
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext
 from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
@@ -83,13 +85,12 @@ def verify_second_factor(user: Any, code: str) -> tuple[Any, bool]:
     return None, False
 
 
-def lockout_response(request: HttpRequest, original_response: Any = None, credentials: Any = None) -> Any:
+def lockout_response(
+    request: HttpRequest, original_response: Any = None, credentials: Any = None
+) -> HttpResponse:
     """django-axes' answer while a sign-in is paused: JSON for the API, the explaining page for people."""
-    from django.http import JsonResponse
-    from django.shortcuts import render
-    from django.utils.translation import gettext
-
     minutes = int(settings.AXES_COOLOFF_TIME.total_seconds() // 60)
+    response: HttpResponse
     if request.path.startswith("/api/"):
         detail = gettext("Too many failed sign-ins. Wait a while and try again.")
         response = JsonResponse({"detail": detail}, status=429)
