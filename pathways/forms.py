@@ -10,9 +10,9 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
 from pathways import signin
-from pathways.choices import PLAN_OPEN_STATUSES, TASK_TRANSITIONS, Sector, TaskKind, TaskStatus
+from pathways.choices import PLAN_OPEN_STATUSES, TASK_TRANSITIONS, GoalStatus, Sector, TaskKind, TaskStatus
 from pathways.cpr import cpr_parse, validate_cpr
-from pathways.models import Goal, Organisation, PathwayPlan, Task
+from pathways.models import Goal, Organisation, PathwayPlan, Task, User
 
 
 def style_fields(form: forms.Form) -> None:
@@ -94,6 +94,70 @@ class TaskCreateForm(forms.Form):
         elif start and due and start > due:
             self.add_error("window_start", _("The start date must not be after the due date."))
         return data
+
+
+class TaskEditForm(VersionedForm, TaskCreateForm):
+    """Everything about a task except its status (that has its own control and transitions)."""
+
+    responsible_person = forms.ModelChoiceField(
+        label=_("Responsible person (optional)"),
+        queryset=User.objects.none(),
+        required=False,
+        to_field_name="public_id",
+    )
+    field_order = [
+        "title",
+        "kind",
+        "responsible_organisation",
+        "responsible_person",
+        "window_start",
+        "due_date",
+        "description",
+        "goal",
+        "depends_on",
+        "visible_to_patient",
+    ]
+
+    def __init__(self, *args: Any, plan: PathwayPlan, organisations: Any, task: Task, **kwargs: Any) -> None:
+        super().__init__(*args, plan=plan, organisations=organisations, **kwargs)
+        self.fields["depends_on"].queryset = plan.tasks.exclude(pk=task.pk)  # type: ignore[attr-defined]
+        people = User.objects.filter(
+            memberships__organisation__participations__plan=plan, memberships__ended_at__isnull=True
+        )
+        self.fields["responsible_person"].queryset = people.distinct().order_by(  # type: ignore[attr-defined]
+            "first_name", "last_name"
+        )
+        self.fields["responsible_person"].label_from_instance = (  # type: ignore[attr-defined]
+            lambda user: user.get_full_name() or user.username
+        )
+        self.order_fields(self.field_order)
+
+
+class GoalForm(forms.Form):
+    description = forms.CharField(
+        label=_("Goal"),
+        help_text=_("What the patient wants to reach, in their words where possible."),
+        max_length=1000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
+    expected_result = forms.CharField(
+        label=_("Expected result (optional)"), required=False, max_length=1000, widget=forms.TextInput()
+    )
+    target_date = forms.DateField(
+        label=_("Target date (optional)"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        style_fields(self)
+
+
+class GoalEditForm(VersionedForm, GoalForm):
+    status = forms.ChoiceField(label=_("Status"), choices=GoalStatus.choices)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["status"].widget.attrs["class"] = "form-select"
 
 
 class CaseloadFilterForm(forms.Form):

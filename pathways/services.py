@@ -21,6 +21,7 @@ from pathways.choices import (
     PLAN_TRANSITIONS,
     TASK_TRANSITIONS,
     ContactChannel,
+    GoalStatus,
     MembershipRole,
     PlanStatus,
     SecurityEventKind,
@@ -316,6 +317,101 @@ def task_transition(
     locked.completed_at = timezone.now() if to_status == TaskStatus.COMPLETED else None
     locked.version = F("version") + 1
     locked.save(update_fields=["status", "completed_at", "version", "updated_at"])
+    locked.refresh_from_db()
+    return locked
+
+
+def _depends_on_cycle(task: Task, depends_on: Task | None) -> bool:
+    """Whether making `task` wait for `depends_on` would close a loop (a waits for b waits for a)."""
+    seen: set[int] = set()
+    current = depends_on
+    while current is not None:
+        if current.pk == task.pk or current.pk in seen:
+            return True
+        seen.add(current.pk)
+        current = current.depends_on
+    return False
+
+
+@transaction.atomic
+def task_update(
+    *,
+    actor: User | None,
+    task: Task,
+    expected_version: int,
+    title: str,
+    kind: TaskKind,
+    responsible_organisation: Organisation,
+    responsible_person: User | None,
+    window_start: date | None,
+    due_date: date | None,
+    description: str,
+    goal: Goal | None,
+    depends_on: Task | None,
+    visible_to_patient: bool,
+) -> Task:
+    """Change what a task is, who does it and when. Raises VersionConflict if someone else got there first
+    and ValidationError for a task that would wait for itself or a person outside the organisation."""
+    locked = Task.objects.select_for_update().get(pk=task.pk)
+    if locked.version != expected_version:
+        raise VersionConflict(locked)
+    if depends_on is not None and (
+        depends_on.plan_id != locked.plan_id or _depends_on_cycle(locked, depends_on)
+    ):
+        raise ValidationError(
+            {"depends_on": _("A task cannot wait for itself, directly or through other tasks.")}
+        )
+    if goal is not None and goal.plan_id != locked.plan_id:
+        raise ValidationError({"goal": _("The goal belongs to another plan.")})
+    if (
+        responsible_person is not None
+        and not Membership.objects.active()
+        .filter(user=responsible_person, organisation=responsible_organisation)
+        .exists()
+    ):
+        raise ValidationError(
+            {"responsible_person": _("The person does not work in the responsible organisation.")}
+        )
+    locked.title = title
+    locked.kind = kind
+    locked.responsible_organisation = responsible_organisation
+    locked.responsible_person = responsible_person
+    locked.window_start = window_start
+    locked.due_date = due_date
+    locked.description = description
+    locked.goal = goal
+    locked.depends_on = depends_on
+    locked.visible_to_patient = visible_to_patient
+    locked.full_clean(exclude=["version"])
+    locked.version = F("version") + 1
+    locked.save()
+    locked.refresh_from_db()
+    participant_add(actor=actor, plan=locked.plan, organisation=responsible_organisation)
+    return locked
+
+
+@transaction.atomic
+def goal_update(
+    *,
+    actor: User | None,
+    goal: Goal,
+    expected_version: int,
+    description: str,
+    expected_result: str,
+    target_date: date | None,
+    status: GoalStatus,
+) -> Goal:
+    """Reword, re-date, reach or cancel an agreed goal (cancelled goals stay on record)."""
+    locked = Goal.objects.select_for_update().get(pk=goal.pk)
+    if locked.version != expected_version:
+        raise VersionConflict(locked)
+    locked.description = description
+    locked.expected_result = expected_result
+    locked.target_date = target_date
+    locked.status = status
+    locked.full_clean(exclude=["version"])
+    locked.version = F("version") + 1
+    locked.save()
     locked.refresh_from_db()
     return locked
 

@@ -20,6 +20,13 @@ urlpatterns = [
         views.participant_accept_partial,
         name="participant-accept-partial",
     ),
+    path(
+        "plans/<uuid:public_id>/tasks/<uuid:task_id>/edit/", views.task_edit_partial, name="task-edit-partial"
+    ),
+    path("plans/<uuid:public_id>/goals/new/", views.goal_create_partial, name="goal-create-partial"),
+    path(
+        "plans/<uuid:public_id>/goals/<uuid:goal_id>/edit/", views.goal_edit_partial, name="goal-edit-partial"
+    ),
     path("plans/<uuid:public_id>/access-log/", views.plan_access_log, name="plan-access-log"),
     path("emergency-access/", views.emergency_access, name="emergency-access"),
     path(

@@ -21,16 +21,19 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 from django_htmx.middleware import HtmxDetails
 
 from pathways import access, selectors, services
-from pathways.choices import AccessAction, AccessPurpose, SecurityEventKind, TaskKind, TaskStatus
+from pathways.choices import AccessAction, AccessPurpose, GoalStatus, SecurityEventKind, TaskKind, TaskStatus
 from pathways.forms import (
     CaseloadFilterForm,
     CprSearchForm,
     EmergencyAccessForm,
+    GoalEditForm,
+    GoalForm,
     TaskCreateForm,
+    TaskEditForm,
     TaskStatusForm,
     WhatMattersForm,
 )
-from pathways.models import EmergencyAccess, Organisation, PathwayPlan, Task, User
+from pathways.models import EmergencyAccess, Goal, Organisation, PathwayPlan, Task, User
 from pathways.signin import safe_next
 
 CASELOAD_PAGE_SIZE = 25
@@ -246,12 +249,10 @@ def participant_accept_partial(
 @require_http_methods(["GET", "POST"])
 def task_create(request: HtmxHttpRequest, public_id: UUID) -> HttpResponse:
     actor, plan, rights = _editable_plan(request, public_id)
-    participating = Organisation.objects.filter(participations__plan=plan)
-    if not rights.is_coordinator:
-        participating = participating.filter(pk__in=rights.acting_organisation_ids)
+    participating = _participating_for(plan, rights)
     if not participating.exists():
         raise PermissionDenied
-    form = TaskCreateForm(request.POST or None, plan=plan, organisations=participating.order_by("name"))
+    form = TaskCreateForm(request.POST or None, plan=plan, organisations=participating)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
@@ -274,6 +275,192 @@ def task_create(request: HtmxHttpRequest, public_id: UUID) -> HttpResponse:
             return redirect(_plan_url(plan, f"task-{task.public_id}"))
     status = 422 if request.method == "POST" else 200
     return render(request, "pathways/task_create.html", {"plan": plan, "form": form}, status=status)
+
+
+def _participating_for(plan: PathwayPlan, rights: access.PlanRights) -> Any:
+    """The organisations a user may make responsible for a task in this plan."""
+    participating = Organisation.objects.filter(participations__plan=plan)
+    if not rights.is_coordinator:
+        participating = participating.filter(pk__in=rights.acting_organisation_ids)
+    return participating.order_by("name")
+
+
+def _task_form_initial(task: Task) -> dict[str, Any]:
+    return {
+        "title": task.title,
+        "kind": task.kind,
+        "responsible_organisation": task.responsible_organisation.public_id,
+        "responsible_person": task.responsible_person.public_id if task.responsible_person else None,
+        "window_start": task.window_start,
+        "due_date": task.due_date,
+        "description": task.description,
+        "goal": task.goal.public_id if task.goal_id else None,  # type: ignore[union-attr]
+        "depends_on": task.depends_on.public_id if task.depends_on else None,
+        "visible_to_patient": task.visible_to_patient,
+        "version": task.version,
+    }
+
+
+@never_cache
+@login_required
+@require_http_methods(["GET", "POST"])
+def task_edit_partial(request: HtmxHttpRequest, public_id: UUID, task_id: UUID) -> HttpResponse:
+    """Edit a task in its row (htmx) or on its own page (no JavaScript). Status has its own control."""
+    actor, plan, rights = _editable_plan(request, public_id)
+    task = _task_in(plan, task_id)
+    if not rights.can_edit_task(task):
+        raise PermissionDenied
+    organisations = _participating_for(plan, rights)
+    error = ""
+    form = TaskEditForm(
+        request.POST or None,
+        initial=_task_form_initial(task),
+        plan=plan,
+        organisations=organisations,
+        task=task,
+    )
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            task = services.task_update(
+                actor=actor,
+                task=task,
+                expected_version=data["version"],
+                title=data["title"],
+                kind=TaskKind(data["kind"]),
+                responsible_organisation=data["responsible_organisation"],
+                responsible_person=data["responsible_person"],
+                window_start=data["window_start"],
+                due_date=data["due_date"],
+                description=data["description"],
+                goal=data["goal"],
+                depends_on=data["depends_on"],
+                visible_to_patient=data["visible_to_patient"],
+            )
+        except services.VersionConflict as conflict:
+            error = gettext(
+                "Someone else changed this task while you were editing it. The form now shows what is saved; "
+                "make your change again if it is still needed."
+            )
+            current = _task_in(plan, conflict.current.public_id)
+            form = TaskEditForm(
+                initial=_task_form_initial(current),
+                plan=plan,
+                organisations=organisations,
+                task=current,
+            )
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            if not request.htmx:
+                return redirect(_plan_url(plan, f"task-{task.public_id}"))
+            row = selectors.task_row(_task_in(plan, task_id), rights, timezone.localdate())
+            response = render(request, "pathways/_partials/task_row.html", {"row": row, "plan": plan})
+            response["HX-Trigger"] = "plan-changed"
+            return response
+    context = {"plan": plan, "task": task, "form": form, "error": error}
+    if request.htmx:
+        # htmx swaps 2xx only: errors and conflicts are answered 200 and shown in the row.
+        return render(request, "pathways/_partials/task_edit_row.html", context)
+    status = 409 if error else 422 if form.errors else 200
+    return render(request, "pathways/task_edit.html", context, status=status)
+
+
+def _goal_in(plan: PathwayPlan, goal_id: UUID) -> Goal:
+    goal = plan.goals.filter(public_id=goal_id).first()
+    if goal is None:
+        raise Http404
+    return goal
+
+
+def _goals_fragment(request: HtmxHttpRequest, plan: PathwayPlan, rights: access.PlanRights) -> HttpResponse:
+    if not request.htmx:
+        return redirect(_plan_url(plan, "goals"))
+    goals = list(plan.goals.order_by("sort_order", "id"))
+    response = render(
+        request, "pathways/_partials/goals.html", {"plan": plan, "goals": goals, "rights": rights}
+    )
+    response["HX-Trigger"] = "plan-changed"
+    return response
+
+
+def _goal_form_fragment(request: HtmxHttpRequest, context: dict[str, Any]) -> HttpResponse:
+    response = render(request, "pathways/_partials/goal_form.html", context)
+    if request.method == "POST":
+        # The form posts into the goals region; an answer with errors replaces the form itself instead.
+        goal = context["goal"]
+        response["HX-Retarget"] = f"#goal-form-{goal.public_id if goal else 'new'}"
+        response["HX-Reswap"] = "outerHTML"
+    return response
+
+
+@never_cache
+@login_required
+@require_http_methods(["GET", "POST"])
+def goal_create_partial(request: HtmxHttpRequest, public_id: UUID) -> HttpResponse:
+    """Add an agreed goal (the coordinator). The goals region is returned for htmx."""
+    actor, plan, rights = _editable_plan(request, public_id)
+    if not rights.can_edit_plan:
+        raise PermissionDenied
+    form = GoalForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        services.goal_create(actor=actor, plan=plan, **form.cleaned_data)
+        return _goals_fragment(request, plan, rights)
+    context = {"plan": plan, "form": form, "goal": None}
+    if request.htmx:
+        return _goal_form_fragment(request, context)
+    return render(request, "pathways/goal_edit.html", context, status=422 if form.errors else 200)
+
+
+@never_cache
+@login_required
+@require_http_methods(["GET", "POST"])
+def goal_edit_partial(request: HtmxHttpRequest, public_id: UUID, goal_id: UUID) -> HttpResponse:
+    """Reword, re-date, mark reached or cancel a goal (the coordinator), with optimistic locking."""
+    actor, plan, rights = _editable_plan(request, public_id)
+    if not rights.can_edit_plan:
+        raise PermissionDenied
+    goal = _goal_in(plan, goal_id)
+    initial = {
+        "description": goal.description,
+        "expected_result": goal.expected_result,
+        "target_date": goal.target_date,
+        "status": goal.status,
+        "version": goal.version,
+    }
+    form = GoalEditForm(request.POST or None, initial=initial)
+    error = ""
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            services.goal_update(
+                actor=actor,
+                goal=goal,
+                expected_version=data["version"],
+                description=data["description"],
+                expected_result=data["expected_result"],
+                target_date=data["target_date"],
+                status=GoalStatus(data["status"]),
+            )
+        except services.VersionConflict as conflict:
+            goal = conflict.current
+            error = gettext(
+                "Someone else changed this goal while you were editing it. The form now shows what is saved."
+            )
+            form = GoalEditForm(initial=initial | {
+                "description": goal.description,
+                "expected_result": goal.expected_result,
+                "target_date": goal.target_date,
+                "status": goal.status,
+                "version": goal.version,
+            })  # fmt: skip
+        else:
+            return _goals_fragment(request, plan, rights)
+    context = {"plan": plan, "form": form, "goal": goal, "error": error}
+    if request.htmx:
+        return _goal_form_fragment(request, context)
+    status = 409 if error else 422 if form.errors else 200
+    return render(request, "pathways/goal_edit.html", context, status=status)
 
 
 # --- Break the glass and the plan's access log ------------------------------------------------------

@@ -14,6 +14,7 @@ import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.urls.resolvers import RegexPattern
 
+from pathways import services
 from pathways.models import Task
 from tests.conftest import sign_in
 
@@ -64,6 +65,25 @@ MATRIX: dict[str, tuple[str | None, dict[str, Any]]] = {
     "pathways:cpr-reveal-partial": ("plan", {o: everyone(405, anonymous=302) for o in ("own", "other")}),
     "pathways:what-matters-partial": ("plan", COORDINATOR_ONLY),
     "pathways:plan-access-log": ("plan", COORDINATOR_ONLY),
+    "pathways:goal-create-partial": ("plan", COORDINATOR_ONLY),
+    "pathways:goal-edit-partial": ("plan-goal", COORDINATOR_ONLY),
+    # The own plan's task is the municipality's home visit: its nurse and the coordinator may edit it.
+    # The foreign plan's task is the outsider's organisation's.
+    "pathways:task-edit-partial": (
+        "plan-task",
+        {
+            "own": {
+                "coordinator": 200,
+                "home_nurse": 200,
+                "hospital_doctor": 403,
+                "gp_doctor": 403,
+                "admin": 404,
+                "outsider": 404,
+                "anonymous": 302,
+            },
+            "other": {role: 200 if role == "outsider" else 404 for role in STAFF} | {"anonymous": 302},
+        },
+    ),
     # Break the glass: every clinician may ask (and must give a reason); an administrator is no clinician.
     "pathways:emergency-access": (None, everyone(200, anonymous=302) | {"admin": 403}),
     "pathways:emergency-access-acknowledge-partial": ("uuid", {"-": everyone(405, anonymous=302)}),
@@ -159,12 +179,13 @@ def _url(name: str, kind: str | None, world, ownership: str) -> str:
     plan = world.plan if ownership == "own" else world.other_plan
     if kind == "plan":
         return reverse(name, args=[plan.public_id])
+    if kind == "plan-goal":
+        goal = plan.goals.first() or services.goal_create(actor=None, plan=plan, description="Matrix goal")
+        return reverse(name, args=[plan.public_id, goal.public_id])
     if kind == "plan-participant":
         return reverse(name, args=[plan.public_id, plan.participants.first().public_id])
     task = Task.objects.filter(plan=plan).first()
     if task is None:
-        from pathways import services
-
         task = services.task_create(
             actor=None, plan=plan, title="Matrix task", responsible_organisation=world.unrelated
         )
