@@ -312,12 +312,15 @@ def task_edit_partial(request: HtmxHttpRequest, public_id: UUID, task_id: UUID) 
         raise PermissionDenied
     organisations = _participating_for(plan, rights)
     error = ""
+    # Field ids per task, so two rows open for editing on one page do not share ids.
+    auto_id = f"task-{task.public_id.hex[:8]}-%s"
     form = TaskEditForm(
         request.POST or None,
         initial=_task_form_initial(task),
         plan=plan,
         organisations=organisations,
         task=task,
+        auto_id=auto_id,
     )
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
@@ -348,6 +351,7 @@ def task_edit_partial(request: HtmxHttpRequest, public_id: UUID, task_id: UUID) 
                 plan=plan,
                 organisations=organisations,
                 task=current,
+                auto_id=auto_id,
             )
         except ValidationError as exc:
             form.add_error(None, exc)
@@ -402,7 +406,7 @@ def goal_create_partial(request: HtmxHttpRequest, public_id: UUID) -> HttpRespon
     actor, plan, rights = _editable_plan(request, public_id)
     if not rights.can_edit_plan:
         raise PermissionDenied
-    form = GoalForm(request.POST or None)
+    form = GoalForm(request.POST or None, auto_id="goal-new-%s")
     if request.method == "POST" and form.is_valid():
         services.goal_create(actor=actor, plan=plan, **form.cleaned_data)
         return _goals_fragment(request, plan, rights)
@@ -428,7 +432,7 @@ def goal_edit_partial(request: HtmxHttpRequest, public_id: UUID, goal_id: UUID) 
         "status": goal.status,
         "version": goal.version,
     }
-    form = GoalEditForm(request.POST or None, initial=initial)
+    form = GoalEditForm(request.POST or None, initial=initial, auto_id=f"goal-{goal.public_id.hex[:8]}-%s")
     error = ""
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
@@ -447,7 +451,7 @@ def goal_edit_partial(request: HtmxHttpRequest, public_id: UUID, goal_id: UUID) 
             error = gettext(
                 "Someone else changed this goal while you were editing it. The form now shows what is saved."
             )
-            form = GoalEditForm(initial=initial | {
+            form = GoalEditForm(auto_id=f"goal-{goal.public_id.hex[:8]}-%s", initial=initial | {
                 "description": goal.description,
                 "expected_result": goal.expected_result,
                 "target_date": goal.target_date,

@@ -43,6 +43,36 @@ def test_nurse_marks_her_home_visit_done_and_the_row_updates_without_reload(
     expect(row_of(page, HOME_VISIT).locator(".ff-status")).to_have_text("Udført")
 
 
+def test_nurse_edits_her_home_visit_in_place_and_the_coordinator_adds_a_goal(
+    page, live_server, demo, screenshot
+):
+    log_in(page, live_server, "kommune")
+    open_kirsten(page)
+    page.evaluate("window.__notReloaded = true")
+    row_of(page, HOME_VISIT).get_by_role("link", name="Ret").click()
+    editor = page.locator("tr.ff-task-editing")
+    expect(editor).to_have_count(1)
+    editor.get_by_label("Opgave", exact=True).fill("Hjemmesygeplejebesøg dagen efter udskrivelse")
+    editor.get_by_label("Ansvarlig person (valgfrit)").select_option(label="Mette Jensen")
+    screenshot(page, "task-edit-in-row")
+    editor.get_by_role("button", name="Gem opgave").click()
+    updated = row_of(page, "Hjemmesygeplejebesøg dagen efter udskrivelse")
+    expect(updated).to_contain_text("Mette Jensen")
+    assert page.evaluate("window.__notReloaded") is True
+    page.get_by_role("button", name="Log ud").click()
+
+    log_in(page, live_server, "koordinator")
+    open_kirsten(page)
+    page.evaluate("window.__notReloaded = true")
+    page.get_by_role("link", name="Tilføj mål").click()
+    page.get_by_label("Mål", exact=True).fill("Kunne gå tur med hunden hver dag")
+    page.get_by_role("button", name="Tilføj mål").click()
+    expect(page.locator("#goals")).to_contain_text("Kunne gå tur med hunden hver dag")
+    assert page.evaluate("window.__notReloaded") is True
+    page.reload()
+    expect(page.locator("#goals")).to_contain_text("Kunne gå tur med hunden hver dag")
+
+
 def test_gp_cannot_change_the_hospitals_task(page, live_server, demo):
     log_in(page, live_server, "egenlaege")
     open_kirsten(page)
