@@ -45,6 +45,7 @@ MATRIX: dict[str, tuple[str | None, dict[str, Any]]] = {
     "pathways:caseload": (None, everyone(200, anonymous=302)),
     "pathways:caseload-cpr-search": (None, everyone(405, anonymous=302)),  # POST only: no CPR in URLs
     "pathways:plan-detail": ("plan", plan_rule(200, anonymous=302)),
+    "pathways:plan-history": ("plan", plan_rule(200, anonymous=302)),
     "pathways:cpr-reveal-partial": ("plan", {o: everyone(405, anonymous=302) for o in ("own", "other")}),
     "pathways:what-matters-partial": (
         "plan",
@@ -86,6 +87,11 @@ ADMIN_EXCEPTIONS = {
     "admin:login": 302,  # an administrator already signed in is sent on to the index
     "admin:autocomplete": 403,  # without the field it completes for, the request is refused
     "admin:pathways_accesslog_delete": 403,
+    # The audit trail is read-only too; patients and plans are never deleted in the admin.
+    "admin:pathways_auditevent_add": 403,
+    "admin:pathways_auditevent_delete": 403,
+    "admin:pathways_patient_delete": 403,
+    "admin:pathways_pathwayplan_delete": 403,
 }
 
 
