@@ -44,6 +44,8 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "pgtrigger",
+    "pghistory",
     "pathways",
     "coordination",
     "relatives",
@@ -60,6 +62,8 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
+    # Puts the signed-in user and the URL into the context of every audit-trail row the request writes.
+    "pghistory.middleware.HistoryMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -136,6 +140,12 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
+
+# The audit trail (pathways.models, django-pghistory): database triggers write a snapshot row for every
+# insert, update and delete. clock_timestamp() rather than NOW() so events within one transaction keep
+# their order; event tables are append-only (protect triggers), and so is the access log.
+PGHISTORY_CREATED_AT_FUNCTION = "clock_timestamp()"
+PGHISTORY_APPEND_ONLY = True
 
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 

@@ -1,23 +1,31 @@
 """Django admin for administrators (is_staff). Reads of patient data here are logged like any other;
-the CPR number is not searchable here because admin searches travel in the URL."""
+the CPR number is not searchable here because admin searches travel in the URL. The access log and the
+audit trail are read-only here, for superusers too, and append-only in the database."""
 
 from __future__ import annotations
 
 from typing import Any, cast
 
 from django.contrib import admin, messages
+from django.contrib.admin.views.main import ChangeList
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.db.models import Exists, F, OuterRef, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
+from django.utils.html import format_html_join
+from django.utils.safestring import mark_safe
+from django.utils.text import capfirst
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from pathways import services
+from pathways import selectors, services
 from pathways.choices import AccessAction, AccessPurpose
 from pathways.models import (
+    AUDITED_MODELS,
     AccessLog,
+    AuditEvent,
     EmergencyAccess,
     Goal,
     Membership,
@@ -29,6 +37,7 @@ from pathways.models import (
     SecurityEvent,
     Task,
     User,
+    event_model_label,
 )
 
 admin.site.site_header = _("Fælles forløb administration")
@@ -164,8 +173,16 @@ class MembershipAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     autocomplete_fields = ["user", "organisation"]
 
 
+class KeepHistoryAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    """Patients and plans are never deleted here: their history and access log must stay whole (the
+    access log's rows protect them in the database anyway; a plan ends by being completed or revoked)."""
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
 @admin.register(Patient)
-class PatientAdmin(PatientDataAdmin):
+class PatientAdmin(PatientDataAdmin, KeepHistoryAdmin):
     list_display = ["family_name", "given_name", "masked_cpr", "home_municipality", "preferred_contact"]
     list_filter = ["home_municipality", "preferred_contact", "interpreter_needed"]
     search_fields = ["family_name", "given_name"]
@@ -196,7 +213,7 @@ class GoalInline(admin.TabularInline):  # type: ignore[type-arg]
 
 
 @admin.register(PathwayPlan)
-class PathwayPlanAdmin(VersionedAdmin):
+class PathwayPlanAdmin(VersionedAdmin, KeepHistoryAdmin):
     list_display = ["title", "patient", "status", "coordinator", "review_date", "updated_at"]
     list_filter = ["status", "participants__organisation__sector"]
     search_fields = ["title", "patient__family_name", "patient__given_name"]
@@ -248,6 +265,170 @@ class AccessLogAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+class AuditKindFilter(admin.SimpleListFilter):
+    title = _("kind of change")
+    parameter_name = "kind"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [(kind, str(label)) for kind, label in selectors.HISTORY_KIND_LABELS.items()]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        return queryset.filter(pgh_label=self.value()) if self.value() else queryset
+
+
+class AuditRecordFilter(admin.SimpleListFilter):
+    title = _("kind of record")
+    parameter_name = "record"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        choices = [(m._meta.label, capfirst(str(m._meta.verbose_name))) for m in AUDITED_MODELS]
+        return sorted(choices, key=lambda choice: choice[1])
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        if not self.value():
+            return queryset
+        audited = {m._meta.label: m for m in AUDITED_MODELS}.get(str(self.value()))
+        if audited is None:
+            return queryset.none()
+        # Query only the one event table rather than filtering the union of all of them.
+        return cast(QuerySet[Any], queryset.across(event_model_label(audited)))  # type: ignore[attr-defined]
+
+
+class AuditDateFilter(admin.DateFieldListFilter):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.title = _("when")  # rather than the event field's English name
+
+
+class AuditChangeList(ChangeList):
+    def get_results(self, request: HttpRequest) -> None:
+        super().get_results(request)
+        # Evaluate the page once (the template reuses these instances) and make it readable in a fixed
+        # number of queries.
+        events: list[AuditEvent] = list(self.result_list)
+        for event, entry in zip(events, selectors.history_entries(events), strict=True):
+            event.readable = entry
+
+
+def _log_audit_page(request: HttpRequest, events: list[AuditEvent]) -> None:
+    """The audit trail shows patient data: one administrative-read row per patient and plan on the page.
+    Objects deleted since (they have no row to point to) cannot be logged."""
+    patient_ids: set[int] = set()
+    plan_ids: set[int] = set()
+    for event in events:
+        data = event.pgh_data or {}
+        if event.pgh_obj_model == Patient._meta.label:
+            patient_ids.add(data["id"])
+        elif event.pgh_obj_model == PathwayPlan._meta.label:
+            plan_ids.add(data["id"])
+        elif "plan_id" in data:
+            plan_ids.add(data["plan_id"])
+    pairs: set[tuple[int, int | None]] = set()
+    if plan_ids:
+        pairs |= set(PathwayPlan.objects.filter(pk__in=plan_ids).values_list("patient_id", "pk"))
+    if patient_ids:
+        existing = Patient.objects.filter(pk__in=patient_ids).values_list("pk", flat=True)
+        pairs |= {(patient_id, None) for patient_id in existing}
+    AccessLog.objects.bulk_create(
+        AccessLog(
+            actor=cast(User, request.user),
+            patient_id=patient_id,
+            plan_id=plan_id,
+            action=AccessAction.ADMIN_LIST,
+            purpose=AccessPurpose.ADMINISTRATION,
+        )
+        for patient_id, plan_id in sorted(pairs, key=lambda pair: (pair[0], pair[1] or 0))
+    )
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    """The audit trail: every recorded change, newest first, with who, when and before → after.
+
+    Read-only for everyone (the event tables refuse UPDATE and DELETE in the database as well); the list
+    only, no page per event, which would show the raw snapshot with the full CPR number. The list shows
+    patient data and is logged as an administrative read.
+    """
+
+    list_display = ["when", "who", "kind", "record", "changes", "url"]
+    list_display_links = None
+    list_filter = [
+        AuditKindFilter,
+        AuditRecordFilter,
+        ("pgh_created_at", AuditDateFilter),
+        ("user", admin.RelatedOnlyFieldListFilter),
+    ]
+    search_fields = ["user__username", "user__first_name", "user__last_name", "url"]
+    date_hierarchy = "pgh_created_at"
+    ordering = ["-pgh_created_at", "-pgh_id"]
+    list_per_page = 50
+    # Counting over every event table is not worth a query per page, nor per filter choice.
+    show_full_result_count = False
+    show_facets = admin.ShowFacets.NEVER
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[AuditEvent]:
+        return AuditEvent.objects.all()
+
+    def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[ChangeList]:
+        return AuditChangeList
+
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        response = super().changelist_view(request, extra_context)
+        if isinstance(response, TemplateResponse) and response.context_data and "cl" in response.context_data:
+            _log_audit_page(request, list(response.context_data["cl"].result_list))
+        return response
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return obj is None and super().has_view_permission(request)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    @admin.display(description=_("when"), ordering="pgh_created_at")
+    def when(self, event: AuditEvent) -> Any:
+        return event.pgh_created_at
+
+    @admin.display(description=_("who"))
+    def who(self, event: AuditEvent) -> str:
+        if event.readable and event.readable.actor_name:
+            return event.readable.actor_name
+        return gettext("The system (no signed-in user)")
+
+    @admin.display(description=_("kind of change"))
+    def kind(self, event: AuditEvent) -> str:
+        return event.readable.kind_label if event.readable else event.pgh_label
+
+    @admin.display(description=_("record"))
+    def record(self, event: AuditEvent) -> str:
+        if event.readable is None:
+            return event.pgh_obj_model
+        return f"{event.readable.record_type}: {event.readable.record}"
+
+    @admin.display(description=_("changes"))
+    def changes(self, event: AuditEvent) -> str:
+        if event.readable is None:
+            return ""
+        if event.readable.earlier_values_unknown:
+            return gettext("The values before this change were not recorded (they predate the history).")
+        arrow = event.readable.kind == "update"
+        return format_html_join(
+            mark_safe("<br>"),
+            "{}: {}{}",
+            (
+                (change.label, f"{change.before or '—'} → " if arrow else "", change.after or "—")
+                for change in event.readable.changes
+            ),
+        )
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]

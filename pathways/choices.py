@@ -116,6 +116,7 @@ class TaskKind(models.TextChoices):
 class AccessAction(models.TextChoices):
     LIST = "list", _("Saw in a list")
     VIEW_PLAN = "view_plan", _("Opened the plan")
+    VIEW_HISTORY = "view_history", _("Opened the plan's history")
     EDIT_PLAN = "edit_plan", _("Changed the plan")
     REVEAL_CPR = "reveal_cpr", _("Revealed the CPR number")
     SEARCH_CPR = "search_cpr", _("Searched by CPR number")

@@ -2,13 +2,24 @@
 
 Invariants live here as database constraints; writes go through services.py, reads through access.py.
 Names follow FHIR (Organization, Patient, CarePlan, CareTeam, Goal, Task) so export is a mapping.
+
+The audit trail is kept by the database: `@_audited` models get a `<Model>Event` table that a trigger
+fills with a snapshot of the row on every insert, update and delete (django-pghistory), so bulk updates,
+raw SQL and admin edits are recorded as well as the services' writes. The request's user and URL come
+with each event through pghistory's context (HistoryMiddleware). Event tables and the access log are
+append-only: protect triggers refuse UPDATE and DELETE. TRUNCATE is not a row operation and is not
+refused; the test runner's flush between tests needs it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
+from typing import TYPE_CHECKING, TypeVar, cast
 from uuid import uuid4
 
+import pghistory
+import pgtrigger
 from django.contrib.auth.models import AbstractUser
 from django.core.exceptions import ValidationError
 from django.db import models
@@ -17,6 +28,7 @@ from django.utils import timezone
 from django.utils.crypto import salted_hmac
 from django.utils.translation import get_language_info
 from django.utils.translation import gettext_lazy as _
+from pghistory.models import Context, Events
 
 from pathways.choices import (
     MUNICIPALITIES,
@@ -33,6 +45,36 @@ from pathways.choices import (
     TaskStatus,
 )
 from pathways.cpr import cpr_parse, validate_cpr
+
+if TYPE_CHECKING:
+    from pathways.selectors import HistoryEntry
+
+_M = TypeVar("_M", bound=models.Model)
+
+
+# The models under the audit trail, in declaration order (filled in by @_audited).
+AUDITED_MODELS: list[type[models.Model]] = []
+
+
+def _audited() -> Callable[[type[_M]], type[_M]]:
+    """Track inserts, updates and deletes of the model as snapshot events (see the module docstring) in
+    an event model named `<Model>Event`. Event tables are append-only through PGHISTORY_APPEND_ONLY.
+
+    New tracker objects per model: pghistory narrows an update tracker's condition to its model's fields
+    in place.
+    """
+    track = pghistory.track(pghistory.InsertEvent(), pghistory.UpdateEvent(), pghistory.DeleteEvent())
+
+    def register(model: type[_M]) -> type[_M]:
+        AUDITED_MODELS.append(model)
+        return cast(type[_M], track(model))
+
+    return register
+
+
+def event_model_label(model: type[models.Model]) -> str:
+    """The event model that keeps the model's audit trail: pathways.Task → pathways.TaskEvent."""
+    return f"{model._meta.label}Event"
 
 
 def _choices_check(field: str, choices: type[models.TextChoices], name: str) -> models.CheckConstraint:
@@ -111,9 +153,14 @@ class MembershipQuerySet(models.QuerySet["Membership"]):
         return self.filter(ended_at__isnull=True)
 
 
+@_audited()
 class Membership(models.Model):
-    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="memberships")
-    organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="memberships")
+    user = models.ForeignKey(
+        User, verbose_name=_("user"), on_delete=models.CASCADE, related_name="memberships"
+    )
+    organisation = models.ForeignKey(
+        Organisation, verbose_name=_("organisation"), on_delete=models.PROTECT, related_name="memberships"
+    )
     role = models.CharField(_("role"), max_length=32, choices=MembershipRole.choices)
     started_at = models.DateTimeField(_("started"), default=timezone.now)
     ended_at = models.DateTimeField(_("ended"), null=True, blank=True)
@@ -140,6 +187,7 @@ class Membership(models.Model):
         return f"{self.user} · {self.organisation} ({self.get_role_display()})"
 
 
+@_audited()
 class Patient(models.Model):
     """FHIR Patient. The CPR number is never shown in URLs, logs or error messages."""
 
@@ -215,6 +263,7 @@ class PathwayPlanQuerySet(models.QuerySet["PathwayPlan"]):
         return self.filter(status__in=PLAN_OPEN_STATUSES)
 
 
+@_audited()
 class PathwayPlan(models.Model):
     """The individual cross-sector pathway plan (FHIR CarePlan, intent "plan")."""
 
@@ -222,7 +271,9 @@ class PathwayPlan(models.Model):
     access_via_emergency: EmergencyAccess | None = None
 
     public_id = models.UUIDField(default=uuid4, unique=True, editable=False)
-    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="plans")
+    patient = models.ForeignKey(
+        Patient, verbose_name=_("patient"), on_delete=models.PROTECT, related_name="plans"
+    )
     title = models.CharField(_("title"), max_length=200)
     what_matters = models.TextField(
         _("What matters to you?"),
@@ -287,6 +338,7 @@ class PathwayPlan(models.Model):
         return self.title
 
 
+@_audited()
 class PlanCondition(models.Model):
     """A condition the plan addresses (FHIR CarePlan.addresses → Condition)."""
 
@@ -306,17 +358,22 @@ class PlanCondition(models.Model):
         return self.display
 
 
+@_audited()
 class PlanParticipant(models.Model):
     """An organisation taking part in a plan, and when it accepted its commitments (FHIR CareTeam)."""
 
     public_id = models.UUIDField(default=uuid4, unique=True, editable=False)
     plan = models.ForeignKey(PathwayPlan, on_delete=models.CASCADE, related_name="participants")
-    organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="participations")
+    organisation = models.ForeignKey(
+        Organisation, verbose_name=_("organisation"), on_delete=models.PROTECT, related_name="participations"
+    )
     commitment = models.TextField(_("commitment"), blank=True)
     added_at = models.DateTimeField(_("added"), default=timezone.now)
     added_by = models.ForeignKey(User, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
     accepted_at = models.DateTimeField(_("accepted"), null=True, blank=True)
-    accepted_by = models.ForeignKey(User, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    accepted_by = models.ForeignKey(
+        User, verbose_name=_("accepted by"), on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
 
     class Meta:
         verbose_name = _("participant")
@@ -335,6 +392,7 @@ class PlanParticipant(models.Model):
         return str(self.organisation)
 
 
+@_audited()
 class Goal(models.Model):
     """An agreed goal (FHIR Goal)."""
 
@@ -362,6 +420,7 @@ class Goal(models.Model):
         return self.description[:80]
 
 
+@_audited()
 class Task(models.Model):
     """A commitment in the plan with one responsible organisation (FHIR Task; CarePlan.activity)."""
 
@@ -480,6 +539,7 @@ class AccessLog(models.Model):
             _choices_check("purpose", AccessPurpose, "accesslog_purpose_valid"),
         ]
         indexes = [models.Index(fields=["patient", "-at"], name="accesslog_patient_at_idx")]
+        triggers = [pgtrigger.Protect(name="append_only", operation=pgtrigger.Update | pgtrigger.Delete)]
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M} {self.actor} {self.get_action_display()}"
@@ -508,6 +568,7 @@ class SecurityEvent(models.Model):
         ordering = ["-at"]
         constraints = [_choices_check("kind", SecurityEventKind, "securityevent_kind_valid")]
         indexes = [models.Index(fields=["user", "-at"], name="securityevent_user_at_idx")]
+        triggers = [pgtrigger.Protect(name="append_only", operation=pgtrigger.Update | pgtrigger.Delete)]
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M} {self.get_kind_display()} {self.username}"
@@ -561,6 +622,8 @@ class EmergencyAccess(models.Model):
                 name="emergencyaccess_acknowledged_with_whom",
             ),
         ]
+        # Marked seen by the coordinator (an update), never removed.
+        triggers = [pgtrigger.Protect(name="keep_emergency_access", operation=pgtrigger.Delete)]
         indexes = [
             models.Index(fields=["actor", "plan", "expires_at"], name="emergencyaccess_actor_idx"),
             models.Index(
@@ -570,3 +633,41 @@ class EmergencyAccess(models.Model):
 
     def __str__(self) -> str:
         return f"{self.granted_at:%Y-%m-%d %H:%M} {self.actor}"
+
+
+class AuditContext(Context):
+    """pghistory's context table (who and which URL, per request) under a trigger that refuses deletes.
+
+    Updates stay allowed: pghistory completes a context's metadata during the request (e.g. when the
+    API authenticates the user after the middleware has run).
+    """
+
+    class Meta:
+        proxy = True
+        triggers = [pgtrigger.Protect(name="keep_context", operation=pgtrigger.Delete)]
+
+
+class AuditEvent(Events):
+    """All audit-trail events of the hub in one read-only list (a query across the event tables), with
+    the user and URL that HistoryMiddleware put in the context. Read by the admin and by
+    pathways.selectors.plan_history; it has no table of its own.
+
+    A proxy of pghistory's Events that declares the context fields itself (as pghistory's
+    MiddlewareEvents does): a proxy of MiddlewareEvents would not inherit them.
+    """
+
+    user = pghistory.ProxyField(
+        "pgh_context__user",
+        models.ForeignKey(
+            User, verbose_name=_("who"), on_delete=models.DO_NOTHING, null=True, related_name="+"
+        ),
+    )
+    url = pghistory.ProxyField("pgh_context__url", models.TextField(_("web address"), null=True))
+
+    # Set by the admin's change list: the event as pathways.selectors makes it readable.
+    readable: HistoryEntry | None = None
+
+    class Meta:
+        proxy = True
+        verbose_name = _("audit trail entry")
+        verbose_name_plural = _("audit trail")

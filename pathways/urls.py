@@ -7,6 +7,7 @@ urlpatterns = [
     path("", views.caseload, name="caseload"),
     path("cpr-search/", views.caseload_cpr_search, name="caseload-cpr-search"),
     path("plans/<uuid:public_id>/", views.plan_detail, name="plan-detail"),
+    path("plans/<uuid:public_id>/historik/", views.plan_history, name="plan-history"),
     path("plans/<uuid:public_id>/cpr/", views.cpr_reveal_partial, name="cpr-reveal-partial"),
     path("plans/<uuid:public_id>/what-matters/", views.what_matters_partial, name="what-matters-partial"),
     path("plans/<uuid:public_id>/tasks/new/", views.task_create, name="task-create"),

@@ -116,6 +116,16 @@ def plan_detail(request: HttpRequest, public_id: UUID) -> HttpResponse:
     return render(request, "pathways/plan_detail.html", {"page": page, "plan": page.plan, "view": view})
 
 
+@never_cache
+@login_required
+@require_safe
+def plan_history(request: HttpRequest, public_id: UUID) -> HttpResponse:
+    """Who changed what in the plan and when, newest first; opening it is logged like the plan page."""
+    plan = access.access_plan(_staff(request), public_id, action=AccessAction.VIEW_HISTORY)
+    entries = selectors.plan_history(plan=plan)
+    return render(request, "pathways/plan_history.html", {"plan": plan, "entries": entries})
+
+
 def _plan_url(plan: PathwayPlan, anchor: str = "") -> str:
     return reverse("pathways:plan-detail", args=[plan.public_id]) + (f"#{anchor}" if anchor else "")
 

@@ -62,6 +62,7 @@ MATRIX: dict[str, tuple[str | None, dict[str, Any]]] = {
     "pathways:caseload": (None, everyone(200, anonymous=302)),
     "pathways:caseload-cpr-search": (None, everyone(405, anonymous=302)),  # POST only: no CPR in URLs
     "pathways:plan-detail": ("plan", plan_rule(200, anonymous=302)),
+    "pathways:plan-history": ("plan", plan_rule(200, anonymous=302)),
     "pathways:cpr-reveal-partial": ("plan", {o: everyone(405, anonymous=302) for o in ("own", "other")}),
     "pathways:what-matters-partial": ("plan", COORDINATOR_ONLY),
     "pathways:plan-access-log": ("plan", COORDINATOR_ONLY),
@@ -127,6 +128,11 @@ ADMIN_EXCEPTIONS = {
     "admin:axes_accessattempt_add": 403,
     "admin:axes_accesslog_add": 403,
     "admin:axes_accessfailurelog_add": 403,
+    # The audit trail is read-only too; patients and plans are never deleted in the admin.
+    "admin:pathways_auditevent_add": 403,
+    "admin:pathways_auditevent_delete": 403,
+    "admin:pathways_patient_delete": 403,
+    "admin:pathways_pathwayplan_delete": 403,
 }
 
 

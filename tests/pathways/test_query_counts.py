@@ -97,3 +97,17 @@ def test_api_plan_list_queries_do_not_grow_with_plans(nurse_client, world):
     large = count_queries(nurse_client, url)
     assert large == small
     assert small >= 3
+
+
+def test_plan_history_queries_do_not_grow_with_events(nurse_client, world):
+    url = reverse("pathways:plan-history", args=[world.plan.public_id])
+    add_tasks_to([world.plan], world, per_plan=2)
+    small = count_queries(nurse_client, url)
+    add_tasks_to([world.plan], world, per_plan=150)
+    Task.objects.filter(plan=world.plan).update(status="accepted")  # and an update event for each
+    with CaptureQueriesContext(connection) as ctx:
+        response = nurse_client.get(url)
+    assert response.content.decode().count("Accepteret") >= 150
+    large = len(ctx.captured_queries)
+    assert large == small
+    assert 3 <= small <= 12
