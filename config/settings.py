@@ -197,6 +197,7 @@ X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+CSRF_FAILURE_VIEW = "config.errors.csrf_failure"
 
 if PRODUCTION:
     # "__Host-" cookies are refused by browsers unless Secure, host-only and for the path "/".

@@ -30,6 +30,9 @@ def test_staff_pages_and_htmx_run_under_the_policy(page, live_server, demo, viol
     page.wait_for_load_state()
     page.get_by_role("link", name="Ny opgave").click()
     page.wait_for_load_state()
+    page.goto(f"{live_server.url}/plans/00000000-0000-0000-0000-000000000000/")
+    assert page.get_by_role("heading", name="Siden findes ikke").is_visible()
+    screenshot(page, "error-404")
     assert violations() == []
 
 
