@@ -184,6 +184,9 @@ cmd_test() {
   "$VENV/bin/ruff" format --check .
   log "mypy"
   "$VENV/bin/mypy" .
+  log "bandit (fails on high severity)"
+  "$VENV/bin/bandit" -q -r config pathways coordination relatives quality portal -x '*/migrations/*' \
+    --severity-level high
   log "makemigrations --check"
   "$PY" manage.py makemigrations --check --dry-run
   log "compilemessages"
