@@ -128,7 +128,8 @@ throwaway_stack() {  # throwaway_stack NAME fast(0|1)
   export PGHOST="$tmp/pgsock" PGUSER=postgres PGDATABASE="faelles_forloeb_$1"
   export REDIS_URL="redis://127.0.0.1:$rport/0"
   DJANGO_SECRET_KEY=$("$PY" -c 'import secrets; print(secrets.token_urlsafe(50))')
-  export DJANGO_SECRET_KEY DJANGO_DEBUG=0
+  # Test settings: no debug, plain-http cookies for the live server the browser tests drive.
+  export DJANGO_SECRET_KEY DJANGO_ENV=test DJANGO_DEBUG=0
   createdb "$PGDATABASE"
 }
 
@@ -144,7 +145,8 @@ cmd_run() {
   export PGHOST="$pgsock" PGUSER=postgres PGDATABASE="${PGDATABASE:-faelles_forloeb}"
   export REDIS_URL="redis://127.0.0.1:$rport/0"
   export DJANGO_SECRET_KEY; DJANGO_SECRET_KEY=$(cat "$var/secret_key")
-  export DJANGO_DEBUG="${DJANGO_DEBUG:-1}"
+  # Without DJANGO_ENV the settings are production's (https only); runserver speaks plain http.
+  export DJANGO_ENV="${DJANGO_ENV:-development}" DJANGO_DEBUG="${DJANGO_DEBUG:-1}"
   export CELERY_BEAT_SCHEDULE_FILE="$var/celerybeat-schedule"
 
   log "Starting PostgreSQL ($pgdata) and Redis (port $rport)"
@@ -182,6 +184,9 @@ cmd_test() {
   "$VENV/bin/ruff" format --check .
   log "mypy"
   "$VENV/bin/mypy" .
+  log "bandit (fails on high severity)"
+  "$VENV/bin/bandit" -q -r config pathways coordination relatives quality portal -x '*/migrations/*' \
+    --severity-level high
   log "makemigrations --check"
   "$PY" manage.py makemigrations --check --dry-run
   log "compilemessages"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 import pytest
@@ -13,6 +14,12 @@ from pathways.choices import MembershipRole, PlanStatus, Sector, TaskKind
 from pathways.models import Organisation, PathwayPlan, Patient, User
 
 PASSWORD = "Korrekt-Hest-Batteri-9"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Production settings (the default) send every request to https and refuse plain-http cookies.
+    if os.environ.get("DJANGO_ENV") != "test":
+        raise pytest.UsageError("Run the tests with DJANGO_ENV=test (make test sets it).")
 
 
 @dataclass

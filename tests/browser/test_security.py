@@ -29,6 +29,18 @@ def password(page, live_server, username):
     page.wait_for_load_state()
 
 
+def sign_in_administrator(page, live_server) -> str:
+    """The administrator's first sign-in: password, then setting up the authenticator app. Returns the key."""
+    password(page, live_server, "admin")
+    secret = page.locator(".ff-secret").inner_text()
+    page.get_by_label("Kode fra appen").fill(app_code(secret))
+    page.get_by_role("button", name="Slå totrinslogin til").click()
+    page.wait_for_load_state()
+    page.get_by_role("link", name="Jeg har gemt koderne — fortsæt").click()
+    page.wait_for_load_state()
+    return secret
+
+
 def test_administrator_sets_up_and_then_uses_two_step_sign_in(page, live_server, demo, screenshot):
     password(page, live_server, "admin")
     assert "/account/two-step/" in page.url

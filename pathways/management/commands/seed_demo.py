@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from django.core.management.base import BaseCommand
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
 
@@ -1182,6 +1183,12 @@ class Command(BaseCommand):
     help = "Create fictional demo organisations, logins, patients and pathway plans (safe to run again)."
 
     def handle(self, *args: Any, **options: Any) -> None:
+        if settings.DJANGO_ENV == "production":
+            # Every demo login, an administrator among them, has the password published in the README.
+            raise CommandError(
+                "seed_demo refuses to run with production settings: the demo logins share a published "
+                "password. Use DJANGO_ENV=development on a demo or trial machine."
+            )
         seeder = _Seeder()
         with transaction.atomic():
             seeder.run()
