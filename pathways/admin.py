@@ -247,15 +247,8 @@ class TaskAdmin(VersionedAdmin):
     date_hierarchy = "due_date"
 
 
-@admin.register(AccessLog)
-class AccessLogAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
-    """Read-only: the access log can be filtered and read, never changed."""
-
-    list_display = ["at", "actor", "organisation", "patient", "action", "purpose"]
-    list_filter = ["action", "purpose", "organisation__sector", "at"]
-    search_fields = ["actor__username", "patient__family_name"]
-    list_select_related = ["actor", "organisation", "patient"]
-    date_hierarchy = "at"
+class ReadOnlyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    """Logs that can be filtered and read, never added to, changed or deleted (not even by a superuser)."""
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -265,6 +258,17 @@ class AccessLogAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+@admin.register(AccessLog)
+class AccessLogAdmin(ReadOnlyAdmin):
+    """Read-only: the access log can be filtered and read, never changed."""
+
+    list_display = ["at", "actor", "organisation", "patient", "action", "purpose"]
+    list_filter = ["action", "purpose", "organisation__sector", "at"]
+    search_fields = ["actor__username", "patient__family_name"]
+    list_select_related = ["actor", "organisation", "patient"]
+    date_hierarchy = "at"
 
 
 class AuditKindFilter(admin.SimpleListFilter):
@@ -344,7 +348,7 @@ def _log_audit_page(request: HttpRequest, events: list[AuditEvent]) -> None:
 
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class AuditEventAdmin(ReadOnlyAdmin):
     """The audit trail: every recorded change, newest first, with who, when and before → after.
 
     Read-only for everyone (the event tables refuse UPDATE and DELETE in the database as well); the list
@@ -385,15 +389,6 @@ class AuditEventAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return obj is None and super().has_view_permission(request)
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
     @admin.display(description=_("when"), ordering="pgh_created_at")
     def when(self, event: AuditEvent) -> Any:
         return event.pgh_created_at
@@ -429,19 +424,6 @@ class AuditEventAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
                 for change in event.readable.changes
             ),
         )
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
-    """Logs that can be filtered and read, never added to, changed or deleted (not even by a superuser)."""
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 @admin.register(SecurityEvent)

@@ -266,25 +266,21 @@ def task_create(request: HtmxHttpRequest, public_id: UUID) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
-            task = services.task_create(
-                actor=actor,
-                plan=plan,
-                title=data["title"],
-                kind=TaskKind(data["kind"]),
-                responsible_organisation=data["responsible_organisation"],
-                window_start=data["window_start"],
-                due_date=data["due_date"],
-                description=data["description"],
-                goal=data["goal"],
-                depends_on=data["depends_on"],
-                visible_to_patient=data["visible_to_patient"],
-            )
+            task = services.task_create(actor=actor, plan=plan, **_task_fields(data))
         except ValidationError as exc:
             form.add_error(None, exc)
         else:
             return redirect(_plan_url(plan, f"task-{task.public_id}"))
     status = 422 if request.method == "POST" else 200
     return render(request, "pathways/task_create.html", {"plan": plan, "form": form}, status=status)
+
+
+def _task_fields(data: dict[str, Any]) -> dict[str, Any]:
+    """The task form's fields as the task services take them (create and edit share them)."""
+    fields = ("title", "responsible_organisation", "window_start", "due_date", "description", "goal")
+    return {name: data[name] for name in (*fields, "depends_on", "visible_to_patient")} | {
+        "kind": TaskKind(data["kind"])
+    }
 
 
 def _participating_for(plan: PathwayPlan, rights: access.PlanRights) -> Any:
@@ -339,16 +335,8 @@ def task_edit_partial(request: HtmxHttpRequest, public_id: UUID, task_id: UUID) 
                 actor=actor,
                 task=task,
                 expected_version=data["version"],
-                title=data["title"],
-                kind=TaskKind(data["kind"]),
-                responsible_organisation=data["responsible_organisation"],
                 responsible_person=data["responsible_person"],
-                window_start=data["window_start"],
-                due_date=data["due_date"],
-                description=data["description"],
-                goal=data["goal"],
-                depends_on=data["depends_on"],
-                visible_to_patient=data["visible_to_patient"],
+                **_task_fields(data),
             )
         except services.VersionConflict as conflict:
             error = gettext(
