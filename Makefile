@@ -7,7 +7,7 @@ run:
 test:
 	@bash config/stack.sh test $(PYTEST_ARGS)
 
-# Caseload and plan page time against the SQL floor at 12 000 and 120 000 synthetic patients (≈ 5 min).
+# Caseload and plan page time against the SQL floor at 12 000 and 120 000 synthetic patients (≈ 7 min).
 bench:
 	@bash config/stack.sh bench
 
