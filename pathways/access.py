@@ -39,6 +39,7 @@ from pathways.models import (
     Task,
     User,
 )
+from pathways.services import security_event_record
 
 _ORG_CACHE_ATTR = "_ff_active_organisation_ids"
 _ACTING_CACHE_ATTR = "_ff_acting_organisation_ids"
@@ -133,8 +134,6 @@ def _emergency_access(user: Any, public_id: UUID | str, base: QuerySet[PathwayPl
 def _record_refusal(user: Any, public_id: UUID | str) -> None:
     """A signed-in user asked for a plan that exists but is not theirs: a security event (no patient data)."""
     if getattr(user, "is_authenticated", False) and PathwayPlan.objects.filter(public_id=public_id).exists():
-        from pathways.services import security_event_record
-
         security_event_record(
             kind=SecurityEventKind.PERMISSION_DENIED, user=user, detail={"plan": str(public_id)}
         )

@@ -7,6 +7,7 @@ from typing import cast
 from uuid import UUID
 
 from django.contrib.auth import authenticate
+from django.http import HttpResponse
 from django.utils.translation import gettext
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
@@ -145,20 +146,16 @@ class AuthTokenApi(APIView):
         token = serializers.CharField()
 
     @extend_schema(request=Input, responses={200: Output}, auth=[])
-    def post(self, request: Request) -> Response:
+    def post(self, request: Request) -> HttpResponse:
         data = self.Input(data=request.data)
         data.is_valid(raise_exception=True)
         username = data.validated_data["username"]
-        paused = Response(
-            {"detail": gettext("Too many failed sign-ins. Wait a while and try again.")},
-            status=status.HTTP_429_TOO_MANY_REQUESTS,
-        )
-        if signin.account_paused(username):
-            return paused
         django_request = request._request
+        if signin.account_paused(username):
+            return signin.lockout_response(django_request)
         user = authenticate(django_request, username=username, password=data.validated_data["password"])
         if getattr(django_request, "axes_locked_out", False):
-            return paused
+            return signin.lockout_response(django_request)
         if user is None:
             return Response(
                 {"detail": gettext("The user name or password is not correct.")},

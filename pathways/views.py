@@ -138,7 +138,7 @@ def _editable_plan(request: HttpRequest, public_id: UUID) -> tuple[User, Pathway
 
 
 def _task_in(plan: PathwayPlan, task_id: UUID) -> Task:
-    related = ("responsible_organisation", "responsible_person", "depends_on")
+    related = ("responsible_organisation", "responsible_person", "depends_on", "goal")
     task = plan.tasks.select_related(*related).filter(public_id=task_id).first()
     if task is None:
         raise Http404
@@ -186,7 +186,13 @@ def task_status_partial(request: HtmxHttpRequest, public_id: UUID, task_id: UUID
         if error:
             messages.error(request, error)
         return redirect(_plan_url(plan, f"task-{task_id}"))
-    # Read the row again with its related objects: it shows what is saved now, changed or not.
+    return _task_row_response(request, plan, rights, task_id, error)
+
+
+def _task_row_response(
+    request: HtmxHttpRequest, plan: PathwayPlan, rights: access.PlanRights, task_id: UUID, error: str = ""
+) -> HttpResponse:
+    """The task's row as saved now (read again with its related objects), changed or not."""
     row = selectors.task_row(_task_in(plan, task_id), rights, timezone.localdate())
     response = render(request, "pathways/_partials/task_row.html", {"row": row, "plan": plan, "error": error})
     if not error:
@@ -300,7 +306,7 @@ def _task_form_initial(task: Task) -> dict[str, Any]:
         "window_start": task.window_start,
         "due_date": task.due_date,
         "description": task.description,
-        "goal": task.goal.public_id if task.goal_id else None,  # type: ignore[union-attr]
+        "goal": task.goal.public_id if task.goal else None,
         "depends_on": task.depends_on.public_id if task.depends_on else None,
         "visible_to_patient": task.visible_to_patient,
         "version": task.version,
@@ -356,16 +362,18 @@ def task_edit_partial(request: HtmxHttpRequest, public_id: UUID, task_id: UUID) 
         else:
             if not request.htmx:
                 return redirect(_plan_url(plan, f"task-{task.public_id}"))
-            row = selectors.task_row(_task_in(plan, task_id), rights, timezone.localdate())
-            response = render(request, "pathways/_partials/task_row.html", {"row": row, "plan": plan})
-            response["HX-Trigger"] = "plan-changed"
-            return response
+            return _task_row_response(request, plan, rights, task_id)
     context = {"plan": plan, "task": task, "form": form, "error": error}
     if request.htmx:
         # htmx swaps 2xx only: errors and conflicts are answered 200 and shown in the row.
         return render(request, "pathways/_partials/task_edit_row.html", context)
     status = 409 if error else 422 if form.errors else 200
     return render(request, "pathways/task_edit.html", context, status=status)
+
+
+def _goal_initial(goal: Goal) -> dict[str, Any]:
+    fields = ("description", "expected_result", "target_date", "status", "version")
+    return {name: getattr(goal, name) for name in fields}
 
 
 def _goal_in(plan: PathwayPlan, goal_id: UUID) -> Goal:
@@ -423,14 +431,8 @@ def goal_edit_partial(request: HtmxHttpRequest, public_id: UUID, goal_id: UUID) 
     if not rights.can_edit_plan:
         raise PermissionDenied
     goal = _goal_in(plan, goal_id)
-    initial = {
-        "description": goal.description,
-        "expected_result": goal.expected_result,
-        "target_date": goal.target_date,
-        "status": goal.status,
-        "version": goal.version,
-    }
-    form = GoalEditForm(request.POST or None, initial=initial, auto_id=f"goal-{goal.public_id.hex[:8]}-%s")
+    auto_id = f"goal-{goal.public_id.hex[:8]}-%s"
+    form = GoalEditForm(request.POST or None, initial=_goal_initial(goal), auto_id=auto_id)
     error = ""
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
@@ -449,13 +451,7 @@ def goal_edit_partial(request: HtmxHttpRequest, public_id: UUID, goal_id: UUID) 
             error = gettext(
                 "Someone else changed this goal while you were editing it. The form now shows what is saved."
             )
-            form = GoalEditForm(auto_id=f"goal-{goal.public_id.hex[:8]}-%s", initial=initial | {
-                "description": goal.description,
-                "expected_result": goal.expected_result,
-                "target_date": goal.target_date,
-                "status": goal.status,
-                "version": goal.version,
-            })  # fmt: skip
+            form = GoalEditForm(initial=_goal_initial(goal), auto_id=auto_id)
         else:
             return _goals_fragment(request, plan, rights)
     context = {"plan": plan, "form": form, "goal": goal, "error": error}
@@ -476,9 +472,9 @@ def emergency_access(request: HttpRequest) -> HttpResponse:
     hours, logged with the reason and shown to the plan's coordinator."""
     actor = _staff(request)
     organisations = access.emergency_organisations(actor)
-    form = EmergencyAccessForm(request.POST or None, organisations=organisations)
     if not organisations.exists():
         raise PermissionDenied
+    form = EmergencyAccessForm(request.POST or None, organisations=organisations)
     if request.method == "POST" and form.is_valid():
         plan = access.emergency_plan_for(form.cleaned_data["cpr"])
         if plan is None:
