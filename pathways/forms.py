@@ -27,6 +27,37 @@ def style_fields(form: forms.Form) -> None:
             widget.attrs.setdefault("class", "form-input")
 
 
+class IsoDateInput(forms.DateInput):
+    """`<input type="date">` with its value in ISO 8601 (yyyy-mm-dd), whatever the page's language.
+
+    Browsers accept only ISO dates in a date input and show the date in the user's own format. With the
+    Danish format (29.11.2026) as value, the browser showed the field empty and posted it empty, so an
+    unchanged save erased the task's dates. Django's date fields always accept ISO input too.
+    """
+
+    input_type = "date"
+
+    def __init__(self, attrs: dict[str, Any] | None = None) -> None:
+        super().__init__(attrs, format="%Y-%m-%d")
+
+
+class MultilineField(forms.CharField):
+    """Text from a textarea, stored with the line breaks it was written with.
+
+    Browsers post a textarea's line breaks as CRLF; stored as "\n" and shown again, an unchanged save
+    would turn every "\n" into "\r\n" and count as a change.
+    """
+
+    def __init__(self, *, rows: int = 3, **kwargs: Any) -> None:
+        kwargs.setdefault("widget", forms.Textarea(attrs={"rows": rows}))
+        super().__init__(**kwargs)
+
+    def to_python(self, value: Any) -> str:
+        if isinstance(value, str):
+            value = value.replace("\r\n", "\n").replace("\r", "\n")
+        return str(super().to_python(value))
+
+
 class VersionedForm(forms.Form):
     """Carries the version the user saw, for optimistic locking."""
 
@@ -45,7 +76,7 @@ class TaskStatusForm(VersionedForm):
 
 
 class WhatMattersForm(VersionedForm):
-    what_matters = forms.CharField(
+    what_matters = MultilineField(
         label=_("What matters to you?"),
         help_text=_("Write it in the patient's own words."),
         widget=forms.Textarea(attrs={"rows": 4, "class": "form-input"}),
@@ -60,15 +91,9 @@ class TaskCreateForm(forms.Form):
     responsible_organisation = forms.ModelChoiceField(
         label=_("Responsible organisation"), queryset=Organisation.objects.none(), to_field_name="public_id"
     )
-    window_start = forms.DateField(
-        label=_("From (optional)"), required=False, widget=forms.DateInput(attrs={"type": "date"})
-    )
-    due_date = forms.DateField(
-        label=_("Due date"), required=False, widget=forms.DateInput(attrs={"type": "date"})
-    )
-    description = forms.CharField(
-        label=_("Description"), required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 2})
-    )
+    window_start = forms.DateField(label=_("From (optional)"), required=False, widget=IsoDateInput)
+    due_date = forms.DateField(label=_("Due date"), required=False, widget=IsoDateInput)
+    description = MultilineField(label=_("Description"), required=False, max_length=2000, rows=2)
     goal = forms.ModelChoiceField(
         label=_("Goal"), queryset=Goal.objects.none(), required=False, to_field_name="public_id"
     )
@@ -134,18 +159,16 @@ class TaskEditForm(VersionedForm, TaskCreateForm):
 
 
 class GoalForm(forms.Form):
-    description = forms.CharField(
+    description = MultilineField(
         label=_("Goal"),
         help_text=_("What the patient wants to reach, in their words where possible."),
         max_length=1000,
-        widget=forms.Textarea(attrs={"rows": 2}),
+        rows=2,
     )
     expected_result = forms.CharField(
         label=_("Expected result (optional)"), required=False, max_length=1000, widget=forms.TextInput()
     )
-    target_date = forms.DateField(
-        label=_("Target date (optional)"), required=False, widget=forms.DateInput(attrs={"type": "date"})
-    )
+    target_date = forms.DateField(label=_("Target date (optional)"), required=False, widget=IsoDateInput)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -284,7 +307,7 @@ class EmergencyAccessForm(CprSearchForm):
         label=_("You act for"), queryset=Organisation.objects.none(), to_field_name="public_id"
     )
 
-    reason = forms.CharField(
+    reason = MultilineField(
         label=_("Why do you need to open this patient's plan now?"),
         help_text=_("Your reason is saved with your name and shown to the patient's coordinator."),
         min_length=15,

@@ -11,7 +11,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Model
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
@@ -321,6 +321,30 @@ def task_transition(
     return locked
 
 
+def _set_changed(instance: Model, values: dict[str, Any]) -> list[str]:
+    """Put `values` on a locked row; the names of the fields whose value really changes.
+
+    Foreign keys are compared by id, so an unchanged relation costs no query. An empty list means the
+    user saved what was already there: the caller then writes nothing (no new version, no history).
+    """
+    changed = []
+    for name, value in values.items():
+        field = instance._meta.get_field(name)
+        if field.is_relation:
+            if getattr(instance, field.attname) != (value.pk if value is not None else None):
+                changed.append(name)
+        elif getattr(instance, name) != value:
+            changed.append(name)
+        setattr(instance, name, value)
+    return changed
+
+
+def _save_new_version(instance: Task | Goal, changed: list[str]) -> None:
+    instance.version = F("version") + 1  # type: ignore[assignment]
+    instance.save(update_fields=[*changed, "version", "updated_at"])
+    instance.refresh_from_db()
+
+
 def _depends_on_cycle(task: Task, depends_on: Task | None) -> bool:
     """Whether making `task` wait for `depends_on` would close a loop (a waits for b waits for a)."""
     seen: set[int] = set()
@@ -372,20 +396,25 @@ def task_update(
         raise ValidationError(
             {"responsible_person": _("The person does not work in the responsible organisation.")}
         )
-    locked.title = title
-    locked.kind = kind
-    locked.responsible_organisation = responsible_organisation
-    locked.responsible_person = responsible_person
-    locked.window_start = window_start
-    locked.due_date = due_date
-    locked.description = description
-    locked.goal = goal
-    locked.depends_on = depends_on
-    locked.visible_to_patient = visible_to_patient
+    changed = _set_changed(
+        locked,
+        {
+            "title": title,
+            "kind": kind,
+            "responsible_organisation": responsible_organisation,
+            "responsible_person": responsible_person,
+            "window_start": window_start,
+            "due_date": due_date,
+            "description": description,
+            "goal": goal,
+            "depends_on": depends_on,
+            "visible_to_patient": visible_to_patient,
+        },
+    )
+    if not changed:
+        return locked
     locked.full_clean(exclude=["version"])
-    locked.version = F("version") + 1
-    locked.save()
-    locked.refresh_from_db()
+    _save_new_version(locked, changed)
     participant_add(actor=actor, plan=locked.plan, organisation=responsible_organisation)
     return locked
 
@@ -405,14 +434,19 @@ def goal_update(
     locked = Goal.objects.select_for_update().get(pk=goal.pk)
     if locked.version != expected_version:
         raise VersionConflict(locked)
-    locked.description = description
-    locked.expected_result = expected_result
-    locked.target_date = target_date
-    locked.status = status
+    changed = _set_changed(
+        locked,
+        {
+            "description": description,
+            "expected_result": expected_result,
+            "target_date": target_date,
+            "status": status,
+        },
+    )
+    if not changed:
+        return locked
     locked.full_clean(exclude=["version"])
-    locked.version = F("version") + 1
-    locked.save()
-    locked.refresh_from_db()
+    _save_new_version(locked, changed)
     return locked
 
 
