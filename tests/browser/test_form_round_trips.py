@@ -47,7 +47,8 @@ def kirsten(demo):
         description=MULTILINE, target_date=timezone.localdate() + timedelta(days=60)
     )
     task = Task.objects.get(plan=plan, title=HOME_VISIT)
-    assert task.window_start and task.due_date  # the dates an unchanged save once erased
+    assert task.window_start is not None  # the dates an unchanged save once erased
+    assert task.due_date is not None
     return plan
 
 
