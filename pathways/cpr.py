@@ -13,7 +13,10 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-_CPR_RE = re.compile(r"^(\d{6})-?(\d{4})$")
+from pathways.numbers import ascii_digits
+
+# ASCII digits only: `\d` alone would also match Arabic-Indic and full-width digits (pathways/numbers.py).
+_CPR_RE = re.compile(r"^([0-9]{6})-?([0-9]{4})$", re.ASCII)
 _WEIGHTS = (4, 3, 2, 7, 6, 5, 4, 3, 2, 1)
 
 
@@ -50,7 +53,7 @@ def cpr_passes_modulus11(number: str) -> bool:
 
 def cpr_parse(raw: str, *, today: date | None = None) -> Cpr:
     """Parse and validate a CPR number; raise ValidationError with a message that omits the number."""
-    match = _CPR_RE.match((raw or "").strip())
+    match = _CPR_RE.match(ascii_digits(raw or "").strip())
     if not match:
         raise ValidationError(_("A CPR number has ten digits, written DDMMYY-SSSS."), code="cpr_format")
     number = match.group(1) + match.group(2)

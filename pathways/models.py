@@ -45,6 +45,7 @@ from pathways.choices import (
     TaskStatus,
 )
 from pathways.cpr import cpr_parse, validate_cpr
+from pathways.numbers import NumericTextField, validate_phone, validate_postcode, validate_sor_code
 
 if TYPE_CHECKING:
     from pathways.selectors import HistoryEntry
@@ -87,10 +88,11 @@ class Organisation(models.Model):
     public_id = models.UUIDField(default=uuid4, unique=True, editable=False)
     name = models.CharField(_("name"), max_length=200)
     sector = models.CharField(_("sector"), max_length=32, choices=Sector.choices)
-    sor_code = models.CharField(
+    sor_code = NumericTextField(
         _("SOR code"),
         max_length=20,
         blank=True,
+        validators=[validate_sor_code],
         help_text=_("The organisation's id in the Danish health organisation register (SOR)."),
     )
     parent = models.ForeignKey(
@@ -101,7 +103,7 @@ class Organisation(models.Model):
         blank=True,
         related_name="children",
     )
-    phone = models.CharField(_("phone"), max_length=30, blank=True)
+    phone = NumericTextField(_("phone"), max_length=30, blank=True, validators=[validate_phone])
     is_active = models.BooleanField(_("active"), default=True)
 
     class Meta:
@@ -123,7 +125,7 @@ class User(AbstractUser):
     """A staff user. Django's is_staff means "may use the administration", nothing more."""
 
     public_id = models.UUIDField(default=uuid4, unique=True, editable=False)
-    phone = models.CharField(_("phone"), max_length=30, blank=True)
+    phone = NumericTextField(_("phone"), max_length=30, blank=True, validators=[validate_phone])
     title = models.CharField(_("job title"), max_length=100, blank=True)
     organisations: models.ManyToManyField[Organisation, Membership] = models.ManyToManyField(
         Organisation, through="Membership", through_fields=("user", "organisation"), related_name="+"
@@ -192,14 +194,14 @@ class Patient(models.Model):
     """FHIR Patient. The CPR number is never shown in URLs, logs or error messages."""
 
     public_id = models.UUIDField(default=uuid4, unique=True, editable=False)
-    cpr = models.CharField(_("CPR number"), max_length=10, unique=True, validators=[validate_cpr])
+    cpr = NumericTextField(_("CPR number"), max_length=10, unique=True, validators=[validate_cpr])
     birth_date = models.DateField(_("date of birth"))
     given_name = models.CharField(_("given name(s)"), max_length=100)
     family_name = models.CharField(_("family name"), max_length=100)
     address = models.CharField(_("address"), max_length=200, blank=True)
-    postal_code = models.CharField(_("postcode"), max_length=4, blank=True)
+    postal_code = NumericTextField(_("postcode"), max_length=4, blank=True, validators=[validate_postcode])
     city = models.CharField(_("town"), max_length=100, blank=True)
-    phone = models.CharField(_("phone"), max_length=30, blank=True)
+    phone = NumericTextField(_("phone"), max_length=30, blank=True, validators=[validate_phone])
     email = models.EmailField(_("e-mail"), blank=True)
     home_municipality = models.CharField(_("home municipality"), max_length=3, choices=MUNICIPALITIES)
     preferred_contact = models.CharField(
@@ -278,6 +280,7 @@ class PathwayPlan(models.Model):
     what_matters = models.TextField(
         _("What matters to you?"),
         blank=True,
+        max_length=4000,
         help_text=_("In the patient's own words."),
     )
     status = models.CharField(
@@ -300,7 +303,9 @@ class PathwayPlan(models.Model):
         blank=True,
         related_name="+",
     )
-    coordinator_phone = models.CharField(_("coordinator's phone"), max_length=30, blank=True)
+    coordinator_phone = NumericTextField(
+        _("coordinator's phone"), max_length=30, blank=True, validators=[validate_phone]
+    )
     coordinator_substitute = models.ForeignKey(
         User,
         verbose_name=_("substitute coordinator"),
@@ -367,7 +372,7 @@ class PlanParticipant(models.Model):
     organisation = models.ForeignKey(
         Organisation, verbose_name=_("organisation"), on_delete=models.PROTECT, related_name="participations"
     )
-    commitment = models.TextField(_("commitment"), blank=True)
+    commitment = models.TextField(_("commitment"), blank=True, max_length=2000)
     added_at = models.DateTimeField(_("added"), default=timezone.now)
     added_by = models.ForeignKey(User, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
     accepted_at = models.DateTimeField(_("accepted"), null=True, blank=True)
@@ -398,8 +403,8 @@ class Goal(models.Model):
 
     public_id = models.UUIDField(default=uuid4, unique=True, editable=False)
     plan = models.ForeignKey(PathwayPlan, on_delete=models.CASCADE, related_name="goals")
-    description = models.TextField(_("goal"))
-    expected_result = models.TextField(_("expected result"), blank=True)
+    description = models.TextField(_("goal"), max_length=1000)
+    expected_result = models.TextField(_("expected result"), blank=True, max_length=1000)
     status = models.CharField(
         _("status"), max_length=16, choices=GoalStatus.choices, default=GoalStatus.ACTIVE
     )
@@ -430,7 +435,7 @@ class Task(models.Model):
         Goal, verbose_name=_("goal"), on_delete=models.SET_NULL, null=True, blank=True, related_name="tasks"
     )
     title = models.CharField(_("task"), max_length=200)
-    description = models.TextField(_("description"), blank=True)
+    description = models.TextField(_("description"), blank=True, max_length=2000)
     kind = models.CharField(_("kind"), max_length=32, choices=TaskKind.choices, default=TaskKind.OTHER)
     responsible_organisation = models.ForeignKey(
         Organisation,
@@ -528,7 +533,7 @@ class AccessLog(models.Model):
     )
     action = models.CharField(_("what"), max_length=32, choices=AccessAction.choices)
     purpose = models.CharField(_("why"), max_length=32, choices=AccessPurpose.choices)
-    reason = models.TextField(_("reason given"), blank=True)
+    reason = models.TextField(_("reason given"), blank=True, max_length=1000)
 
     class Meta:
         verbose_name = _("access log entry")
@@ -597,7 +602,7 @@ class EmergencyAccess(models.Model):
     plan = models.ForeignKey(
         PathwayPlan, verbose_name=_("plan"), on_delete=models.PROTECT, related_name="emergency_accesses"
     )
-    reason = models.TextField(_("reason given"))
+    reason = models.TextField(_("reason given"), max_length=1000)
     granted_at = models.DateTimeField(_("granted"), default=timezone.now)
     expires_at = models.DateTimeField(_("expires"))
     acknowledged_at = models.DateTimeField(_("seen by the coordinator"), null=True, blank=True)
