@@ -81,6 +81,9 @@ MIDDLEWARE = [
     "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "config.middleware.DanishFirstLocaleMiddleware",
+    # Before anything reads the body (CSRF does): a body in another charset, malformed or too large is
+    # a clear 4xx in every mode, never the debug page's crash (config/middleware.py).
+    "config.middleware.RequestBodyGuardMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -196,6 +199,9 @@ REST_FRAMEWORK = {
     # Deny by default: every API view must be signed in; views narrow further.
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # JSON with limits on size and nesting (config/parsers.py); form bodies as curl -d sends them, checked
+    # by config.middleware.RequestBodyGuardMiddleware like every form.
+    "DEFAULT_PARSER_CLASSES": ["config.parsers.SafeJSONParser", "rest_framework.parsers.FormParser"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.CursorPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_RENDERER_CLASSES": [

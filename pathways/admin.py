@@ -4,11 +4,15 @@ audit trail are read-only here, for superusers too, and append-only in the datab
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, cast
 
 from django.contrib import admin, messages
+from django.contrib.admin.options import BaseModelAdmin
 from django.contrib.admin.views.main import ChangeList
+from django.contrib.admin.widgets import AutocompleteSelect
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.core.exceptions import ValidationError
 from django.db.models import Exists, F, OuterRef, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
@@ -69,7 +73,33 @@ def _log(request: HttpRequest, objects: list[Any], action: AccessAction) -> None
     AccessLog.objects.bulk_create(rows)
 
 
-class PatientDataAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class SafeAutocompleteSelect(AutocompleteSelect):
+    """Django's autocomplete widget looks up the posted ids as they are when it shows an invalid form
+    again: a posted id that is no number raised ValueError there, an HTTP 500. Ids the related key
+    cannot hold are left out of that lookup; the form still says the choice is not valid."""
+
+    def optgroups(self, name: str, value: Sequence[str], attr: dict[str, Any] | None = None) -> Any:
+        target = self.field.remote_field.model._meta.get_field(self.field.remote_field.field_name)
+        valid = []
+        for item in value:
+            try:
+                target.to_python(item)
+            except ValidationError:
+                continue
+            valid.append(item)
+        return super().optgroups(name, valid, attr)
+
+
+class SafeAutocompleteMixin(BaseModelAdmin):  # type: ignore[type-arg]
+    """Every admin (and inline) with autocomplete fields uses the widget above."""
+
+    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        if "widget" not in kwargs and db_field.name in self.get_autocomplete_fields(request):
+            kwargs["widget"] = SafeAutocompleteSelect(db_field, self.admin_site, using=kwargs.get("using"))
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+
+class PatientDataAdmin(SafeAutocompleteMixin, admin.ModelAdmin):  # type: ignore[type-arg]
     """Logs every list and every opened object as an administrative read of patient data."""
 
     def changelist_view(
@@ -116,7 +146,7 @@ class ChildOrganisationInline(admin.TabularInline):  # type: ignore[type-arg]
 
 
 @admin.register(Organisation)
-class OrganisationAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class OrganisationAdmin(SafeAutocompleteMixin, admin.ModelAdmin):  # type: ignore[type-arg]
     list_display = ["name", "sector", "sor_code", "parent", "is_active"]
     list_filter = ["sector", "is_active"]
     search_fields = ["name", "sor_code"]
@@ -124,7 +154,7 @@ class OrganisationAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     inlines = [ChildOrganisationInline]
 
 
-class MembershipInline(admin.TabularInline):  # type: ignore[type-arg]
+class MembershipInline(SafeAutocompleteMixin, admin.TabularInline):  # type: ignore[type-arg]
     model = Membership
     fk_name = "user"
     fields = ["organisation", "role", "started_at", "ended_at"]
@@ -166,7 +196,7 @@ class UserAdmin(DjangoUserAdmin):  # type: ignore[type-arg]
 
 
 @admin.register(Membership)
-class MembershipAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class MembershipAdmin(SafeAutocompleteMixin, admin.ModelAdmin):  # type: ignore[type-arg]
     list_display = ["user", "organisation", "role", "started_at", "ended_at"]
     list_filter = ["role", "organisation__sector"]
     search_fields = ["user__username", "user__first_name", "user__last_name", "organisation__name"]
@@ -198,7 +228,7 @@ class ConditionInline(admin.TabularInline):  # type: ignore[type-arg]
     extra = 0
 
 
-class ParticipantInline(admin.TabularInline):  # type: ignore[type-arg]
+class ParticipantInline(SafeAutocompleteMixin, admin.TabularInline):  # type: ignore[type-arg]
     model = PlanParticipant
     fields = ["organisation", "commitment", "accepted_at", "accepted_by"]
     readonly_fields = ["accepted_at", "accepted_by"]

@@ -11,7 +11,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import F, Model
+from django.db.models import F, ForeignKey, Model
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
@@ -330,7 +330,7 @@ def _set_changed(instance: Model, values: dict[str, Any]) -> list[str]:
     changed = []
     for name, value in values.items():
         field = instance._meta.get_field(name)
-        if field.is_relation:
+        if isinstance(field, ForeignKey):
             if getattr(instance, field.attname) != (value.pk if value is not None else None):
                 changed.append(name)
         elif getattr(instance, name) != value:
@@ -340,7 +340,7 @@ def _set_changed(instance: Model, values: dict[str, Any]) -> list[str]:
 
 
 def _save_new_version(instance: Task | Goal, changed: list[str]) -> None:
-    instance.version = F("version") + 1  # type: ignore[assignment]
+    instance.version = F("version") + 1
     instance.save(update_fields=[*changed, "version", "updated_at"])
     instance.refresh_from_db()
 
