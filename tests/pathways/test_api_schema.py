@@ -1,0 +1,325 @@
+"""The OpenAPI document tells the truth: every API response — status code, content type and body — is
+validated against the document served at /api/schema/ (openapi-core, the way a generated client reads it).
+
+A URL in the `api` namespace without a case, an operation the schema leaves out, or a response the schema
+declares but no case produces (or the other way round) fails `test_every_api_response_has_a_case`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+from uuid import uuid4
+
+import pytest
+from django.conf import settings
+from django.urls import URLPattern, get_resolver, reverse
+from django_otp.plugins.otp_totp.models import TOTPDevice
+from openapi_core import OpenAPI
+from openapi_core.contrib.django import DjangoOpenAPIRequest, DjangoOpenAPIResponse
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from pathways import api as pathways_api
+from pathways import services
+from pathways.choices import TaskKind
+from pathways.models import PathwayPlan, Task, User
+from tests.conftest import PASSWORD, World
+
+TOKEN_URL = reverse("api:auth-token")
+
+
+@dataclass(frozen=True)
+class Targets:
+    """What the cases read: the home nurse's plan and task, and the same of an organisation she is not in."""
+
+    world: World
+    plan: PathwayPlan
+    task: Task
+    other_plan: PathwayPlan
+    other_task: Task
+
+
+@pytest.fixture
+def targets(world: World) -> Targets:
+    """The world's plans, filled so that optional fields appear both empty and set."""
+    plan = world.plan
+    services.goal_create(actor=world.coordinator, plan=plan, description="Færre indlæggelser")
+    services.goal_create(
+        actor=world.coordinator, plan=plan, description="Går selv til bageren", target_date=date(2026, 9, 1)
+    )
+    services.participant_accept(
+        actor=world.home_nurse, participant=plan.participants.get(organisation=world.municipality)
+    )
+    visit = Task.objects.get(plan=plan)
+    follow_up = services.task_create(
+        actor=world.home_nurse,
+        plan=plan,
+        title="Opfølgning efter besøget",
+        responsible_organisation=world.municipality,
+        kind=TaskKind.HOME_VISIT,
+        window_start=date(2026, 6, 1),
+        due_date=date(2026, 6, 15),
+        depends_on=visit,
+    )
+    # A second plan the nurse takes part in, so that the plan list can span two pages.
+    second_patient = services.patient_create(
+        cpr="0101501234", given_name="Ingrid", family_name="Testesen", home_municipality="265"
+    )
+    services.plan_create(
+        actor=world.coordinator,
+        patient=second_patient,
+        title="Hjertesvigt",
+        review_date=date(2026, 12, 1),
+        participants=[world.municipality],
+    )
+    other_task = services.task_create(
+        actor=world.outsider,
+        plan=world.other_plan,
+        title="Blodprøve",
+        responsible_organisation=world.unrelated,
+    )
+    return Targets(world=world, plan=plan, task=follow_up, other_plan=world.other_plan, other_task=other_task)
+
+
+# --- How a case calls ---------------------------------------------------------------------------------
+
+
+def with_token(client: APIClient, user: User) -> APIClient:
+    token, _created = Token.objects.get_or_create(user=user)
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    return client
+
+
+def half_signed_in(client: APIClient, user: User) -> APIClient:
+    """A browser session whose second sign-in step is still missing."""
+    TOTPDevice.objects.create(user=user, name="app", confirmed=True)
+    client.force_login(user)
+    return client
+
+
+def as_caller(client: APIClient, targets: Targets, caller: str) -> APIClient:
+    if caller == "reader":
+        return with_token(client, targets.world.home_nurse)
+    if caller == "half-signed-in":
+        return half_signed_in(client, targets.world.home_nurse)
+    if caller == "unknown-token":
+        client.credentials(HTTP_AUTHORIZATION=f"Token {'0' * 40}")
+        return client
+    assert caller == "anonymous"
+    return client
+
+
+def object_args(url_name: str, targets: Targets, whose: str) -> list[Any]:
+    """The URL arguments: the reader's own object, one of another organisation, or one that does not exist."""
+    if url_name == "plan-list":
+        return []
+    if whose == "missing":
+        return [uuid4()]
+    if url_name == "task-detail":
+        return [(targets.task if whose == "own" else targets.other_task).public_id]
+    return [(targets.plan if whose == "own" else targets.other_plan).public_id]
+
+
+Call = Callable[[APIClient, Targets], Any]
+
+
+@dataclass(frozen=True)
+class Case:
+    id: str
+    url_name: str  # in the `api` namespace
+    method: str
+    status: int
+    call: Call
+
+
+def read(
+    url_name: str, status: int, caller: str, whose: str = "own", query: dict[str, str] | None = None
+) -> Case:
+    """A GET by `caller` of the URL for `whose` object."""
+
+    def call(client: APIClient, targets: Targets) -> Any:
+        url = reverse(f"api:{url_name}", args=object_args(url_name, targets, whose))
+        return as_caller(client, targets, caller).get(url, query or {})
+
+    label = [url_name, str(status), caller, *([whose] if url_name != "plan-list" else []), *(query or {})]
+    return Case("-".join(label), url_name, "get", status, call)
+
+
+def plan_list_second_page(client: APIClient, targets: Targets) -> Any:
+    with_token(client, targets.world.home_nurse)
+    first = client.get(reverse("api:plan-list")).json()
+    assert first["next"] is not None
+    return client.get(first["next"])
+
+
+def token_post(
+    data: Any, prepare: Callable[[Targets], None] | None = None, content_type: str = "application/json"
+) -> Call:
+    """A POST to the token endpoint; `data` is sent as JSON unless it is already a string."""
+
+    def call(client: APIClient, targets: Targets) -> Any:
+        if prepare is not None:
+            prepare(targets)
+        body = data if isinstance(data, str) else json.dumps(data)
+        return client.post(TOKEN_URL, body, content_type=content_type)
+
+    return call
+
+
+def enrol_nurse(targets: Targets) -> None:
+    TOTPDevice.objects.create(user=targets.world.home_nurse, name="app", confirmed=True)
+
+
+def fail_four_times(targets: Targets) -> None:
+    client = APIClient()
+    for _attempt in range(4):
+        response = client.post(TOKEN_URL, {"username": "gp_doctor", "password": "wrong"}, format="json")
+        assert response.status_code == 400
+
+
+GET_URLS = ["plan-list", "plan-detail", "plan-task-list", "task-detail"]
+NURSE = {"username": "home_nurse", "password": PASSWORD}
+
+CASES = [
+    read("plan-list", 200, "reader"),
+    Case("plan-list-200-second-page", "plan-list", "get", 200, plan_list_second_page),
+    read("plan-list", 404, "reader", query={"cursor": "not-a-cursor"}),
+    *(read(name, 200, "reader") for name in GET_URLS[1:]),
+    *(read(name, 404, "reader", whose) for name in GET_URLS[1:] for whose in ("other", "missing")),
+    # Session authentication comes first in REST_FRAMEWORK, so DRF answers a caller without credentials
+    # with 403 (it has no WWW-Authenticate challenge to send); the second-step middleware answers 401.
+    *(read(name, 403, "anonymous") for name in GET_URLS),
+    read("plan-list", 403, "unknown-token"),
+    *(read(name, 401, "half-signed-in") for name in GET_URLS),
+    Case("auth-token-200", "auth-token", "post", 200, token_post(NURSE)),
+    Case("auth-token-400-wrong-password", "auth-token", "post", 400, token_post(NURSE | {"password": "x"})),
+    Case("auth-token-400-fields-not-valid", "auth-token", "post", 400, token_post({"username": ""})),
+    Case("auth-token-400-not-an-object", "auth-token", "post", 400, token_post(["home_nurse"])),
+    Case("auth-token-400-not-json", "auth-token", "post", 400, token_post("{not json")),
+    Case(
+        "auth-token-413-too-large",
+        "auth-token",
+        "post",
+        413,
+        token_post({"username": "x" * settings.DATA_UPLOAD_MAX_MEMORY_SIZE, "password": "x"}),
+    ),
+    Case(
+        "auth-token-415-plain-text", "auth-token", "post", 415, token_post("a=b", content_type="text/plain")
+    ),
+    Case("auth-token-400-code-missing", "auth-token", "post", 400, token_post(NURSE, enrol_nurse)),
+    Case(
+        "auth-token-403-second-factor-not-set-up",
+        "auth-token",
+        "post",
+        403,
+        token_post({"username": "admin", "password": PASSWORD}),
+    ),
+    Case(
+        "auth-token-429-locked-out",
+        "auth-token",
+        "post",
+        429,
+        token_post({"username": "gp_doctor", "password": "wrong"}, fail_four_times),
+    ),
+]
+
+
+# --- The served document ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def served_schema(world: World) -> dict[str, Any]:
+    client = with_token(APIClient(), world.coordinator)
+    response = client.get(reverse("api-schema"), {"format": "json"})
+    assert response.status_code == 200
+    document: dict[str, Any] = json.loads(response.content)
+    return document
+
+
+@pytest.fixture
+def openapi(served_schema: dict[str, Any]) -> OpenAPI:
+    # from_dict also checks that the document itself is valid OpenAPI.
+    return OpenAPI.from_dict(served_schema)
+
+
+def api_routes() -> dict[str, URLPattern]:
+    """URL name → pattern for everything in the `api` namespace, as the resolver has it."""
+    _prefix, resolver = get_resolver().namespace_dict["api"]
+    return {p.name: p for p in resolver.url_patterns if isinstance(p, URLPattern) and p.name}
+
+
+def openapi_path(url_name: str) -> str:
+    """The OpenAPI path of a URL name: its route with `<converter:name>` written as `{name}`."""
+    prefix, _resolver = get_resolver().namespace_dict["api"]
+    return "/" + prefix + re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", str(api_routes()[url_name].pattern))
+
+
+def operations(url_name: str) -> set[str]:
+    """The HTTP methods the view answers, less the ones every view has (OPTIONS, and HEAD with GET)."""
+    view_class = api_routes()[url_name].callback.view_class  # type: ignore[attr-defined]
+    return {
+        m for m in view_class.http_method_names if m not in ("options", "head") and hasattr(view_class, m)
+    }
+
+
+class SentRequest(DjangoOpenAPIRequest):
+    """The request a response answers. Checking the response needs its method, path and parameters, not
+    its body, which Django will not hand over again once it was refused as too large."""
+
+    @property
+    def body(self) -> bytes:
+        return b""
+
+
+# --- The tests ----------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def small_pages(monkeypatch: pytest.MonkeyPatch) -> None:
+    """One plan a page, so that the plan list's links are filled in with the two plans of `targets`."""
+    monkeypatch.setattr(pathways_api.PlanListApi.pagination_class, "page_size", 1)
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
+@pytest.mark.usefixtures("small_pages")
+def test_api_response_conforms_to_the_served_schema(case: Case, targets: Targets, openapi: OpenAPI):
+    response = case.call(APIClient(), targets)
+    assert response.status_code == case.status, response.content
+    # Status code, content type, body and declared headers, against the operation of this request.
+    openapi.validate_response(SentRequest(response.wsgi_request), DjangoOpenAPIResponse(response))
+
+
+def test_every_api_response_has_a_case(served_schema: dict[str, Any]):
+    routes = api_routes()
+    assert set(served_schema["paths"]) == {openapi_path(name) for name in routes}
+    served = {
+        (path, method): set(operation["responses"])
+        for path, item in served_schema["paths"].items()
+        for method, operation in item.items()
+    }
+    assert set(served) == {(openapi_path(name), method) for name in routes for method in operations(name)}
+    covered: dict[tuple[str, str], set[str]] = {}
+    for case in CASES:
+        covered.setdefault((openapi_path(case.url_name), case.method), set()).add(str(case.status))
+    assert covered == served
+
+
+def test_plan_list_documents_its_cursor(served_schema: dict[str, Any]):
+    operation = served_schema["paths"][openapi_path("plan-list")]["get"]
+    assert [p["name"] for p in operation.get("parameters", [])] == ["cursor"]
+
+
+@pytest.mark.usefixtures("small_pages")
+def test_plan_list_pages_are_linked(targets: Targets):
+    client = with_token(APIClient(), targets.world.home_nurse)
+    first = client.get(reverse("api:plan-list")).json()
+    second = client.get(first["next"]).json()
+    assert first["previous"] is None
+    assert second["next"] is None
+    assert second["previous"] is not None
+    assert len(first["results"]) == len(second["results"]) == 1
