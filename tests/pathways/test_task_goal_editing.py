@@ -137,6 +137,8 @@ def test_second_editor_gets_a_conflict_with_the_current_values(client, world, ho
         ({"window_start": "2026-12-10", "due_date": "2026-12-01"}, "window_start"),
         ({"due_date": "31-02-2026"}, "due_date"),
         ({"version": "x"}, "version"),
+        ({"title": "x" * 10_000}, "title"),
+        ({"description": "Langt-ord-uden-mellemrum" * 500}, "description"),
     ],
 )
 def test_bad_task_edits_change_nothing(client, world, home_visit, changes, field):
@@ -267,3 +269,22 @@ def test_substitute_coordinator_may_edit_goals_too(client, world):
     assert client.post(url, {"description": "Sove igennem"}).status_code == 302
     assert Task.objects.filter(plan=world.plan).count() == 1
     assert world.plan.goals.filter(description="Sove igennem").exists()
+
+
+def test_a_title_too_long_gets_a_message_saying_how_long_it_may_be(client, world, home_visit):
+    sign_in(client, world.home_nurse)
+    response = client.post(edit_url(world, home_visit), form_data(home_visit, world, title="x" * 10_000))
+    assert response.status_code == 422
+    assert "må højst have 200 tegn (den har 10000)" in response.content.decode()
+
+
+def test_admin_refuses_a_goal_longer_than_the_form_allows(client, world):
+    admin = make_user("chef", None, is_staff=True, is_superuser=True)
+    sign_in(client, admin)
+    goal = services.goal_create(actor=None, plan=world.plan, description="Gå tur")
+    url = reverse("admin:pathways_goal_change", args=[goal.pk])
+    response = client.post(url, {"plan": world.plan.pk, "description": "x" * 5000, "status": "active"})
+    assert response.status_code == 200  # the form again, with its message
+    assert "må højst have 1000 tegn" in response.content.decode()
+    goal.refresh_from_db()
+    assert goal.description == "Gå tur"
