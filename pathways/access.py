@@ -21,6 +21,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.http import Http404
 
+from pathways.audit import PatientRead, access_log_write, security_event_record
 from pathways.choices import (
     PLAN_OPEN_STATUSES,
     AccessAction,
@@ -29,7 +30,6 @@ from pathways.choices import (
     SecurityEventKind,
 )
 from pathways.models import (
-    AccessLog,
     EmergencyAccess,
     Membership,
     Organisation,
@@ -39,7 +39,6 @@ from pathways.models import (
     Task,
     User,
 )
-from pathways.services import security_event_record
 
 _ORG_CACHE_ATTR = "_ff_active_organisation_ids"
 _ACTING_CACHE_ATTR = "_ff_acting_organisation_ids"
@@ -101,17 +100,15 @@ def access_log_plans(
     if not plans:
         return
     acting = _organisation_per_plan(user, (p.pk for p in plans))
-    AccessLog.objects.bulk_create(
-        AccessLog(
-            actor=user,
-            organisation_id=acting[plan.pk] or plan.coordinator_organisation_id,
+    reads = (
+        PatientRead(
             patient_id=plan.patient_id,
-            plan=plan,
-            action=action,
-            purpose=purpose,
+            plan_id=plan.pk,
+            organisation_id=acting[plan.pk] or plan.coordinator_organisation_id,
         )
         for plan in plans
     )
+    access_log_write(actor=user, reads=reads, action=action, purpose=purpose)
 
 
 def _emergency_access(user: Any, public_id: UUID | str, base: QuerySet[PathwayPlan]) -> PathwayPlan | None:
@@ -159,11 +156,9 @@ def access_plan(
         if emergency is None or grant is None:
             _record_refusal(user, public_id)
             raise Http404 from None
-        AccessLog.objects.create(
+        access_log_write(
             actor=user,
-            organisation_id=grant.organisation_id,
-            patient_id=emergency.patient_id,
-            plan=emergency,
+            reads=[PatientRead(emergency.patient_id, emergency.pk, grant.organisation_id)],
             action=action,
             purpose=AccessPurpose.EMERGENCY,
             reason=grant.reason,

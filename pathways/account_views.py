@@ -26,6 +26,7 @@ from django_otp.plugins.otp_static.models import StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from pathways import services, signin
+from pathways.audit import RequestOrigin, security_event_record
 from pathways.choices import SecurityEventKind
 from pathways.forms import SecondStepForm, StaffAuthenticationForm, TotpConfirmForm
 from pathways.models import SecurityEvent, User
@@ -77,9 +78,9 @@ def mfa_verify(request: HttpRequest) -> HttpResponse:
             otp_login(request, device)
             if recovery:
                 left = StaticToken.objects.filter(device=device).count()
-                services.security_event_record(
+                security_event_record(
                     kind=SecurityEventKind.MFA_RECOVERY_USED,
-                    request=request,
+                    origin=RequestOrigin.of(request),
                     user=user,
                     detail={"left": left},
                 )
@@ -92,11 +93,11 @@ def mfa_verify(request: HttpRequest) -> HttpResponse:
                     % {"left": left},
                 )
             else:
-                services.security_event_record(
-                    kind=SecurityEventKind.MFA_VERIFIED, request=request, user=user
+                security_event_record(
+                    kind=SecurityEventKind.MFA_VERIFIED, origin=RequestOrigin.of(request), user=user
                 )
             return redirect(next_url)
-        services.security_event_record(kind=SecurityEventKind.MFA_FAILED, request=request, user=user)
+        security_event_record(kind=SecurityEventKind.MFA_FAILED, origin=RequestOrigin.of(request), user=user)
         form.add_error(
             "code",
             _("The code was not accepted. Check the time on your phone, wait for a new code and try again."),
@@ -136,7 +137,7 @@ def mfa_setup(request: HttpRequest) -> HttpResponse:
     form = TotpConfirmForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         codes = services.mfa_totp_confirm(
-            user=user, device_id=device.pk, token=form.cleaned_data["code"], request=request
+            user=user, device_id=device.pk, token=form.cleaned_data["code"], origin=RequestOrigin.of(request)
         )
         if codes is not None:
             del request.session[SETUP_DEVICE_SESSION_KEY]
@@ -184,7 +185,7 @@ def recovery_codes_regenerate(request: HttpRequest) -> HttpResponse:
     user = _user(request)
     if not signin.has_second_factor(user):
         return redirect("pathways:mfa-setup")
-    codes = services.recovery_codes_regenerate(user=user, request=request)
+    codes = services.recovery_codes_regenerate(user=user, origin=RequestOrigin.of(request))
     return render(
         request,
         "registration/recovery_codes.html",
@@ -202,7 +203,7 @@ def mfa_remove(request: HttpRequest) -> HttpResponse:
     if _must_keep_second_factor(user):
         messages.error(request, _("Two-step sign-in is required for your account and cannot be removed."))
         return redirect("pathways:account-security")
-    services.mfa_remove(user=user, actor=user, request=request)
+    services.mfa_remove(user=user, actor=user, origin=RequestOrigin.of(request))
     messages.success(request, _("Two-step sign-in is removed from your account."))
     return redirect("pathways:account-security")
 
@@ -211,7 +212,7 @@ def mfa_remove(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 def logout_everywhere(request: HttpRequest) -> HttpResponse:
-    services.sessions_revoke_all(user=_user(request), request=request)
+    services.sessions_revoke_all(user=_user(request), origin=RequestOrigin.of(request))
     logout(request)
     messages.success(request, _("You are signed out on every computer and phone. Sign in again to go on."))
     return redirect("login")

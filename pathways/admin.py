@@ -24,8 +24,10 @@ from django.utils.translation import gettext_lazy as _
 from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from pathways import selectors, services
+from pathways import services
+from pathways.audit import PatientRead, RequestOrigin, access_log_write
 from pathways.choices import AccessAction, AccessPurpose
+from pathways.history import HISTORY_KIND_LABELS, HistoryEntry, history_entries
 from pathways.models import (
     AUDITED_MODELS,
     AccessLog,
@@ -58,19 +60,13 @@ def _patient_and_plan(obj: Any) -> tuple[Patient, PathwayPlan | None]:
 
 
 def _log(request: HttpRequest, objects: list[Any], action: AccessAction) -> None:
-    rows = []
+    reads = []
     for obj in objects:
         patient, plan = _patient_and_plan(obj)
-        rows.append(
-            AccessLog(
-                actor=cast(User, request.user),
-                patient=patient,
-                plan=plan,
-                action=action,
-                purpose=AccessPurpose.ADMINISTRATION,
-            )
-        )
-    AccessLog.objects.bulk_create(rows)
+        reads.append(PatientRead(patient_id=patient.pk, plan_id=plan.pk if plan else None))
+    access_log_write(
+        actor=cast(User, request.user), reads=reads, action=action, purpose=AccessPurpose.ADMINISTRATION
+    )
 
 
 class SafeAutocompleteSelect(AutocompleteSelect):
@@ -184,14 +180,14 @@ class UserAdmin(DjangoUserAdmin):  # type: ignore[type-arg]
     @admin.action(description=_("Reset two-step sign-in (lost phone): the user sets it up again"))
     def reset_two_step(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
         for user in queryset:
-            services.mfa_remove(user=user, actor=cast(User, request.user), request=request)
-            services.sessions_revoke_all(user=user, request=request)
+            services.mfa_remove(user=user, actor=cast(User, request.user), origin=RequestOrigin.of(request))
+            services.sessions_revoke_all(user=user, origin=RequestOrigin.of(request))
         self.message_user(request, _("Two-step sign-in reset; the users are signed out."), messages.SUCCESS)
 
     @admin.action(description=_("Sign out everywhere"))
     def sign_out_everywhere(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
         for user in queryset:
-            services.sessions_revoke_all(user=user, request=request)
+            services.sessions_revoke_all(user=user, origin=RequestOrigin.of(request))
         self.message_user(request, _("The users are signed out on every device."), messages.SUCCESS)
 
 
@@ -306,7 +302,7 @@ class AuditKindFilter(admin.SimpleListFilter):
     parameter_name = "kind"
 
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
-        return [(kind, str(label)) for kind, label in selectors.HISTORY_KIND_LABELS.items()]
+        return [(kind, str(label)) for kind, label in HISTORY_KIND_LABELS.items()]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
         return queryset.filter(pgh_label=self.value()) if self.value() else queryset
@@ -342,8 +338,17 @@ class AuditChangeList(ChangeList):
         # Evaluate the page once (the template reuses these instances) and make it readable in a fixed
         # number of queries.
         events: list[AuditEvent] = list(self.result_list)
-        for event, entry in zip(events, selectors.history_entries(events), strict=True):
-            event.readable = entry
+        for event, entry in zip(events, history_entries(events), strict=True):
+            setattr(event, _READABLE, entry)
+
+
+# The admin's change list puts each event's readable form on the instance; the model does not know it.
+_READABLE = "_ff_readable"
+
+
+def _readable(event: AuditEvent) -> HistoryEntry | None:
+    entry: HistoryEntry | None = getattr(event, _READABLE, None)
+    return entry
 
 
 def _log_audit_page(request: HttpRequest, events: list[AuditEvent]) -> None:
@@ -365,15 +370,14 @@ def _log_audit_page(request: HttpRequest, events: list[AuditEvent]) -> None:
     if patient_ids:
         existing = Patient.objects.filter(pk__in=patient_ids).values_list("pk", flat=True)
         pairs |= {(patient_id, None) for patient_id in existing}
-    AccessLog.objects.bulk_create(
-        AccessLog(
-            actor=cast(User, request.user),
-            patient_id=patient_id,
-            plan_id=plan_id,
-            action=AccessAction.ADMIN_LIST,
-            purpose=AccessPurpose.ADMINISTRATION,
-        )
-        for patient_id, plan_id in sorted(pairs, key=lambda pair: (pair[0], pair[1] or 0))
+    access_log_write(
+        actor=cast(User, request.user),
+        reads=(
+            PatientRead(patient_id=patient_id, plan_id=plan_id)
+            for patient_id, plan_id in sorted(pairs, key=lambda pair: (pair[0], pair[1] or 0))
+        ),
+        action=AccessAction.ADMIN_LIST,
+        purpose=AccessPurpose.ADMINISTRATION,
     )
 
 
@@ -425,33 +429,37 @@ class AuditEventAdmin(ReadOnlyAdmin):
 
     @admin.display(description=_("who"))
     def who(self, event: AuditEvent) -> str:
-        if event.readable and event.readable.actor_name:
-            return event.readable.actor_name
+        entry = _readable(event)
+        if entry and entry.actor_name:
+            return entry.actor_name
         return gettext("The system (no signed-in user)")
 
     @admin.display(description=_("kind of change"))
     def kind(self, event: AuditEvent) -> str:
-        return event.readable.kind_label if event.readable else event.pgh_label
+        entry = _readable(event)
+        return entry.kind_label if entry else event.pgh_label
 
     @admin.display(description=_("record"))
     def record(self, event: AuditEvent) -> str:
-        if event.readable is None:
+        entry = _readable(event)
+        if entry is None:
             return event.pgh_obj_model
-        return f"{event.readable.record_type}: {event.readable.record}"
+        return f"{entry.record_type}: {entry.record}"
 
     @admin.display(description=_("changes"))
     def changes(self, event: AuditEvent) -> str:
-        if event.readable is None:
+        entry = _readable(event)
+        if entry is None:
             return ""
-        if event.readable.earlier_values_unknown:
+        if entry.earlier_values_unknown:
             return gettext("The values before this change were not recorded (they predate the history).")
-        arrow = event.readable.kind == "update"
+        arrow = entry.kind == "update"
         return format_html_join(
             mark_safe("<br>"),
             "{}: {}{}",
             (
                 (change.label, f"{change.before or '—'} → " if arrow else "", change.after or "—")
-                for change in event.readable.changes
+                for change in entry.changes
             ),
         )
 

@@ -23,7 +23,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from pathways import access, services, signin
+from pathways import access, signin
+from pathways.audit import RequestOrigin, security_event_record
 from pathways.choices import AccessAction, SecurityEventKind
 from pathways.models import PathwayPlan, User
 
@@ -253,15 +254,15 @@ class AuthTokenApi(APIView):
                 return Response({"detail": detail}, status=status.HTTP_403_FORBIDDEN)
             device, _recovery = signin.verify_second_factor(user, data.validated_data.get("code", ""))
             if device is None:
-                services.security_event_record(
-                    kind=SecurityEventKind.MFA_FAILED, request=django_request, user=user
+                security_event_record(
+                    kind=SecurityEventKind.MFA_FAILED, origin=RequestOrigin.of(django_request), user=user
                 )
                 return Response(
                     {"detail": gettext("A valid code from the authenticator app is needed.")},
                     status=status.HTTP_400_BAD_REQUEST,
                 )
         token, _created = Token.objects.get_or_create(user=user)
-        services.security_event_record(
-            kind=SecurityEventKind.API_TOKEN_ISSUED, request=django_request, user=user
+        security_event_record(
+            kind=SecurityEventKind.API_TOKEN_ISSUED, origin=RequestOrigin.of(django_request), user=user
         )
         return Response(self.Output({"token": token.key}).data)

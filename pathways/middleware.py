@@ -18,8 +18,8 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 
 from pathways import signin
+from pathways.audit import RequestOrigin, security_event_record
 from pathways.choices import SecurityEventKind
-from pathways.services import security_event_record
 from pathways.signals import AUTH_AT, SEEN_AT
 
 # The last-seen stamp is written at most this often, so most requests do not write the session.
@@ -60,7 +60,7 @@ class SessionTimeoutMiddleware:
         if idle or too_old:
             security_event_record(
                 kind=SecurityEventKind.SESSION_EXPIRED,
-                request=request,
+                origin=RequestOrigin.of(request),
                 user=request.user,
                 detail={"reason": "idle" if idle else "absolute"},
             )
@@ -125,6 +125,7 @@ class PermissionDeniedLogMiddleware:
         if isinstance(exception, PermissionDenied) and request.user.is_authenticated:
             security_event_record(
                 kind=SecurityEventKind.PERMISSION_DENIED,
-                request=request,
+                origin=RequestOrigin.of(request),
+                user=request.user,
                 detail={"method": request.method or ""},
             )

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date
-from typing import TYPE_CHECKING, TypeVar, cast
+from typing import TypeVar, cast
 from uuid import uuid4
 
 import pghistory
@@ -46,9 +46,6 @@ from pathways.choices import (
 )
 from pathways.cpr import cpr_parse, validate_cpr
 from pathways.numbers import NumericTextField, validate_phone, validate_postcode, validate_sor_code
-
-if TYPE_CHECKING:
-    from pathways.selectors import HistoryEntry
 
 _M = TypeVar("_M", bound=models.Model)
 
@@ -511,7 +508,8 @@ class Task(models.Model):
 class AccessLog(models.Model):
     """One row per read of a patient's data: who, through which organisation, what, when and why.
 
-    Rows are only ever inserted (services.access_log_record); the patient's own log view reads them.
+    Rows are only ever inserted, by audit.access_log_write (the one writer for pages, API and admin).
+    The table refuses UPDATE and DELETE; the coordinator's "who has opened the plan" page reads it.
     """
 
     public_id = models.UUIDField(default=uuid4, unique=True, editable=False)
@@ -655,7 +653,7 @@ class AuditContext(Context):
 class AuditEvent(Events):
     """All audit-trail events of the hub in one read-only list (a query across the event tables), with
     the user and URL that HistoryMiddleware put in the context. Read by the admin and by
-    pathways.selectors.plan_history; it has no table of its own.
+    pathways.selectors.plan_history (through pathways.history); it has no table of its own.
 
     A proxy of pghistory's Events that declares the context fields itself (as pghistory's
     MiddlewareEvents does): a proxy of MiddlewareEvents would not inherit them.
@@ -668,9 +666,6 @@ class AuditEvent(Events):
         ),
     )
     url = pghistory.ProxyField("pgh_context__url", models.TextField(_("web address"), null=True))
-
-    # Set by the admin's change list: the event as pathways.selectors makes it readable.
-    readable: HistoryEntry | None = None
 
     class Meta:
         proxy = True

@@ -3,7 +3,6 @@ transition is a no-op; optimistic locking on `version` against lost updates betw
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterable
 from datetime import date
 from typing import Any
@@ -17,6 +16,7 @@ from django.utils.translation import gettext as _
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from pathways.audit import RequestOrigin, security_event_record
 from pathways.choices import (
     PLAN_TRANSITIONS,
     TASK_TRANSITIONS,
@@ -38,12 +38,9 @@ from pathways.models import (
     Patient,
     PlanCondition,
     PlanParticipant,
-    SecurityEvent,
     Task,
     User,
 )
-
-security_log = logging.getLogger("faelles_forloeb.security")
 
 
 class TransitionNotAllowed(ValidationError):
@@ -453,41 +450,12 @@ def goal_update(
 # --- Sign-in security -------------------------------------------------------------------------------
 
 
-def security_event_record(
-    *,
-    kind: SecurityEventKind,
-    request: Any = None,
-    user: User | None = None,
-    username: str = "",
-    detail: dict[str, Any] | None = None,
-) -> SecurityEvent:
-    """One row in the security log (and a line in the application log for the operations side)."""
-    meta = getattr(request, "META", {}) if request is not None else {}
-    if user is None and request is not None:
-        candidate = getattr(request, "user", None)
-        if getattr(candidate, "is_authenticated", False):
-            user = candidate
-    event = SecurityEvent.objects.create(
-        kind=kind,
-        user=user,
-        username=(username or (user.get_username() if user else ""))[:150],
-        ip_address=meta.get("REMOTE_ADDR") or None,
-        user_agent=str(meta.get("HTTP_USER_AGENT", ""))[:300],
-        path=str(getattr(request, "path", ""))[:300],
-        detail=detail or {},
-    )
-    security_log.info(
-        "%s user=%s ip=%s path=%s", kind, event.username or "-", event.ip_address or "-", event.path or "-"
-    )
-    return event
-
-
 @transaction.atomic
-def sessions_revoke_all(*, user: User, request: Any = None) -> None:
+def sessions_revoke_all(*, user: User, origin: RequestOrigin | None = None) -> None:
     """Sign the user out of every browser at once: their sessions stop validating (models.User)."""
     User.objects.filter(pk=user.pk).update(session_generation=F("session_generation") + 1)
     user.refresh_from_db(fields=["session_generation"])
-    security_event_record(kind=SecurityEventKind.SESSIONS_REVOKED, request=request, user=user)
+    security_event_record(kind=SecurityEventKind.SESSIONS_REVOKED, origin=origin, user=user)
 
 
 def second_factor_devices(user: User) -> list[TOTPDevice]:
@@ -502,7 +470,9 @@ def mfa_totp_begin(*, user: User) -> TOTPDevice:
 
 
 @transaction.atomic
-def mfa_totp_confirm(*, user: User, device_id: int, token: str, request: Any = None) -> list[str] | None:
+def mfa_totp_confirm(
+    *, user: User, device_id: int, token: str, origin: RequestOrigin | None = None
+) -> list[str] | None:
     """Confirm a set-up with the first code from the app. On success the new authenticator replaces any
     earlier one and fresh recovery codes are returned (shown once); on a wrong code, None."""
     device = TOTPDevice.objects.select_for_update().filter(pk=device_id, user=user, confirmed=False).first()
@@ -511,13 +481,13 @@ def mfa_totp_confirm(*, user: User, device_id: int, token: str, request: Any = N
     TOTPDevice.objects.filter(user=user, confirmed=True).delete()
     device.confirmed = True
     device.save(update_fields=["confirmed"])
-    codes = recovery_codes_regenerate(user=user, request=None)
-    security_event_record(kind=SecurityEventKind.MFA_ENROLLED, request=request, user=user)
+    codes = recovery_codes_regenerate(user=user)
+    security_event_record(kind=SecurityEventKind.MFA_ENROLLED, origin=origin, user=user)
     return codes
 
 
 @transaction.atomic
-def recovery_codes_regenerate(*, user: User, request: Any = None) -> list[str]:
+def recovery_codes_regenerate(*, user: User, origin: RequestOrigin | None = None) -> list[str]:
     """Replace the user's recovery codes with new ones; each works once. Returned for showing once."""
     device, _created = StaticDevice.objects.get_or_create(
         user=user, name="recovery", defaults={"confirmed": True}
@@ -525,19 +495,19 @@ def recovery_codes_regenerate(*, user: User, request: Any = None) -> list[str]:
     device.token_set.all().delete()
     codes = [StaticToken.random_token() for _i in range(settings.RECOVERY_CODE_COUNT)]
     StaticToken.objects.bulk_create(StaticToken(device=device, token=code) for code in codes)
-    if request is not None:
-        security_event_record(kind=SecurityEventKind.MFA_RECOVERY_REGENERATED, request=request, user=user)
+    if origin is not None:
+        security_event_record(kind=SecurityEventKind.MFA_RECOVERY_REGENERATED, origin=origin, user=user)
     return codes
 
 
 @transaction.atomic
-def mfa_remove(*, user: User, actor: User, request: Any = None) -> None:
+def mfa_remove(*, user: User, actor: User, origin: RequestOrigin | None = None) -> None:
     """Remove the user's authenticator and recovery codes (lost phone: an administrator does this)."""
     TOTPDevice.objects.filter(user=user).delete()
     StaticDevice.objects.filter(user=user).delete()
     security_event_record(
         kind=SecurityEventKind.MFA_REMOVED,
-        request=request,
+        origin=origin,
         user=user,
         detail={"by": actor.get_username()},
     )
@@ -552,7 +522,12 @@ class EmergencyAccessRefused(ValidationError):
 
 @transaction.atomic
 def emergency_access_grant(
-    *, actor: User, organisation: Organisation, plan: PathwayPlan, reason: str, request: Any = None
+    *,
+    actor: User,
+    organisation: Organisation,
+    plan: PathwayPlan,
+    reason: str,
+    origin: RequestOrigin | None = None,
 ) -> EmergencyAccess:
     """Open a plan outside the actor's own for EMERGENCY_ACCESS_DURATION, read only, for a stated reason.
 
@@ -574,7 +549,7 @@ def emergency_access_grant(
     )
     security_event_record(
         kind=SecurityEventKind.BREAK_GLASS,
-        request=request,
+        origin=origin,
         user=actor,
         detail={"plan": str(plan.public_id), "emergency_access": str(access.public_id)},
     )

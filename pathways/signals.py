@@ -10,8 +10,8 @@ from axes.signals import user_locked_out
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
 from django.dispatch import receiver
 
+from pathways.audit import RequestOrigin, security_event_record
 from pathways.choices import SecurityEventKind
-from pathways.services import security_event_record
 
 AUTH_AT = "ff_auth_at"
 SEEN_AT = "ff_seen_at"
@@ -23,7 +23,7 @@ def _login_succeeded(sender: Any, request: Any, user: Any, **kwargs: Any) -> Non
         now = int(time.time())
         request.session[AUTH_AT] = now  # the absolute session limit counts from here
         request.session[SEEN_AT] = now
-    security_event_record(kind=SecurityEventKind.LOGIN_SUCCEEDED, request=request, user=user)
+    security_event_record(kind=SecurityEventKind.LOGIN_SUCCEEDED, origin=RequestOrigin.of(request), user=user)
 
 
 @receiver(user_login_failed, dispatch_uid="ff_login_failed")
@@ -31,7 +31,7 @@ def _login_failed(sender: Any, credentials: dict[str, Any], request: Any = None,
     locked = bool(getattr(request, "axes_locked_out", False))
     security_event_record(
         kind=SecurityEventKind.LOGIN_FAILED,
-        request=request,
+        origin=RequestOrigin.of(request),
         username=str(credentials.get("username", "")),
         detail={"paused": True} if locked else {},
     )
@@ -40,9 +40,11 @@ def _login_failed(sender: Any, credentials: dict[str, Any], request: Any = None,
 @receiver(user_logged_out, dispatch_uid="ff_logged_out")
 def _logged_out(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
     if user is not None:
-        security_event_record(kind=SecurityEventKind.LOGGED_OUT, request=request, user=user)
+        security_event_record(kind=SecurityEventKind.LOGGED_OUT, origin=RequestOrigin.of(request), user=user)
 
 
 @receiver(user_locked_out, dispatch_uid="ff_locked_out")
 def _locked_out(sender: Any, request: Any, username: str, ip_address: str, **kwargs: Any) -> None:
-    security_event_record(kind=SecurityEventKind.LOCKED_OUT, request=request, username=username or "")
+    security_event_record(
+        kind=SecurityEventKind.LOCKED_OUT, origin=RequestOrigin.of(request), username=username or ""
+    )

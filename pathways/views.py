@@ -21,6 +21,7 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 from django_htmx.middleware import HtmxDetails
 
 from pathways import access, selectors, services
+from pathways.audit import RequestOrigin, security_event_record
 from pathways.choices import AccessAction, AccessPurpose, GoalStatus, SecurityEventKind, TaskKind, TaskStatus
 from pathways.forms import (
     CaseloadFilterForm,
@@ -478,8 +479,11 @@ def emergency_access(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         plan = access.emergency_plan_for(form.cleaned_data["cpr"])
         if plan is None:
-            services.security_event_record(
-                kind=SecurityEventKind.BREAK_GLASS, request=request, user=actor, detail={"found": False}
+            security_event_record(
+                kind=SecurityEventKind.BREAK_GLASS,
+                origin=RequestOrigin.of(request),
+                user=actor,
+                detail={"found": False},
             )
             form.add_error("cpr", gettext("There is no pathway plan for this CPR number."))
         elif access.plans_visible_to(actor).filter(pk=plan.pk).exists():
@@ -492,7 +496,7 @@ def emergency_access(request: HttpRequest) -> HttpResponse:
                     organisation=form.cleaned_data["organisation"],
                     plan=plan,
                     reason=form.cleaned_data["reason"],
-                    request=request,
+                    origin=RequestOrigin.of(request),
                 )
             except ValidationError as error:
                 form.add_error("reason", error)
