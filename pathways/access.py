@@ -31,6 +31,7 @@ from pathways.choices import (
 )
 from pathways.models import (
     EmergencyAccess,
+    Goal,
     Membership,
     Organisation,
     PathwayPlan,
@@ -57,11 +58,21 @@ def active_organisation_ids(user: Any) -> frozenset[int]:
     return cached
 
 
+def coordinated_by(user: Any, *, via: str = "") -> Q:
+    """The one rule for "the plan's coordinator or substitute", as a filter on plans (or on rows that
+    reach a plan through `via`, e.g. "plan__"). `is_coordinator` says the same of a loaded plan."""
+    return Q(**{f"{via}coordinator": user}) | Q(**{f"{via}coordinator_substitute": user})
+
+
+def is_coordinator(user: Any, plan: PathwayPlan) -> bool:
+    return user.pk is not None and user.pk in (plan.coordinator_id, plan.coordinator_substitute_id)
+
+
 def plans_visible_to(user: Any) -> QuerySet[PathwayPlan]:
     if not getattr(user, "is_authenticated", False) or not user.is_active:
         return PathwayPlan.objects.none()
     org_ids = active_organisation_ids(user)
-    by_role = Q(coordinator=user) | Q(coordinator_substitute=user)
+    by_role = coordinated_by(user)
     if not org_ids:
         return PathwayPlan.objects.filter(by_role)
     by_organisation = Exists(PlanParticipant.objects.filter(plan=OuterRef("pk"), organisation_id__in=org_ids))
@@ -111,8 +122,10 @@ def access_log_plans(
     access_log_write(actor=user, reads=reads, action=action, purpose=purpose)
 
 
-def _emergency_access(user: Any, public_id: UUID | str, base: QuerySet[PathwayPlan]) -> PathwayPlan | None:
-    """The plan if the user holds a current emergency access to it (logged with the reason), else None."""
+def _emergency_access(
+    user: Any, public_id: UUID | str, base: QuerySet[PathwayPlan]
+) -> tuple[PathwayPlan, EmergencyAccess] | None:
+    """The plan and the user's current emergency access to it, else None."""
     if not getattr(user, "is_authenticated", False) or not user.is_active:
         return None
     grant = (
@@ -123,9 +136,7 @@ def _emergency_access(user: Any, public_id: UUID | str, base: QuerySet[PathwayPl
     )
     if grant is None:
         return None
-    plan = base.select_related("patient").get(pk=grant.plan_id)
-    plan.access_via_emergency = grant
-    return plan
+    return base.select_related("patient").get(pk=grant.plan_id), grant
 
 
 def _record_refusal(user: Any, public_id: UUID | str) -> None:
@@ -134,62 +145,6 @@ def _record_refusal(user: Any, public_id: UUID | str) -> None:
         security_event_record(
             kind=SecurityEventKind.PERMISSION_DENIED, user=user, detail={"plan": str(public_id)}
         )
-
-
-def access_plan(
-    user: Any,
-    public_id: UUID | str,
-    *,
-    action: AccessAction = AccessAction.VIEW_PLAN,
-    queryset: QuerySet[PathwayPlan] | None = None,
-) -> PathwayPlan:
-    """The plan if the user may see it (logged), otherwise Http404 — the same for missing and forbidden."""
-    base = queryset if queryset is not None else PathwayPlan.objects.all()
-    visible = base.filter(pk__in=plans_visible_to(user).values("pk"))
-    try:
-        plan = visible.select_related("patient").get(public_id=public_id)
-    except (ValidationError, ValueError):
-        raise Http404 from None
-    except PathwayPlan.DoesNotExist:
-        emergency = _emergency_access(user, public_id, base)
-        grant = emergency.access_via_emergency if emergency is not None else None
-        if emergency is None or grant is None:
-            _record_refusal(user, public_id)
-            raise Http404 from None
-        access_log_write(
-            actor=user,
-            reads=[PatientRead(emergency.patient_id, emergency.pk, grant.organisation_id)],
-            action=action,
-            purpose=AccessPurpose.EMERGENCY,
-            reason=grant.reason,
-        )
-        return emergency
-    access_log_plans(user, [plan], action=action)
-    return plan
-
-
-def access_task(user: Any, public_id: UUID | str) -> Task:
-    """The task if the user may see its plan, otherwise Http404 (the caller logs the read)."""
-    try:
-        return (
-            tasks_visible_to(user)
-            .select_related("plan", "responsible_organisation", "depends_on")
-            .get(public_id=public_id)
-        )
-    except (Task.DoesNotExist, ValueError):
-        raise Http404 from None
-
-
-def acting_organisation_ids(user: Any) -> frozenset[int]:
-    """The organisations the user acts for: their own and the units directly under them (a municipality's
-    staff act for its home nursing, a hospital's for its departments)."""
-    cached: frozenset[int] | None = getattr(user, _ACTING_CACHE_ATTR, None)
-    if cached is None:
-        own = active_organisation_ids(user)
-        children = Organisation.objects.filter(parent_id__in=own).values_list("id", flat=True) if own else []
-        cached = own | frozenset(children)
-        setattr(user, _ACTING_CACHE_ATTR, cached)
-    return cached
 
 
 @dataclass(frozen=True)
@@ -217,13 +172,111 @@ class PlanRights:
         return self.is_coordinator or organisation_id in self.acting_organisation_ids
 
 
-def plan_rights(user: User, plan: PathwayPlan) -> PlanRights:
-    if plan.access_via_emergency is not None:
-        return PlanRights(is_coordinator=False, acting_organisation_ids=frozenset())  # read only
-    return PlanRights(
-        is_coordinator=user.pk in (plan.coordinator_id, plan.coordinator_substitute_id),
-        acting_organisation_ids=acting_organisation_ids(user),
+READ_ONLY = PlanRights(is_coordinator=False, acting_organisation_ids=frozenset())
+
+
+@dataclass(frozen=True)
+class PlanAccess:
+    """A plan a user may see, what they may change in it, and the emergency access it was opened
+    through (None: the user takes part in the plan). The only way views get hold of a plan."""
+
+    plan: PathwayPlan
+    rights: PlanRights
+    emergency: EmergencyAccess | None = None
+
+
+def access_plan(
+    user: Any,
+    public_id: UUID | str,
+    *,
+    action: AccessAction = AccessAction.VIEW_PLAN,
+    queryset: QuerySet[PathwayPlan] | None = None,
+) -> PlanAccess:
+    """The plan if the user may see it (logged), otherwise Http404 — the same for missing and forbidden."""
+    base = queryset if queryset is not None else PathwayPlan.objects.all()
+    visible = base.filter(pk__in=plans_visible_to(user).values("pk"))
+    try:
+        plan = visible.select_related("patient").get(public_id=public_id)
+    except (ValidationError, ValueError):
+        raise Http404 from None
+    except PathwayPlan.DoesNotExist:
+        found = _emergency_access(user, public_id, base)
+        if found is None:
+            _record_refusal(user, public_id)
+            raise Http404 from None
+        plan, grant = found
+        access_log_write(
+            actor=user,
+            reads=[PatientRead(plan.patient_id, plan.pk, grant.organisation_id)],
+            action=action,
+            purpose=AccessPurpose.EMERGENCY,
+            reason=grant.reason,
+        )
+        return PlanAccess(plan=plan, rights=READ_ONLY, emergency=grant)
+    access_log_plans(user, [plan], action=action)
+    rights = PlanRights(
+        is_coordinator=is_coordinator(user, plan), acting_organisation_ids=acting_organisation_ids(user)
     )
+    return PlanAccess(plan=plan, rights=rights)
+
+
+def access_task(user: Any, public_id: UUID | str) -> Task:
+    """The task if the user may see its plan, otherwise Http404 (the caller logs the read)."""
+    try:
+        return (
+            tasks_visible_to(user)
+            .select_related("plan", "responsible_organisation", "depends_on")
+            .get(public_id=public_id)
+        )
+    except (Task.DoesNotExist, ValueError):
+        raise Http404 from None
+
+
+def access_plan_task(plan_access: PlanAccess, task_id: UUID | str) -> Task:
+    """A task of a plan the user has already been given (access_plan); Http404 if not in that plan."""
+    related = ("responsible_organisation", "responsible_person", "depends_on", "goal")
+    task = plan_access.plan.tasks.select_related(*related).filter(public_id=task_id).first()
+    if task is None:
+        raise Http404
+    return task
+
+
+def access_goal(plan_access: PlanAccess, goal_id: UUID | str) -> Goal:
+    goal = plan_access.plan.goals.filter(public_id=goal_id).first()
+    if goal is None:
+        raise Http404
+    return goal
+
+
+def access_participant(plan_access: PlanAccess, participant_id: UUID | str) -> PlanParticipant:
+    participant = plan_access.plan.participants.filter(public_id=participant_id).first()
+    if participant is None:
+        raise Http404
+    return participant
+
+
+def access_emergency_grant_as_coordinator(user: Any, access_id: UUID | str) -> EmergencyAccess:
+    """An emergency access to a plan the user coordinates (or substitutes for), to mark it seen."""
+    grant = (
+        EmergencyAccess.objects.filter(coordinated_by(user, via="plan__"), public_id=access_id)
+        .select_related("plan")
+        .first()
+    )
+    if grant is None:
+        raise Http404
+    return grant
+
+
+def acting_organisation_ids(user: Any) -> frozenset[int]:
+    """The organisations the user acts for: their own and the units directly under them (a municipality's
+    staff act for its home nursing, a hospital's for its departments)."""
+    cached: frozenset[int] | None = getattr(user, _ACTING_CACHE_ATTR, None)
+    if cached is None:
+        own = active_organisation_ids(user)
+        children = Organisation.objects.filter(parent_id__in=own).values_list("id", flat=True) if own else []
+        cached = own | frozenset(children)
+        setattr(user, _ACTING_CACHE_ATTR, cached)
+    return cached
 
 
 def emergency_plan_for(cpr: str) -> PathwayPlan | None:

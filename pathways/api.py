@@ -23,10 +23,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from pathways import access, signin
+from pathways import access, selectors, signin
 from pathways.audit import RequestOrigin, security_event_record
 from pathways.choices import AccessAction, SecurityEventKind
-from pathways.models import PathwayPlan, User
+from pathways.models import User
 
 
 class _ByIdCursor(CursorPagination):
@@ -152,10 +152,7 @@ class PlanDetailApi(APIView):
         summary="One plan with goals and participants",
     )
     def get(self, request: Request, public_id: UUID) -> Response:
-        queryset = PathwayPlan.objects.select_related("coordinator").prefetch_related(
-            "conditions", "goals", "participants__organisation"
-        )
-        plan = access.access_plan(_actor(request), public_id, action=AccessAction.API_READ, queryset=queryset)
+        plan = selectors.plan_for_api(_actor(request), public_id)
         return Response(PlanDetailOutput(plan).data)
 
 
@@ -165,11 +162,8 @@ class PlanTaskListApi(APIView):
         summary="All tasks of one plan",
     )
     def get(self, request: Request, public_id: UUID) -> Response:
-        plan = access.access_plan(_actor(request), public_id, action=AccessAction.API_READ)
-        tasks = plan.tasks.select_related("plan", "responsible_organisation", "depends_on").order_by(
-            "due_date", "id"
-        )
-        return Response(TaskOutput(tasks, many=True).data)
+        plan = access.access_plan(_actor(request), public_id, action=AccessAction.API_READ).plan
+        return Response(TaskOutput(selectors.plan_tasks_for_api(plan), many=True).data)
 
 
 class TaskDetailApi(APIView):

@@ -266,9 +266,6 @@ class PathwayPlanQuerySet(models.QuerySet["PathwayPlan"]):
 class PathwayPlan(models.Model):
     """The individual cross-sector pathway plan (FHIR CarePlan, intent "plan")."""
 
-    # Set by access.access_plan when the plan was opened by breaking the glass (read only); not a field.
-    access_via_emergency: EmergencyAccess | None = None
-
     public_id = models.UUIDField(default=uuid4, unique=True, editable=False)
     patient = models.ForeignKey(
         Patient, verbose_name=_("patient"), on_delete=models.PROTECT, related_name="plans"

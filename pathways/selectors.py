@@ -24,13 +24,21 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from pathways import access
-from pathways.choices import PLAN_OPEN_STATUSES, TASK_OPEN_STATUSES, TASK_TRANSITIONS, Sector, TaskStatus
+from pathways.choices import (
+    PLAN_OPEN_STATUSES,
+    TASK_OPEN_STATUSES,
+    TASK_TRANSITIONS,
+    AccessAction,
+    Sector,
+    TaskStatus,
+)
 from pathways.history import PLAN_HISTORY_MODELS, HistoryEntry, history_entries
 from pathways.models import (
     AccessLog,
     AuditEvent,
     EmergencyAccess,
     Goal,
+    Organisation,
     PathwayPlan,
     PlanCondition,
     PlanParticipant,
@@ -134,6 +142,8 @@ class PlanPage:
     by_sector: list[SectorGroup]
     timeline: Timeline
     today: date
+    # The emergency access the reader opened the plan with (read only), None for the plan's own staff.
+    emergency: EmergencyAccess | None
     # Emergency accesses to this plan the coordinator has not yet marked as seen (empty for others).
     emergency_alerts: list[EmergencyAccess] = field(default_factory=list)
 
@@ -189,17 +199,25 @@ def plan_participants(plan: PathwayPlan, rights: access.PlanRights) -> list[tupl
     return [(p, p.accepted_at is None and rights.can_accept(p)) for p in participants]
 
 
+def task_organisations(plan: PathwayPlan, rights: access.PlanRights) -> QuerySet[Organisation]:
+    """The organisations a user may make responsible for a task in this plan."""
+    participating = Organisation.objects.filter(participations__plan=plan)
+    if not rights.is_coordinator:
+        participating = participating.filter(pk__in=rights.acting_organisation_ids)
+    return participating.order_by("name")
+
+
 def plan_page_for(actor: User, public_id: UUID) -> PlanPage:
     """Everything the plan page shows; raises Http404 outside the access policy; logs the read."""
-    plan = access.access_plan(
+    granted = access.access_plan(
         actor,
         public_id,
         queryset=PathwayPlan.objects.select_related(
             "coordinator", "coordinator_organisation", "coordinator_substitute"
         ).prefetch_related("conditions"),
     )
+    plan, rights = granted.plan, granted.rights
     today = timezone.localdate()
-    rights = access.plan_rights(actor, plan)
     rows = [task_row(t, rights, today) for t in plan_tasks(plan)]
     groups: dict[str, SectorGroup] = {
         s: SectorGroup(sector=s, label=str(Sector(s).label)) for s in [*SECTOR_ORDER, Sector.OTHER]
@@ -209,6 +227,7 @@ def plan_page_for(actor: User, public_id: UUID) -> PlanPage:
     return PlanPage(
         plan=plan,
         rights=rights,
+        emergency=granted.emergency,
         goals=list(plan.goals.order_by("sort_order", "id")),
         rows=rows,
         participants=plan_participants(plan, rights),
@@ -232,7 +251,7 @@ def _unseen_emergency_accesses(accesses: QuerySet[EmergencyAccess]) -> list[Emer
 def emergency_alerts_for(actor: User) -> list[EmergencyAccess]:
     """Emergency accesses to the plans the actor coordinates (or stands in for), not yet marked seen."""
     return _unseen_emergency_accesses(
-        EmergencyAccess.objects.filter(Q(plan__coordinator=actor) | Q(plan__coordinator_substitute=actor))
+        EmergencyAccess.objects.filter(access.coordinated_by(actor, via="plan__"))
     )
 
 
@@ -259,3 +278,18 @@ def plan_history(*, plan: PathwayPlan) -> list[HistoryEntry]:
         for entry in history_entries(events)
         if entry.kind != "update" or entry.changes or entry.earlier_values_unknown
     ]
+
+
+def plan_for_api(actor: User, public_id: UUID) -> PathwayPlan:
+    """One plan with what the API's plan detail shows; Http404 outside the access policy; logged."""
+    queryset = PathwayPlan.objects.select_related("coordinator").prefetch_related(
+        "conditions", "goals", "participants__organisation"
+    )
+    return access.access_plan(actor, public_id, action=AccessAction.API_READ, queryset=queryset).plan
+
+
+def plan_tasks_for_api(plan: PathwayPlan) -> QuerySet[Task]:
+    """All tasks of a plan the caller has from access.access_plan, by due date."""
+    return plan.tasks.select_related("plan", "responsible_organisation", "depends_on").order_by(
+        "due_date", "id"
+    )

@@ -10,8 +10,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.db.models import Q
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -34,7 +33,7 @@ from pathways.forms import (
     TaskStatusForm,
     WhatMattersForm,
 )
-from pathways.models import EmergencyAccess, Goal, Organisation, PathwayPlan, Task, User
+from pathways.models import Goal, PathwayPlan, Task, User
 from pathways.signin import safe_next
 
 CASELOAD_PAGE_SIZE = 25
@@ -101,7 +100,7 @@ def caseload_cpr_search(request: HtmxHttpRequest) -> HttpResponse:
 @require_POST
 def cpr_reveal_partial(request: HtmxHttpRequest, public_id: UUID) -> HttpResponse:
     """The full CPR number, to the user who asks for it; the reveal is logged."""
-    plan = access.access_plan(_staff(request), public_id, action=AccessAction.REVEAL_CPR)
+    plan = access.access_plan(_staff(request), public_id, action=AccessAction.REVEAL_CPR).plan
     if not request.htmx:
         messages.info(request, gettext("CPR number: %(cpr)s") % {"cpr": plan.patient.cpr_formatted})
         return redirect(_plan_url(plan))
@@ -122,7 +121,7 @@ def plan_detail(request: HttpRequest, public_id: UUID) -> HttpResponse:
 @require_safe
 def plan_history(request: HttpRequest, public_id: UUID) -> HttpResponse:
     """Who changed what in the plan and when, newest first; opening it is logged like the plan page."""
-    plan = access.access_plan(_staff(request), public_id, action=AccessAction.VIEW_HISTORY)
+    plan = access.access_plan(_staff(request), public_id, action=AccessAction.VIEW_HISTORY).plan
     entries = selectors.plan_history(plan=plan)
     return render(request, "pathways/plan_history.html", {"plan": plan, "entries": entries})
 
@@ -131,19 +130,10 @@ def _plan_url(plan: PathwayPlan, anchor: str = "") -> str:
     return reverse("pathways:plan-detail", args=[plan.public_id]) + (f"#{anchor}" if anchor else "")
 
 
-def _editable_plan(request: HttpRequest, public_id: UUID) -> tuple[User, PathwayPlan, access.PlanRights]:
+def _editable_plan(request: HttpRequest, public_id: UUID) -> tuple[User, access.PlanAccess]:
     """The plan through the access policy (404 outside it), logged as a change, with the actor's rights."""
     actor = _staff(request)
-    plan = access.access_plan(actor, public_id, action=AccessAction.EDIT_PLAN)
-    return actor, plan, access.plan_rights(actor, plan)
-
-
-def _task_in(plan: PathwayPlan, task_id: UUID) -> Task:
-    related = ("responsible_organisation", "responsible_person", "depends_on", "goal")
-    task = plan.tasks.select_related(*related).filter(public_id=task_id).first()
-    if task is None:
-        raise Http404
-    return task
+    return actor, access.access_plan(actor, public_id, action=AccessAction.EDIT_PLAN)
 
 
 def _render_partial_or_redirect(
@@ -158,8 +148,9 @@ def _render_partial_or_redirect(
 @login_required
 @require_POST
 def task_status_partial(request: HtmxHttpRequest, public_id: UUID, task_id: UUID) -> HttpResponse:
-    actor, plan, rights = _editable_plan(request, public_id)
-    task = _task_in(plan, task_id)
+    actor, granted = _editable_plan(request, public_id)
+    plan, rights = granted.plan, granted.rights
+    task = access.access_plan_task(granted, task_id)
     if not rights.can_edit_task(task):
         raise PermissionDenied
     form = TaskStatusForm(request.POST, task=task)
@@ -187,14 +178,15 @@ def task_status_partial(request: HtmxHttpRequest, public_id: UUID, task_id: UUID
         if error:
             messages.error(request, error)
         return redirect(_plan_url(plan, f"task-{task_id}"))
-    return _task_row_response(request, plan, rights, task_id, error)
+    return _task_row_response(request, granted, task_id, error)
 
 
 def _task_row_response(
-    request: HtmxHttpRequest, plan: PathwayPlan, rights: access.PlanRights, task_id: UUID, error: str = ""
+    request: HtmxHttpRequest, granted: access.PlanAccess, task_id: UUID, error: str = ""
 ) -> HttpResponse:
     """The task's row as saved now (read again with its related objects), changed or not."""
-    row = selectors.task_row(_task_in(plan, task_id), rights, timezone.localdate())
+    plan, rights = granted.plan, granted.rights
+    row = selectors.task_row(access.access_plan_task(granted, task_id), rights, timezone.localdate())
     response = render(request, "pathways/_partials/task_row.html", {"row": row, "plan": plan, "error": error})
     if not error:
         response["HX-Trigger"] = "plan-changed"
@@ -205,7 +197,8 @@ def _task_row_response(
 @login_required
 @require_http_methods(["GET", "POST"])
 def what_matters_partial(request: HtmxHttpRequest, public_id: UUID) -> HttpResponse:
-    actor, plan, rights = _editable_plan(request, public_id)
+    actor, granted = _editable_plan(request, public_id)
+    plan, rights = granted.plan, granted.rights
     if not rights.can_edit_plan:
         raise PermissionDenied
     error = ""
@@ -248,10 +241,9 @@ def what_matters_partial(request: HtmxHttpRequest, public_id: UUID) -> HttpRespo
 def participant_accept_partial(
     request: HtmxHttpRequest, public_id: UUID, participant_id: UUID
 ) -> HttpResponse:
-    actor, plan, rights = _editable_plan(request, public_id)
-    participant = plan.participants.filter(public_id=participant_id).first()
-    if participant is None:
-        raise Http404
+    actor, granted = _editable_plan(request, public_id)
+    plan, rights = granted.plan, granted.rights
+    participant = access.access_participant(granted, participant_id)
     if not rights.can_accept(participant):
         raise PermissionDenied
     services.participant_accept(actor=actor, participant=participant)
@@ -265,7 +257,8 @@ def participant_accept_partial(
 @login_required
 @require_http_methods(["GET", "POST"])
 def task_create(request: HtmxHttpRequest, public_id: UUID) -> HttpResponse:
-    actor, plan, rights = _editable_plan(request, public_id)
+    actor, granted = _editable_plan(request, public_id)
+    plan, rights = granted.plan, granted.rights
     participating = _participating_for(plan, rights)
     if not participating.exists():
         raise PermissionDenied
@@ -291,11 +284,7 @@ def _task_fields(data: dict[str, Any]) -> dict[str, Any]:
 
 
 def _participating_for(plan: PathwayPlan, rights: access.PlanRights) -> Any:
-    """The organisations a user may make responsible for a task in this plan."""
-    participating = Organisation.objects.filter(participations__plan=plan)
-    if not rights.is_coordinator:
-        participating = participating.filter(pk__in=rights.acting_organisation_ids)
-    return participating.order_by("name")
+    return selectors.task_organisations(plan, rights)
 
 
 def _task_form_initial(task: Task) -> dict[str, Any]:
@@ -319,8 +308,9 @@ def _task_form_initial(task: Task) -> dict[str, Any]:
 @require_http_methods(["GET", "POST"])
 def task_edit_partial(request: HtmxHttpRequest, public_id: UUID, task_id: UUID) -> HttpResponse:
     """Edit a task in its row (htmx) or on its own page (no JavaScript). Status has its own control."""
-    actor, plan, rights = _editable_plan(request, public_id)
-    task = _task_in(plan, task_id)
+    actor, granted = _editable_plan(request, public_id)
+    plan, rights = granted.plan, granted.rights
+    task = access.access_plan_task(granted, task_id)
     if not rights.can_edit_task(task):
         raise PermissionDenied
     organisations = _participating_for(plan, rights)
@@ -350,7 +340,7 @@ def task_edit_partial(request: HtmxHttpRequest, public_id: UUID, task_id: UUID) 
                 "Someone else changed this task while you were editing it. The form now shows what is saved; "
                 "make your change again if it is still needed."
             )
-            current = _task_in(plan, conflict.current.public_id)
+            current = access.access_plan_task(granted, conflict.current.public_id)
             form = TaskEditForm(
                 initial=_task_form_initial(current),
                 plan=plan,
@@ -363,7 +353,7 @@ def task_edit_partial(request: HtmxHttpRequest, public_id: UUID, task_id: UUID) 
         else:
             if not request.htmx:
                 return redirect(_plan_url(plan, f"task-{task.public_id}"))
-            return _task_row_response(request, plan, rights, task_id)
+            return _task_row_response(request, granted, task_id)
     context = {"plan": plan, "task": task, "form": form, "error": error}
     if request.htmx:
         # htmx swaps 2xx only: errors and conflicts are answered 200 and shown in the row.
@@ -375,13 +365,6 @@ def task_edit_partial(request: HtmxHttpRequest, public_id: UUID, task_id: UUID) 
 def _goal_initial(goal: Goal) -> dict[str, Any]:
     fields = ("description", "expected_result", "target_date", "status", "version")
     return {name: getattr(goal, name) for name in fields}
-
-
-def _goal_in(plan: PathwayPlan, goal_id: UUID) -> Goal:
-    goal = plan.goals.filter(public_id=goal_id).first()
-    if goal is None:
-        raise Http404
-    return goal
 
 
 def _goals_fragment(request: HtmxHttpRequest, plan: PathwayPlan, rights: access.PlanRights) -> HttpResponse:
@@ -410,7 +393,8 @@ def _goal_form_fragment(request: HtmxHttpRequest, context: dict[str, Any]) -> Ht
 @require_http_methods(["GET", "POST"])
 def goal_create_partial(request: HtmxHttpRequest, public_id: UUID) -> HttpResponse:
     """Add an agreed goal (the coordinator). The goals region is returned for htmx."""
-    actor, plan, rights = _editable_plan(request, public_id)
+    actor, granted = _editable_plan(request, public_id)
+    plan, rights = granted.plan, granted.rights
     if not rights.can_edit_plan:
         raise PermissionDenied
     form = GoalForm(request.POST or None, auto_id="goal-new-%s")
@@ -428,10 +412,11 @@ def goal_create_partial(request: HtmxHttpRequest, public_id: UUID) -> HttpRespon
 @require_http_methods(["GET", "POST"])
 def goal_edit_partial(request: HtmxHttpRequest, public_id: UUID, goal_id: UUID) -> HttpResponse:
     """Reword, re-date, mark reached or cancel a goal (the coordinator), with optimistic locking."""
-    actor, plan, rights = _editable_plan(request, public_id)
+    actor, granted = _editable_plan(request, public_id)
+    plan, rights = granted.plan, granted.rights
     if not rights.can_edit_plan:
         raise PermissionDenied
-    goal = _goal_in(plan, goal_id)
+    goal = access.access_goal(granted, goal_id)
     auto_id = f"goal-{goal.public_id.hex[:8]}-%s"
     form = GoalEditForm(request.POST or None, initial=_goal_initial(goal), auto_id=auto_id)
     error = ""
@@ -513,15 +498,7 @@ def emergency_access(request: HttpRequest) -> HttpResponse:
 def emergency_access_acknowledge_partial(request: HtmxHttpRequest, access_id: UUID) -> HttpResponse:
     """The coordinator (or substitute) marks an emergency access to their patient's plan as seen."""
     actor = _staff(request)
-    grant = (
-        EmergencyAccess.objects.filter(
-            Q(plan__coordinator=actor) | Q(plan__coordinator_substitute=actor), public_id=access_id
-        )
-        .select_related("plan")
-        .first()
-    )
-    if grant is None:
-        raise Http404
+    grant = access.access_emergency_grant_as_coordinator(actor, access_id)
     services.emergency_access_acknowledge(actor=actor, access=grant)
     if request.htmx:
         return HttpResponse("")
@@ -538,8 +515,9 @@ ACCESS_LOG_PAGE_SIZE = 50
 def plan_access_log(request: HttpRequest, public_id: UUID) -> HttpResponse:
     """Who has opened the patient's information, when and why — for the plan's coordinator."""
     actor = _staff(request)
-    plan = access.access_plan(actor, public_id, action=AccessAction.VIEW_ACCESS_LOG)
-    if not access.plan_rights(actor, plan).is_coordinator:
+    granted = access.access_plan(actor, public_id, action=AccessAction.VIEW_ACCESS_LOG)
+    plan = granted.plan
+    if not granted.rights.is_coordinator:
         raise PermissionDenied
     page = Paginator(selectors.plan_access_log(plan), ACCESS_LOG_PAGE_SIZE).get_page(request.GET.get("page"))
     context = {"plan": plan, "page": page, "emergency": AccessPurpose.EMERGENCY}

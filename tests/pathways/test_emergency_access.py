@@ -49,7 +49,7 @@ def test_breaking_the_glass_opens_the_plan_read_only_and_logs_the_reason(client,
     assert page.status_code == 200
     body = page.content.decode()
     assert "Kirsten" in body
-    assert page.context["plan"].access_via_emergency is not None
+    assert page.context["page"].emergency is not None
     assert page.context["page"].rights.can_edit_plan is False
     assert not any(row.can_edit for row in page.context["page"].rows)
 
