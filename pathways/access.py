@@ -214,10 +214,14 @@ def access_plan(
         )
         return PlanAccess(plan=plan, rights=READ_ONLY, emergency=grant)
     access_log_plans(user, [plan], action=action)
-    rights = PlanRights(
+    return PlanAccess(plan=plan, rights=rights_for(user, plan))
+
+
+def rights_for(user: Any, plan: PathwayPlan) -> PlanRights:
+    """What the user may change in a plan they take part in."""
+    return PlanRights(
         is_coordinator=is_coordinator(user, plan), acting_organisation_ids=acting_organisation_ids(user)
     )
-    return PlanAccess(plan=plan, rights=rights)
 
 
 def access_task(user: Any, public_id: UUID | str) -> Task:

@@ -57,6 +57,17 @@ class GoalStatus(models.TextChoices):
     CANCELLED = "cancelled", _("Cancelled")
 
 
+# A goal is agreed before it is reached or put on hold; a reached or cancelled goal can be taken up again
+# (agreed anew) but never goes back to being a proposal. Same status again: no change.
+GOAL_TRANSITIONS: dict[str, frozenset[str]] = {
+    GoalStatus.PROPOSED: frozenset({GoalStatus.ACTIVE, GoalStatus.CANCELLED}),
+    GoalStatus.ACTIVE: frozenset({GoalStatus.ON_HOLD, GoalStatus.COMPLETED, GoalStatus.CANCELLED}),
+    GoalStatus.ON_HOLD: frozenset({GoalStatus.ACTIVE, GoalStatus.COMPLETED, GoalStatus.CANCELLED}),
+    GoalStatus.COMPLETED: frozenset({GoalStatus.ACTIVE}),
+    GoalStatus.CANCELLED: frozenset({GoalStatus.ACTIVE}),
+}
+
+
 class TaskStatus(models.TextChoices):
     """Task.status in FHIR terms (a subset; in_progress ↔ in-progress)."""
 

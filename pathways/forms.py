@@ -10,7 +10,15 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
 from pathways import signin
-from pathways.choices import PLAN_OPEN_STATUSES, TASK_TRANSITIONS, GoalStatus, Sector, TaskKind, TaskStatus
+from pathways.choices import (
+    GOAL_TRANSITIONS,
+    PLAN_OPEN_STATUSES,
+    TASK_TRANSITIONS,
+    GoalStatus,
+    Sector,
+    TaskKind,
+    TaskStatus,
+)
 from pathways.cpr import cpr_parse, validate_cpr
 from pathways.models import Goal, Organisation, PathwayPlan, Task, User
 
@@ -178,9 +186,12 @@ class GoalForm(forms.Form):
 class GoalEditForm(VersionedForm, GoalForm):
     status = forms.ChoiceField(label=_("Status"), choices=GoalStatus.choices)
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, goal: Goal, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["status"].widget.attrs["class"] = "form-select"
+        allowed = {goal.status} | GOAL_TRANSITIONS[goal.status]
+        field = self.fields["status"]
+        field.choices = [(v, label) for v, label in GoalStatus.choices if v in allowed]  # type: ignore[attr-defined]
+        field.widget.attrs["class"] = "form-select"
 
 
 class CaseloadFilterForm(forms.Form):

@@ -418,7 +418,7 @@ def goal_edit_partial(request: HtmxHttpRequest, public_id: UUID, goal_id: UUID) 
         raise PermissionDenied
     goal = access.access_goal(granted, goal_id)
     auto_id = f"goal-{goal.public_id.hex[:8]}-%s"
-    form = GoalEditForm(request.POST or None, initial=_goal_initial(goal), auto_id=auto_id)
+    form = GoalEditForm(request.POST or None, initial=_goal_initial(goal), auto_id=auto_id, goal=goal)
     error = ""
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
@@ -437,7 +437,9 @@ def goal_edit_partial(request: HtmxHttpRequest, public_id: UUID, goal_id: UUID) 
             error = gettext(
                 "Someone else changed this goal while you were editing it. The form now shows what is saved."
             )
-            form = GoalEditForm(initial=_goal_initial(goal), auto_id=auto_id)
+            form = GoalEditForm(initial=_goal_initial(goal), auto_id=auto_id, goal=goal)
+        except ValidationError as exc:
+            form.add_error(None, exc)
         else:
             return _goals_fragment(request, plan, rights)
     context = {"plan": plan, "form": form, "goal": goal, "error": error}

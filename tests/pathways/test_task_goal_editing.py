@@ -288,3 +288,42 @@ def test_admin_refuses_a_goal_longer_than_the_form_allows(client, world):
     assert "må højst have 1000 tegn" in response.content.decode()
     goal.refresh_from_db()
     assert goal.description == "Gå tur"
+
+
+@pytest.mark.parametrize(
+    ("start", "to", "allowed"),
+    [
+        (GoalStatus.ACTIVE, GoalStatus.COMPLETED, True),
+        (GoalStatus.COMPLETED, GoalStatus.ACTIVE, True),
+        (GoalStatus.CANCELLED, GoalStatus.ACTIVE, True),
+        (GoalStatus.ACTIVE, GoalStatus.PROPOSED, False),
+        (GoalStatus.COMPLETED, GoalStatus.CANCELLED, False),
+        (GoalStatus.PROPOSED, GoalStatus.COMPLETED, False),
+    ],
+)
+def test_goal_status_follows_its_transition_table(world, start, to, allowed):
+    goal = services.goal_create(actor=None, plan=world.plan, description="Gå tur hver dag")
+    Goal.objects.filter(pk=goal.pk).update(status=start)
+    goal.refresh_from_db()
+    change = {"description": goal.description, "expected_result": "", "target_date": None, "status": to}
+    if allowed:
+        updated = services.goal_update(actor=None, goal=goal, expected_version=goal.version, **change)
+        assert updated.status == to
+    else:
+        with pytest.raises(services.TransitionNotAllowed):
+            services.goal_update(actor=None, goal=goal, expected_version=goal.version, **change)
+        goal.refresh_from_db()
+        assert goal.status == start
+
+
+def test_goal_form_offers_only_the_statuses_the_goal_can_take(client, world):
+    sign_in(client, world.coordinator)
+    goal = services.goal_create(actor=None, plan=world.plan, description="Gå tur hver dag")
+    Goal.objects.filter(pk=goal.pk).update(status=GoalStatus.COMPLETED)
+    url = reverse("pathways:goal-edit-partial", args=[world.plan.public_id, goal.public_id])
+    form = client.get(url).context["form"]
+    assert [value for value, _label in form.fields["status"].choices] == ["active", "completed"]
+    response = client.post(url, {"description": "Gå tur", "status": "proposed", "version": goal.version})
+    assert response.status_code == 422
+    goal.refresh_from_db()
+    assert goal.status == GoalStatus.COMPLETED
