@@ -11,5 +11,6 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
 
-def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+# Django calls the view with `reason=` by keyword, so the unused parameter keeps its name.
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:  # noqa: ARG001
     return render(request, "403_csrf.html", status=403)

@@ -49,7 +49,7 @@ def _workers_answering() -> int:
 
 @never_cache
 @require_safe
-def healthz(request: HttpRequest) -> JsonResponse:
+def healthz(_request: HttpRequest) -> JsonResponse:
     database = _database_up()
     redis_ok = _redis_up()
     workers = 0

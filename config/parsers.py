@@ -17,6 +17,7 @@ from django.utils.translation import gettext_lazy as _
 from rest_framework import status
 from rest_framework.exceptions import APIException, ParseError
 from rest_framework.parsers import JSONParser
+from typing_extensions import override
 
 # No request body of this API nests deeper than a few levels; 32 leaves room for any future one.
 MAX_JSON_DEPTH = 32
@@ -55,6 +56,7 @@ def json_problem(value: object, limit: int) -> str | None:
 
 
 class SafeJSONParser(JSONParser):
+    @override
     def parse(
         self, stream: IO[Any], media_type: str | None = None, parser_context: Mapping[str, Any] | None = None
     ) -> Any:

@@ -184,6 +184,9 @@ cmd_test() {
   "$VENV/bin/ruff" format --check .
   log "mypy"
   "$VENV/bin/mypy" .
+  log "import-linter"
+  # Contracts in pyproject.toml; the graph builds in under a second, so no cache is written into the tree.
+  "$VENV/bin/lint-imports" --no-logo --no-cache
   log "bandit (fails on high severity)"
   "$VENV/bin/bandit" -q -r config pathways coordination relatives quality portal -x '*/migrations/*' \
     --severity-level high

@@ -23,6 +23,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
+from typing_extensions import override
 
 from pathways import services
 from pathways.audit import PatientRead, RequestOrigin, access_log_write
@@ -203,6 +204,7 @@ class KeepHistoryAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     """Patients and plans are never deleted here: their history and access log must stay whole (the
     access log's rows protect them in the database anyway; a plan ends by being completed or revoked)."""
 
+    @override
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
@@ -276,12 +278,15 @@ class TaskAdmin(VersionedAdmin):
 class ReadOnlyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     """Logs that can be filtered and read, never added to, changed or deleted (not even by a superuser)."""
 
+    @override
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
+    @override
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
+    @override
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
@@ -301,9 +306,11 @@ class AuditKindFilter(admin.SimpleListFilter):
     title = _("kind of change")
     parameter_name = "kind"
 
+    @override
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
         return [(kind, str(label)) for kind, label in HISTORY_KIND_LABELS.items()]
 
+    @override
     def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
         return queryset.filter(pgh_label=self.value()) if self.value() else queryset
 
@@ -312,10 +319,12 @@ class AuditRecordFilter(admin.SimpleListFilter):
     title = _("kind of record")
     parameter_name = "record"
 
+    @override
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
         choices = [(m._meta.label, capfirst(str(m._meta.verbose_name))) for m in AUDITED_MODELS]
         return sorted(choices, key=lambda choice: choice[1])
 
+    @override
     def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
         if not self.value():
             return queryset
@@ -406,9 +415,11 @@ class AuditEventAdmin(ReadOnlyAdmin):
     show_full_result_count = False
     show_facets = admin.ShowFacets.NEVER
 
+    @override
     def get_queryset(self, request: HttpRequest) -> QuerySet[AuditEvent]:
         return AuditEvent.objects.all()
 
+    @override
     def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[ChangeList]:
         return AuditChangeList
 

@@ -18,6 +18,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from pathways.audit import RequestOrigin, security_event_record
 from pathways.choices import (
+    GOAL_TRANSITIONS,
     PLAN_TRANSITIONS,
     TASK_TRANSITIONS,
     ContactChannel,
@@ -135,7 +136,11 @@ def _locked_plan(plan: PathwayPlan, expected_version: int | None) -> PathwayPlan
 
 @transaction.atomic
 def plan_transition(
-    *, actor: User | None, plan: PathwayPlan, to_status: PlanStatus, expected_version: int | None = None
+    *,
+    actor: User | None,  # noqa: ARG001 (rights checked by the caller until #9 moves them here)
+    plan: PathwayPlan,
+    to_status: PlanStatus,
+    expected_version: int | None = None,
 ) -> PathwayPlan:
     locked = _locked_plan(plan, expected_version)
     if locked.status == to_status:
@@ -155,7 +160,11 @@ def plan_transition(
 
 @transaction.atomic
 def plan_update_what_matters(
-    *, actor: User | None, plan: PathwayPlan, what_matters: str, expected_version: int | None = None
+    *,
+    actor: User | None,  # noqa: ARG001 (rights checked by the caller until #9 moves them here)
+    plan: PathwayPlan,
+    what_matters: str,
+    expected_version: int | None = None,
 ) -> PathwayPlan:
     locked = _locked_plan(plan, expected_version)
     if locked.what_matters == what_matters:
@@ -170,7 +179,7 @@ def plan_update_what_matters(
 @transaction.atomic
 def coordinator_assign(
     *,
-    actor: User | None,
+    actor: User | None,  # noqa: ARG001 (rights checked by the caller until #9 moves them here)
     plan: PathwayPlan,
     coordinator: User,
     organisation: Organisation,
@@ -297,7 +306,11 @@ def task_create(
 
 @transaction.atomic
 def task_transition(
-    *, actor: User | None, task: Task, to_status: TaskStatus, expected_version: int | None = None
+    *,
+    actor: User | None,  # noqa: ARG001 (rights checked by the caller until #9 moves them here)
+    task: Task,
+    to_status: TaskStatus,
+    expected_version: int | None = None,
 ) -> Task:
     locked = Task.objects.select_for_update().get(pk=task.pk)
     if expected_version is not None and locked.version != expected_version:
@@ -419,7 +432,7 @@ def task_update(
 @transaction.atomic
 def goal_update(
     *,
-    actor: User | None,
+    actor: User | None,  # noqa: ARG001 (rights checked by the caller until #9 moves them here)
     goal: Goal,
     expected_version: int,
     description: str,
@@ -431,6 +444,13 @@ def goal_update(
     locked = Goal.objects.select_for_update().get(pk=goal.pk)
     if locked.version != expected_version:
         raise VersionConflict(locked)
+    if status != locked.status and status not in GOAL_TRANSITIONS[locked.status]:
+        raise TransitionNotAllowed(
+            {
+                "status": _("A goal that is %(from)s cannot become %(to)s.")
+                % {"from": locked.get_status_display(), "to": GoalStatus(status).label}
+            },
+        )
     changed = _set_changed(
         locked,
         {

@@ -1,5 +1,8 @@
 """Security events from Django's and django-axes' sign-in signals (framework signals, not domain ones:
-the product's own writes record their events in services.py)."""
+the product's own writes record their events in services.py).
+
+Receivers take `sender` and **kwargs, as Django asks of every receiver. Django sends `sender` by keyword,
+so it keeps its name though unused: hence the `noqa: ARG001` on each."""
 
 from __future__ import annotations
 
@@ -18,7 +21,7 @@ SEEN_AT = "ff_seen_at"
 
 
 @receiver(user_logged_in, dispatch_uid="ff_login_succeeded")
-def _login_succeeded(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
+def _login_succeeded(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:  # noqa: ARG001
     if request is not None and hasattr(request, "session"):
         now = int(time.time())
         request.session[AUTH_AT] = now  # the absolute session limit counts from here
@@ -27,7 +30,7 @@ def _login_succeeded(sender: Any, request: Any, user: Any, **kwargs: Any) -> Non
 
 
 @receiver(user_login_failed, dispatch_uid="ff_login_failed")
-def _login_failed(sender: Any, credentials: dict[str, Any], request: Any = None, **kwargs: Any) -> None:
+def _login_failed(sender: Any, credentials: dict[str, Any], request: Any = None, **kwargs: Any) -> None:  # noqa: ARG001
     locked = bool(getattr(request, "axes_locked_out", False))
     security_event_record(
         kind=SecurityEventKind.LOGIN_FAILED,
@@ -38,13 +41,15 @@ def _login_failed(sender: Any, credentials: dict[str, Any], request: Any = None,
 
 
 @receiver(user_logged_out, dispatch_uid="ff_logged_out")
-def _logged_out(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
+def _logged_out(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:  # noqa: ARG001
     if user is not None:
         security_event_record(kind=SecurityEventKind.LOGGED_OUT, origin=RequestOrigin.of(request), user=user)
 
 
+# django-axes also sends `ip_address`; **kwargs takes it, as the origin is read from the request like
+# every other event's.
 @receiver(user_locked_out, dispatch_uid="ff_locked_out")
-def _locked_out(sender: Any, request: Any, username: str, ip_address: str, **kwargs: Any) -> None:
+def _locked_out(sender: Any, request: Any, username: str, **kwargs: Any) -> None:  # noqa: ARG001
     security_event_record(
         kind=SecurityEventKind.LOCKED_OUT, origin=RequestOrigin.of(request), username=username or ""
     )

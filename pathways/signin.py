@@ -86,9 +86,12 @@ def verify_second_factor(user: Any, code: str) -> tuple[Any, bool]:
 
 
 def lockout_response(
-    request: HttpRequest, original_response: Any = None, credentials: Any = None
+    request: HttpRequest, _original_response: Any = None, _credentials: Any = None
 ) -> HttpResponse:
-    """django-axes' answer while a sign-in is paused: JSON for the API, the explaining page for people."""
+    """django-axes' answer while a sign-in is paused: JSON for the API, the explaining page for people.
+
+    django-axes calls it with (request, original_response, credentials), by position; neither of the
+    latter changes the answer."""
     minutes = int(settings.AXES_COOLOFF_TIME.total_seconds() // 60)
     response: HttpResponse
     if request.path.startswith("/api/"):
