@@ -16,7 +16,6 @@ from drf_spectacular.utils import (
     extend_schema_serializer,
 )
 from rest_framework import serializers, status
-from rest_framework.authtoken.models import Token
 from rest_framework.pagination import CursorPagination
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
@@ -24,8 +23,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from pathways import access, selectors, signin
-from pathways.audit import RequestOrigin, security_event_record
-from pathways.choices import AccessAction, SecurityEventKind
+from pathways.audit import RequestOrigin
+from pathways.choices import AccessAction
 from pathways.models import User
 
 
@@ -242,21 +241,10 @@ class AuthTokenApi(APIView):
                 {"detail": gettext("The user name or password is not correct.")},
                 status=status.HTTP_400_BAD_REQUEST,
             )
-        if signin.second_factor_required(user):
-            if not signin.has_second_factor(user):
-                detail = gettext("Set up two-step sign-in in the browser before you ask for an API token.")
-                return Response({"detail": detail}, status=status.HTTP_403_FORBIDDEN)
-            device, _recovery = signin.verify_second_factor(user, data.validated_data.get("code", ""))
-            if device is None:
-                security_event_record(
-                    kind=SecurityEventKind.MFA_FAILED, origin=RequestOrigin.of(django_request), user=user
-                )
-                return Response(
-                    {"detail": gettext("A valid code from the authenticator app is needed.")},
-                    status=status.HTTP_400_BAD_REQUEST,
-                )
-        token, _created = Token.objects.get_or_create(user=user)
-        security_event_record(
-            kind=SecurityEventKind.API_TOKEN_ISSUED, origin=RequestOrigin.of(django_request), user=user
-        )
-        return Response(self.Output({"token": token.key}).data)
+        try:
+            token = signin.api_token_issue(
+                user=user, code=data.validated_data.get("code", ""), origin=RequestOrigin.of(django_request)
+            )
+        except signin.ApiSignInRefused as refused:
+            return Response({"detail": refused.detail}, status=refused.status)
+        return Response(self.Output({"token": token}).data)

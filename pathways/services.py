@@ -8,7 +8,7 @@ from datetime import date
 from typing import Any
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import F, ForeignKey, Model
 from django.utils import timezone
@@ -16,6 +16,7 @@ from django.utils.translation import gettext as _
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from pathways import access
 from pathways.audit import RequestOrigin, security_event_record
 from pathways.choices import (
     GOAL_TRANSITIONS,
@@ -538,6 +539,42 @@ def mfa_remove(*, user: User, actor: User, origin: RequestOrigin | None = None) 
 
 class EmergencyAccessRefused(ValidationError):
     pass
+
+
+class NoPlanForCpr(EmergencyAccessRefused):
+    pass
+
+
+class AlreadyInPlan(Exception):
+    """No emergency access is needed: the actor takes part in the plan already."""
+
+    def __init__(self, plan: PathwayPlan) -> None:
+        super().__init__(plan.public_id)
+        self.plan = plan
+
+
+@transaction.atomic
+def emergency_access_open(
+    *, actor: User, organisation: Organisation, cpr: str, reason: str, origin: RequestOrigin | None = None
+) -> PathwayPlan:
+    """Break the glass: find the patient's plan by CPR number and open it to a clinician outside it.
+
+    The actor must work as clinician or coordinator in `organisation` (PermissionDenied otherwise).
+    Raises NoPlanForCpr (the failed look-up is a security event too), AlreadyInPlan, or
+    EmergencyAccessRefused for a reason too short to be checked afterwards.
+    """
+    if not access.emergency_organisations(actor).filter(pk=organisation.pk).exists():
+        raise PermissionDenied
+    plan = access.emergency_plan_for(cpr)
+    if plan is None:
+        security_event_record(
+            kind=SecurityEventKind.BREAK_GLASS, origin=origin, user=actor, detail={"found": False}
+        )
+        raise NoPlanForCpr(_("There is no pathway plan for this CPR number."), code="no_plan")
+    if access.plans_visible_to(actor).filter(pk=plan.pk).exists():
+        raise AlreadyInPlan(plan)
+    emergency_access_grant(actor=actor, organisation=organisation, plan=plan, reason=reason, origin=origin)
+    return plan
 
 
 @transaction.atomic

@@ -20,8 +20,8 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 from django_htmx.middleware import HtmxDetails
 
 from pathways import access, selectors, services
-from pathways.audit import RequestOrigin, security_event_record
-from pathways.choices import AccessAction, AccessPurpose, GoalStatus, SecurityEventKind, TaskKind, TaskStatus
+from pathways.audit import RequestOrigin
+from pathways.choices import AccessAction, AccessPurpose, GoalStatus, TaskKind, TaskStatus
 from pathways.forms import (
     CaseloadFilterForm,
     CprSearchForm,
@@ -464,31 +464,24 @@ def emergency_access(request: HttpRequest) -> HttpResponse:
         raise PermissionDenied
     form = EmergencyAccessForm(request.POST or None, organisations=organisations)
     if request.method == "POST" and form.is_valid():
-        plan = access.emergency_plan_for(form.cleaned_data["cpr"])
-        if plan is None:
-            security_event_record(
-                kind=SecurityEventKind.BREAK_GLASS,
+        data = form.cleaned_data
+        try:
+            plan = services.emergency_access_open(
+                actor=actor,
+                organisation=data["organisation"],
+                cpr=data["cpr"],
+                reason=data["reason"],
                 origin=RequestOrigin.of(request),
-                user=actor,
-                detail={"found": False},
             )
-            form.add_error("cpr", gettext("There is no pathway plan for this CPR number."))
-        elif access.plans_visible_to(actor).filter(pk=plan.pk).exists():
+        except services.AlreadyInPlan as already:
             messages.info(request, gettext("You already take part in this plan; no emergency access needed."))
-            return redirect(_plan_url(plan))
+            return redirect(_plan_url(already.plan))
+        except services.NoPlanForCpr as error:
+            form.add_error("cpr", error)
+        except services.EmergencyAccessRefused as error:
+            form.add_error("reason", error)
         else:
-            try:
-                services.emergency_access_grant(
-                    actor=actor,
-                    organisation=form.cleaned_data["organisation"],
-                    plan=plan,
-                    reason=form.cleaned_data["reason"],
-                    origin=RequestOrigin.of(request),
-                )
-            except ValidationError as error:
-                form.add_error("reason", error)
-            else:
-                return redirect(_plan_url(plan))
+            return redirect(_plan_url(plan))
     status = 422 if form.errors else 200
     hours = int(settings.EMERGENCY_ACCESS_DURATION.total_seconds() // 3600)
     return render(request, "pathways/emergency_access.html", {"form": form, "hours": hours}, status=status)

@@ -5,9 +5,11 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from django.core.exceptions import PermissionDenied
 from django.urls import reverse
 from django.utils import timezone
 
+from pathways import services
 from pathways.choices import AccessAction, AccessPurpose, SecurityEventKind, TaskStatus
 from pathways.models import AccessLog, EmergencyAccess, SecurityEvent
 from tests.conftest import sign_in
@@ -172,3 +174,16 @@ def test_only_the_coordinator_may_mark_an_emergency_access_seen(client, world):
 def test_other_participants_cannot_read_the_access_log(client, world):
     sign_in(client, world.home_nurse)
     assert client.get(reverse("pathways:plan-access-log", args=[world.plan.public_id])).status_code == 403
+
+
+def test_the_service_refuses_an_organisation_the_clinician_does_not_work_for(world):
+    """The form offers only the clinician's own organisations; the service checks it again, so no
+    caller (API, admin, a script) can break the glass on behalf of another organisation."""
+    with pytest.raises(PermissionDenied):
+        services.emergency_access_open(
+            actor=world.outsider,
+            organisation=world.hospital,
+            cpr=world.patient.cpr,
+            reason="Akut indlagt, behøver medicinliste",
+        )
+    assert not EmergencyAccess.objects.exists()

@@ -346,6 +346,9 @@ def test_api_token_needs_the_second_factor_where_the_account_has_one(client, wor
     )
     assert with_code.status_code == 200
     assert events(SecurityEventKind.API_TOKEN_ISSUED, user).count() == 1
+    # The same security events as the browser's second step: the failure and the pass.
+    assert events(SecurityEventKind.MFA_FAILED, user).count() == 1
+    assert events(SecurityEventKind.MFA_VERIFIED, user).count() == 1
 
 
 def test_api_token_refused_to_an_administrator_without_a_second_factor(client, world):
