@@ -1,38 +1,39 @@
 from django.urls import path
 
-from pathways import account_views, views
+from pathways import account_views
+from pathways.views import caseload, emergency, goals, plans, tasks
 
 app_name = "pathways"
 urlpatterns = [
-    path("", views.caseload, name="caseload"),
-    path("cpr-search/", views.caseload_cpr_search, name="caseload-cpr-search"),
-    path("plans/<uuid:public_id>/", views.plan_detail, name="plan-detail"),
-    path("plans/<uuid:public_id>/historik/", views.plan_history, name="plan-history"),
-    path("plans/<uuid:public_id>/cpr/", views.cpr_reveal_partial, name="cpr-reveal-partial"),
-    path("plans/<uuid:public_id>/what-matters/", views.what_matters_partial, name="what-matters-partial"),
-    path("plans/<uuid:public_id>/tasks/new/", views.task_create, name="task-create"),
+    path("", caseload.caseload, name="caseload"),
+    path("cpr-search/", caseload.caseload_cpr_search, name="caseload-cpr-search"),
+    path("plans/<uuid:public_id>/", plans.plan_detail, name="plan-detail"),
+    path("plans/<uuid:public_id>/historik/", plans.plan_history, name="plan-history"),
+    path("plans/<uuid:public_id>/cpr/", plans.cpr_reveal_partial, name="cpr-reveal-partial"),
+    path("plans/<uuid:public_id>/what-matters/", plans.what_matters_partial, name="what-matters-partial"),
+    path("plans/<uuid:public_id>/tasks/new/", tasks.task_create, name="task-create"),
     path(
         "plans/<uuid:public_id>/tasks/<uuid:task_id>/status/",
-        views.task_status_partial,
+        tasks.task_status_partial,
         name="task-status-partial",
     ),
     path(
         "plans/<uuid:public_id>/participants/<uuid:participant_id>/accept/",
-        views.participant_accept_partial,
+        plans.participant_accept_partial,
         name="participant-accept-partial",
     ),
     path(
-        "plans/<uuid:public_id>/tasks/<uuid:task_id>/edit/", views.task_edit_partial, name="task-edit-partial"
+        "plans/<uuid:public_id>/tasks/<uuid:task_id>/edit/", tasks.task_edit_partial, name="task-edit-partial"
     ),
-    path("plans/<uuid:public_id>/goals/new/", views.goal_create_partial, name="goal-create-partial"),
+    path("plans/<uuid:public_id>/goals/new/", goals.goal_create_partial, name="goal-create-partial"),
     path(
-        "plans/<uuid:public_id>/goals/<uuid:goal_id>/edit/", views.goal_edit_partial, name="goal-edit-partial"
+        "plans/<uuid:public_id>/goals/<uuid:goal_id>/edit/", goals.goal_edit_partial, name="goal-edit-partial"
     ),
-    path("plans/<uuid:public_id>/access-log/", views.plan_access_log, name="plan-access-log"),
-    path("emergency-access/", views.emergency_access, name="emergency-access"),
+    path("plans/<uuid:public_id>/access-log/", plans.plan_access_log, name="plan-access-log"),
+    path("emergency-access/", emergency.emergency_access, name="emergency-access"),
     path(
         "emergency-access/<uuid:access_id>/seen/",
-        views.emergency_access_acknowledge_partial,
+        emergency.emergency_access_acknowledge_partial,
         name="emergency-access-acknowledge-partial",
     ),
     # Sign-in and the account's security (no patient data).

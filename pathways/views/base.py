@@ -1,0 +1,68 @@
+"""What every staff view shares: the one decorator, the signed-in user, the plan as the user may edit it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar, cast
+from uuid import UUID
+
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_http_methods
+from django_htmx.middleware import HtmxDetails
+
+from pathways import access, signin
+from pathways.choices import AccessAction
+from pathways.models import PathwayPlan, User
+
+View = TypeVar("View", bound=Callable[..., HttpResponse])
+
+
+def staff_view(*methods: str) -> Callable[[View], View]:
+    """Every staff page and fragment: a signed-in user (else the sign-in page), the second step passed
+    where the account needs it (the middleware sends the user there first; this refuses again should a
+    page ever be reached without it), only the given HTTP methods (405 otherwise), never cached."""
+
+    def decorate(view: View) -> View:
+        @wraps(view)
+        def verified(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            user = request.user
+            if signin.second_factor_required(user) and not signin.is_verified(user):
+                raise PermissionDenied
+            return view(request, *args, **kwargs)
+
+        allowed = require_http_methods(list(methods))(verified)
+        return cast(View, never_cache(login_required(allowed)))
+
+    return decorate
+
+
+class HtmxHttpRequest(HttpRequest):
+    htmx: HtmxDetails
+
+
+def staff(request: HttpRequest) -> User:
+    return cast(User, request.user)  # staff_view guarantees a signed-in staff user
+
+
+def plan_url(plan: PathwayPlan, anchor: str = "") -> str:
+    return reverse("pathways:plan-detail", args=[plan.public_id]) + (f"#{anchor}" if anchor else "")
+
+
+def editable_plan(request: HttpRequest, public_id: UUID) -> tuple[User, access.PlanAccess]:
+    """The plan through the access policy (404 outside it), logged as a change, with the actor's rights."""
+    actor = staff(request)
+    return actor, access.access_plan(actor, public_id, action=AccessAction.EDIT_PLAN)
+
+
+def partial_or_redirect(
+    request: HtmxHttpRequest, template: str, context: dict[str, Any], plan: PathwayPlan, anchor: str
+) -> HttpResponse:
+    if request.htmx:
+        return render(request, template, context)
+    return redirect(plan_url(plan, anchor))
