@@ -93,8 +93,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
-    "pathways.middleware.SessionTimeoutMiddleware",
-    "pathways.middleware.SecondFactorRequiredMiddleware",
+    "pathways.signin.middleware.SessionTimeoutMiddleware",
+    "pathways.signin.middleware.SecondFactorRequiredMiddleware",
     "pathways.middleware.PermissionDeniedLogMiddleware",
     # Last, as django-axes asks: turns a lock-out during authentication into the lock-out page.
     "axes.middleware.AxesMiddleware",
@@ -234,7 +234,7 @@ AXES_FAILURE_LIMIT = 5
 AXES_COOLOFF_TIME = timedelta(minutes=15)
 AXES_RESET_ON_SUCCESS = True
 AXES_ENABLE_ACCESS_FAILURE_LOG = True
-AXES_LOCKOUT_CALLABLE = "pathways.signin.lockout_response"
+AXES_LOCKOUT_CALLABLE = "pathways.signin.policy.lockout_response"
 AXES_VERBOSE = False
 ACCOUNT_FAILURES_PER_HOUR = 50
 # Sessions (ASVS 3.3.2): 30 minutes idle, 12 hours at most, gone when the browser closes.

@@ -5,7 +5,7 @@ from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from config.health import healthz
-from pathways.account_views import StaffLoginView
+from pathways.signin.views import StaffLoginView
 
 urlpatterns = [
     path("", include("pathways.urls")),

@@ -25,7 +25,6 @@ from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from typing_extensions import override
 
-from pathways import services
 from pathways.audit import PatientRead, RequestOrigin, access_log_write
 from pathways.choices import AccessAction, AccessPurpose
 from pathways.history import HISTORY_KIND_LABELS, HistoryEntry, history_entries
@@ -46,6 +45,7 @@ from pathways.models import (
     User,
     event_model_label,
 )
+from pathways.signin import services as signin_services
 
 admin.site.site_header = _("Fælles forløb administration")
 admin.site.site_title = _("Fælles forløb administration")
@@ -181,14 +181,16 @@ class UserAdmin(DjangoUserAdmin):  # type: ignore[type-arg]
     @admin.action(description=_("Reset two-step sign-in (lost phone): the user sets it up again"))
     def reset_two_step(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
         for user in queryset:
-            services.mfa_remove(user=user, actor=cast(User, request.user), origin=RequestOrigin.of(request))
-            services.sessions_revoke_all(user=user, origin=RequestOrigin.of(request))
+            signin_services.mfa_remove(
+                user=user, actor=cast(User, request.user), origin=RequestOrigin.of(request)
+            )
+            signin_services.sessions_revoke_all(user=user, origin=RequestOrigin.of(request))
         self.message_user(request, _("Two-step sign-in reset; the users are signed out."), messages.SUCCESS)
 
     @admin.action(description=_("Sign out everywhere"))
     def sign_out_everywhere(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
         for user in queryset:
-            services.sessions_revoke_all(user=user, origin=RequestOrigin.of(request))
+            signin_services.sessions_revoke_all(user=user, origin=RequestOrigin.of(request))
         self.message_user(request, _("The users are signed out on every device."), messages.SUCCESS)
 
 

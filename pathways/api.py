@@ -22,10 +22,12 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from pathways import access, selectors, signin
+from pathways import access, selectors
 from pathways.audit import RequestOrigin
 from pathways.choices import AccessAction
 from pathways.models import User
+from pathways.signin import policy as signin
+from pathways.signin import services as signin_services
 
 
 class _ByIdCursor(CursorPagination):
@@ -242,9 +244,9 @@ class AuthTokenApi(APIView):
                 status=status.HTTP_400_BAD_REQUEST,
             )
         try:
-            token = signin.api_token_issue(
+            token = signin_services.api_token_issue(
                 user=user, code=data.validated_data.get("code", ""), origin=RequestOrigin.of(django_request)
             )
-        except signin.ApiSignInRefused as refused:
+        except signin_services.ApiSignInRefused as refused:
             return Response({"detail": refused.detail}, status=refused.status)
         return Response(self.Output({"token": token}).data)

@@ -7,4 +7,4 @@ class PathwaysConfig(AppConfig):
     verbose_name = _("Pathway plans")
 
     def ready(self) -> None:
-        from pathways import signals  # noqa: F401 - connects the sign-in security events
+        from pathways.signin import signals  # noqa: F401 - connects the sign-in security events

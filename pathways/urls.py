@@ -1,6 +1,6 @@
 from django.urls import path
 
-from pathways import account_views
+from pathways.signin import views as account_views
 from pathways.views import caseload, emergency, goals, plans, tasks
 
 app_name = "pathways"

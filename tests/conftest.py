@@ -9,9 +9,10 @@ import pytest
 from django_otp import DEVICE_ID_SESSION_KEY
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from pathways import services, signin
+from pathways import services
 from pathways.choices import MembershipRole, PlanStatus, Sector, TaskKind
 from pathways.models import Organisation, PathwayPlan, Patient, User
+from pathways.signin import policy as signin
 
 PASSWORD = "Korrekt-Hest-Batteri-9"
 

@@ -16,9 +16,10 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 from django_htmx.middleware import HtmxDetails
 
-from pathways import access, signin
+from pathways import access
 from pathways.choices import AccessAction
 from pathways.models import PathwayPlan, User
+from pathways.signin import policy as signin
 
 View = TypeVar("View", bound=Callable[..., HttpResponse])
 

@@ -16,7 +16,7 @@ from pathways.audit import RequestOrigin
 from pathways.forms import (
     EmergencyAccessForm,
 )
-from pathways.signin import safe_next
+from pathways.signin.policy import safe_next
 from pathways.views.base import (
     HtmxHttpRequest,
     plan_url,

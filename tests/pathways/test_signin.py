@@ -13,10 +13,10 @@ from django_otp.oath import TOTP
 from django_otp.plugins.otp_static.models import StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from pathways import services
 from pathways.choices import SecurityEventKind
 from pathways.models import SecurityEvent
-from pathways.signals import AUTH_AT, SEEN_AT
+from pathways.signin import services
+from pathways.signin.signals import AUTH_AT, SEEN_AT
 from tests.conftest import PASSWORD, sign_in
 
 CASELOAD = reverse("pathways:caseload")

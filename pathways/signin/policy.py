@@ -21,10 +21,6 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext
 from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
-from rest_framework.authtoken.models import Token
-
-from pathways.audit import RequestOrigin, security_event_record
-from pathways.choices import SecurityEventKind
 
 _HAS_DEVICE_ATTR = "_ff_has_second_factor"
 
@@ -105,33 +101,3 @@ def lockout_response(
         response = render(request, "registration/locked_out.html", {"minutes": minutes}, status=429)
     response["Retry-After"] = str(minutes * 60)
     return response
-
-
-class ApiSignInRefused(Exception):
-    """The API token is refused after a correct password: `status` is the HTTP status to answer."""
-
-    def __init__(self, detail: str, *, status: int) -> None:
-        super().__init__(detail)
-        self.detail = detail
-        self.status = status
-
-
-def api_token_issue(*, user: Any, code: str, origin: RequestOrigin) -> str:
-    """The second step and the token for an integration whose password was correct.
-
-    Records what the browser sign-in records: the second step verified (or a recovery code used) or
-    failed, and the sign-in itself (as the token issued). Raises ApiSignInRefused.
-    """
-    if second_factor_required(user):
-        if not has_second_factor(user):
-            detail = gettext("Set up two-step sign-in in the browser before you ask for an API token.")
-            raise ApiSignInRefused(detail, status=403)
-        device, recovery = verify_second_factor(user, code)
-        if device is None:
-            security_event_record(kind=SecurityEventKind.MFA_FAILED, origin=origin, user=user)
-            raise ApiSignInRefused(gettext("A valid code from the authenticator app is needed."), status=400)
-        kind = SecurityEventKind.MFA_RECOVERY_USED if recovery else SecurityEventKind.MFA_VERIFIED
-        security_event_record(kind=kind, origin=origin, user=user, detail={"via": "api"})
-    token, _created = Token.objects.get_or_create(user=user)
-    security_event_record(kind=SecurityEventKind.API_TOKEN_ISSUED, origin=origin, user=user)
-    return str(token.key)

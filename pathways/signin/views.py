@@ -25,11 +25,12 @@ from django_otp import login as otp_login
 from django_otp.plugins.otp_static.models import StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from pathways import services, signin
 from pathways.audit import RequestOrigin, security_event_record
 from pathways.choices import SecurityEventKind
-from pathways.forms import SecondStepForm, StaffAuthenticationForm, TotpConfirmForm
 from pathways.models import SecurityEvent, User
+from pathways.signin import policy as signin
+from pathways.signin import services
+from pathways.signin.forms import SecondStepForm, StaffAuthenticationForm, TotpConfirmForm
 
 SETUP_DEVICE_SESSION_KEY = "ff_mfa_setup_device"
 
