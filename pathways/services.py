@@ -126,6 +126,31 @@ def plan_create(
     return plan
 
 
+def _set_changed(instance: Model, values: dict[str, Any]) -> list[str]:
+    """Put `values` on a locked row; the names of the fields whose value really changes.
+
+    Foreign keys are compared by id, so an unchanged relation costs no query. An empty list means the
+    user saved what was already there: the caller then writes nothing (no new version, no history).
+    """
+    changed = []
+    for name, value in values.items():
+        field = instance._meta.get_field(name)
+        if isinstance(field, ForeignKey):
+            if getattr(instance, field.attname) != (value.pk if value is not None else None):
+                changed.append(name)
+        elif getattr(instance, name) != value:
+            changed.append(name)
+        setattr(instance, name, value)
+    return changed
+
+
+def _save_new_version(instance: PathwayPlan | Task | Goal, changed: list[str]) -> None:
+    """Save only the changed fields of a locked row and raise its version (optimistic locking)."""
+    instance.version = F("version") + 1
+    instance.save(update_fields=[*changed, "version", "updated_at"])
+    instance.refresh_from_db()
+
+
 def _locked_plan(plan: PathwayPlan, expected_version: int | None) -> PathwayPlan:
     locked = PathwayPlan.objects.select_for_update().get(pk=plan.pk)
     if expected_version is not None and locked.version != expected_version:
@@ -150,10 +175,7 @@ def plan_transition(
             % {"from": locked.get_status_display(), "to": PlanStatus(to_status).label},
             code="plan_transition",
         )
-    locked.status = to_status
-    locked.version = F("version") + 1
-    locked.save(update_fields=["status", "version", "updated_at"])
-    locked.refresh_from_db()
+    _save_new_version(locked, _set_changed(locked, {"status": to_status}))
     return locked
 
 
@@ -166,12 +188,9 @@ def plan_update_what_matters(
     expected_version: int | None = None,
 ) -> PathwayPlan:
     locked = _locked_plan(plan, expected_version)
-    if locked.what_matters == what_matters:
-        return locked
-    locked.what_matters = what_matters
-    locked.version = F("version") + 1
-    locked.save(update_fields=["what_matters", "version", "updated_at"])
-    locked.refresh_from_db()
+    changed = _set_changed(locked, {"what_matters": what_matters})
+    if changed:
+        _save_new_version(locked, changed)
     return locked
 
 
@@ -191,31 +210,17 @@ def coordinator_assign(
             _("The coordinator must belong to the organisation they coordinate for."), code="coordinator_org"
         )
     locked = _locked_plan(plan, expected_version)
-    phone = phone or coordinator.phone
-    unchanged = (
-        locked.coordinator_id == coordinator.pk
-        and locked.coordinator_organisation_id == organisation.pk
-        and locked.coordinator_phone == phone
-        and locked.coordinator_substitute_id == (substitute.pk if substitute else None)
+    changed = _set_changed(
+        locked,
+        {
+            "coordinator": coordinator,
+            "coordinator_organisation": organisation,
+            "coordinator_phone": phone or coordinator.phone,
+            "coordinator_substitute": substitute,
+        },
     )
-    if unchanged:
-        return locked
-    locked.coordinator = coordinator
-    locked.coordinator_organisation = organisation
-    locked.coordinator_phone = phone
-    locked.coordinator_substitute = substitute
-    locked.version = F("version") + 1
-    locked.save(
-        update_fields=[
-            "coordinator",
-            "coordinator_organisation",
-            "coordinator_phone",
-            "coordinator_substitute",
-            "version",
-            "updated_at",
-        ]
-    )
-    locked.refresh_from_db()
+    if changed:
+        _save_new_version(locked, changed)
     return locked
 
 
@@ -322,36 +327,9 @@ def task_transition(
             % {"from": locked.get_status_display(), "to": TaskStatus(to_status).label},
             code="task_transition",
         )
-    locked.status = to_status
-    locked.completed_at = timezone.now() if to_status == TaskStatus.COMPLETED else None
-    locked.version = F("version") + 1
-    locked.save(update_fields=["status", "completed_at", "version", "updated_at"])
-    locked.refresh_from_db()
+    completed_at = timezone.now() if to_status == TaskStatus.COMPLETED else None
+    _save_new_version(locked, _set_changed(locked, {"status": to_status, "completed_at": completed_at}))
     return locked
-
-
-def _set_changed(instance: Model, values: dict[str, Any]) -> list[str]:
-    """Put `values` on a locked row; the names of the fields whose value really changes.
-
-    Foreign keys are compared by id, so an unchanged relation costs no query. An empty list means the
-    user saved what was already there: the caller then writes nothing (no new version, no history).
-    """
-    changed = []
-    for name, value in values.items():
-        field = instance._meta.get_field(name)
-        if isinstance(field, ForeignKey):
-            if getattr(instance, field.attname) != (value.pk if value is not None else None):
-                changed.append(name)
-        elif getattr(instance, name) != value:
-            changed.append(name)
-        setattr(instance, name, value)
-    return changed
-
-
-def _save_new_version(instance: Task | Goal, changed: list[str]) -> None:
-    instance.version = F("version") + 1
-    instance.save(update_fields=[*changed, "version", "updated_at"])
-    instance.refresh_from_db()
 
 
 def _depends_on_cycle(task: Task, depends_on: Task | None) -> bool:
