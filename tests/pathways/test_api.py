@@ -65,3 +65,11 @@ def test_openapi_schema_is_served_to_signed_in_users(api, world):
     response = api.get(reverse("api-schema"))
     assert response.status_code == 200
     assert b"/api/v1/plans/" in response.content
+
+
+def test_the_api_pages_answer_every_method_without_a_server_error(api, world):
+    api.force_authenticate(world.home_nurse)
+    for url in [reverse("api-docs"), reverse("api-schema"), *api_urls(world)]:
+        for method in ("options", "put", "patch", "delete"):
+            response = getattr(api, method)(url)
+            assert response.status_code < 500, f"{method.upper()} {url}"
