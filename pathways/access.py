@@ -14,11 +14,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID
 
 from django.core.exceptions import ValidationError
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Exists, Model, OuterRef, Q, QuerySet
 from django.http import Http404
 
 from pathways.audit import PatientRead, access_log_write, security_event_record
@@ -236,27 +236,28 @@ def access_task(user: Any, public_id: UUID | str) -> Task:
         raise Http404 from None
 
 
-def access_plan_task(plan_access: PlanAccess, task_id: UUID | str) -> Task:
-    """A task of a plan the user has already been given (access_plan); Http404 if not in that plan."""
-    related = ("responsible_organisation", "responsible_person", "depends_on", "goal")
-    task = plan_access.plan.tasks.select_related(*related).filter(public_id=task_id).first()
-    if task is None:
+_M = TypeVar("_M", bound=Model)
+
+
+def _one_in_plan(objects: QuerySet[_M], public_id: UUID | str) -> _M:
+    """The object of a plan the user has already been given (access_plan); Http404 if not in that plan."""
+    found = objects.filter(public_id=public_id).first()
+    if found is None:
         raise Http404
-    return task
+    return found
+
+
+def access_plan_task(plan_access: PlanAccess, task_id: UUID | str) -> Task:
+    related = ("responsible_organisation", "responsible_person", "depends_on", "goal")
+    return _one_in_plan(plan_access.plan.tasks.select_related(*related), task_id)
 
 
 def access_goal(plan_access: PlanAccess, goal_id: UUID | str) -> Goal:
-    goal = plan_access.plan.goals.filter(public_id=goal_id).first()
-    if goal is None:
-        raise Http404
-    return goal
+    return _one_in_plan(plan_access.plan.goals.all(), goal_id)
 
 
 def access_participant(plan_access: PlanAccess, participant_id: UUID | str) -> PlanParticipant:
-    participant = plan_access.plan.participants.filter(public_id=participant_id).first()
-    if participant is None:
-        raise Http404
-    return participant
+    return _one_in_plan(plan_access.plan.participants.all(), participant_id)
 
 
 def access_emergency_grant_as_coordinator(user: Any, access_id: UUID | str) -> EmergencyAccess:

@@ -164,7 +164,7 @@ class PlanTaskListApi(APIView):
     )
     def get(self, request: Request, public_id: UUID) -> Response:
         plan = access.access_plan(_actor(request), public_id, action=AccessAction.API_READ).plan
-        return Response(TaskOutput(selectors.plan_tasks_for_api(plan), many=True).data)
+        return Response(TaskOutput(selectors.plan_tasks(plan), many=True).data)
 
 
 class TaskDetailApi(APIView):

@@ -286,10 +286,3 @@ def plan_for_api(actor: User, public_id: UUID) -> PathwayPlan:
         "conditions", "goals", "participants__organisation"
     )
     return access.access_plan(actor, public_id, action=AccessAction.API_READ, queryset=queryset).plan
-
-
-def plan_tasks_for_api(plan: PathwayPlan) -> QuerySet[Task]:
-    """All tasks of a plan the caller has from access.access_plan, by due date."""
-    return plan.tasks.select_related("plan", "responsible_organisation", "depends_on").order_by(
-        "due_date", "id"
-    )

@@ -19,7 +19,7 @@ from pathways.forms import (
     TaskEditForm,
     TaskStatusForm,
 )
-from pathways.models import PathwayPlan, Task
+from pathways.models import Task
 from pathways.views.base import (
     HtmxHttpRequest,
     editable_plan,
@@ -79,7 +79,7 @@ def _task_row_response(
 def task_create(request: HtmxHttpRequest, public_id: UUID) -> HttpResponse:
     actor, granted = editable_plan(request, public_id)
     plan, rights = granted.plan, granted.rights
-    participating = _participating_for(plan, rights)
+    participating = selectors.task_organisations(plan, rights)
     if not participating.exists():
         raise PermissionDenied
     form = TaskCreateForm(request.POST or None, plan=plan, organisations=participating)
@@ -101,10 +101,6 @@ def _task_fields(data: dict[str, Any]) -> dict[str, Any]:
     return {name: data[name] for name in (*fields, "depends_on", "visible_to_patient")} | {
         "kind": TaskKind(data["kind"])
     }
-
-
-def _participating_for(plan: PathwayPlan, rights: access.PlanRights) -> Any:
-    return selectors.task_organisations(plan, rights)
 
 
 def _task_form_initial(task: Task) -> dict[str, Any]:
@@ -131,7 +127,7 @@ def task_edit_partial(request: HtmxHttpRequest, public_id: UUID, task_id: UUID) 
     task = access.access_plan_task(granted, task_id)
     if not rights.can_edit_task(task):
         raise PermissionDenied
-    organisations = _participating_for(plan, rights)
+    organisations = selectors.task_organisations(plan, rights)
     error = ""
     # Field ids per task, so two rows open for editing on one page do not share ids.
     auto_id = f"task-{task.public_id.hex[:8]}-%s"
