@@ -12,7 +12,7 @@ does not put the patient in any list; each read is logged with purpose "emergenc
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 from uuid import UUID
@@ -222,6 +222,34 @@ def rights_for(user: Any, plan: PathwayPlan) -> PlanRights:
     return PlanRights(
         is_coordinator=is_coordinator(user, plan), acting_organisation_ids=acting_organisation_ids(user)
     )
+
+
+def may_change(
+    actor: User | None,
+    plan: PathwayPlan,
+    allowed: Callable[[PlanRights], bool],
+    *,
+    admin_permission: str,
+) -> bool:
+    """Whether `actor` may make a change in `plan` that `allowed` asks of their rights. Services ask this
+    before they write; pages ask `rights_for` first only to decide what to show.
+
+    - No actor: the product itself (seed data, workers, data migrations).
+    - An administrator with the model permission in the admin: they meet the same validation as the page.
+    - A plan with no coordinator yet is set up by whoever created it and the organisations taking part
+      in it: they may activate it, name its coordinator and add its first goals and tasks.
+    - Otherwise the plan's rights decide (coordinator, substitute, responsible organisation).
+    """
+    if actor is None:
+        return True
+    if actor.is_active and actor.is_staff and actor.has_perm(admin_permission):
+        return True
+    if plan.coordinator_id is None and (
+        plan.created_by_id == actor.pk
+        or plan.participants.filter(organisation_id__in=acting_organisation_ids(actor)).exists()
+    ):
+        return True
+    return allowed(rights_for(actor, plan))
 
 
 def access_task(user: Any, public_id: UUID | str) -> Task:

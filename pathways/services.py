@@ -3,7 +3,7 @@ transition is a no-op; optimistic locking on `version` against lost updates betw
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import date
 from typing import Any
 
@@ -151,6 +151,18 @@ def _save_new_version(instance: PathwayPlan | Task | Goal, changed: list[str]) -
     instance.refresh_from_db()
 
 
+def _require(
+    actor: User | None, plan: PathwayPlan, allowed: Callable[[access.PlanRights], bool], model: str
+) -> None:
+    """Refuse a change the actor may not make (PermissionDenied: the page shows 403, the API 403)."""
+    if not access.may_change(actor, plan, allowed, admin_permission=f"pathways.change_{model}"):
+        raise PermissionDenied
+
+
+def _can_edit_plan(rights: access.PlanRights) -> bool:
+    return rights.can_edit_plan
+
+
 def _locked_plan(plan: PathwayPlan, expected_version: int | None) -> PathwayPlan:
     locked = PathwayPlan.objects.select_for_update().get(pk=plan.pk)
     if expected_version is not None and locked.version != expected_version:
@@ -161,12 +173,13 @@ def _locked_plan(plan: PathwayPlan, expected_version: int | None) -> PathwayPlan
 @transaction.atomic
 def plan_transition(
     *,
-    actor: User | None,  # noqa: ARG001 (rights checked by the caller until #9 moves them here)
+    actor: User | None,
     plan: PathwayPlan,
     to_status: PlanStatus,
     expected_version: int | None = None,
 ) -> PathwayPlan:
     locked = _locked_plan(plan, expected_version)
+    _require(actor, locked, _can_edit_plan, "pathwayplan")
     if locked.status == to_status:
         return locked
     if to_status not in PLAN_TRANSITIONS[locked.status]:
@@ -182,12 +195,13 @@ def plan_transition(
 @transaction.atomic
 def plan_update_what_matters(
     *,
-    actor: User | None,  # noqa: ARG001 (rights checked by the caller until #9 moves them here)
+    actor: User | None,
     plan: PathwayPlan,
     what_matters: str,
     expected_version: int | None = None,
 ) -> PathwayPlan:
     locked = _locked_plan(plan, expected_version)
+    _require(actor, locked, _can_edit_plan, "pathwayplan")
     changed = _set_changed(locked, {"what_matters": what_matters})
     if changed:
         _save_new_version(locked, changed)
@@ -195,9 +209,29 @@ def plan_update_what_matters(
 
 
 @transaction.atomic
+def plan_update(
+    *,
+    actor: User | None,
+    plan: PathwayPlan,
+    expected_version: int,
+    title: str,
+    what_matters: str,
+    review_date: date | None,
+) -> PathwayPlan:
+    """Rename the plan, reword what matters to the patient, move its review date."""
+    locked = _locked_plan(plan, expected_version)
+    _require(actor, locked, _can_edit_plan, "pathwayplan")
+    changed = _set_changed(locked, {"title": title, "what_matters": what_matters, "review_date": review_date})
+    if changed:
+        locked.full_clean(exclude=["version"])
+        _save_new_version(locked, changed)
+    return locked
+
+
+@transaction.atomic
 def coordinator_assign(
     *,
-    actor: User | None,  # noqa: ARG001 (rights checked by the caller until #9 moves them here)
+    actor: User | None,
     plan: PathwayPlan,
     coordinator: User,
     organisation: Organisation,
@@ -210,6 +244,7 @@ def coordinator_assign(
             _("The coordinator must belong to the organisation they coordinate for."), code="coordinator_org"
         )
     locked = _locked_plan(plan, expected_version)
+    _require(actor, locked, _can_edit_plan, "pathwayplan")
     changed = _set_changed(
         locked,
         {
@@ -236,7 +271,10 @@ def participant_add(
 
 @transaction.atomic
 def participant_accept(*, actor: User, participant: PlanParticipant) -> PlanParticipant:
-    locked = PlanParticipant.objects.select_for_update().get(pk=participant.pk)
+    locked = (
+        PlanParticipant.objects.select_for_update(of=("self",)).select_related("plan").get(pk=participant.pk)
+    )
+    _require(actor, locked.plan, lambda rights: rights.can_accept(locked), "planparticipant")
     if locked.accepted_at is not None:
         return locked
     locked.accepted_at = timezone.now()
@@ -254,6 +292,8 @@ def goal_create(
     expected_result: str = "",
     target_date: date | None = None,
 ) -> Goal:
+    plan = PathwayPlan.objects.select_for_update().get(pk=plan.pk)  # one sort order per goal
+    _require(actor, plan, _can_edit_plan, "goal")
     order = plan.goals.count()
     goal = Goal(
         plan=plan,
@@ -285,6 +325,8 @@ def task_create(
     visible_to_patient: bool = True,
     depends_on: Task | None = None,
 ) -> Task:
+    current = PathwayPlan.objects.get(pk=plan.pk)  # the rights of now, not of the caller's copy
+    _require(actor, current, lambda rights: rights.can_add_task_for(responsible_organisation.pk), "task")
     task = Task(
         plan=plan,
         title=title,
@@ -311,12 +353,13 @@ def task_create(
 @transaction.atomic
 def task_transition(
     *,
-    actor: User | None,  # noqa: ARG001 (rights checked by the caller until #9 moves them here)
+    actor: User | None,
     task: Task,
     to_status: TaskStatus,
     expected_version: int | None = None,
 ) -> Task:
-    locked = Task.objects.select_for_update().get(pk=task.pk)
+    locked = Task.objects.select_for_update(of=("self",)).select_related("plan").get(pk=task.pk)
+    _require(actor, locked.plan, lambda rights: rights.can_edit_task(locked), "task")
     if expected_version is not None and locked.version != expected_version:
         raise VersionConflict(locked)
     if locked.status == to_status:
@@ -363,7 +406,8 @@ def task_update(
 ) -> Task:
     """Change what a task is, who does it and when. Raises VersionConflict if someone else got there first
     and ValidationError for a task that would wait for itself or a person outside the organisation."""
-    locked = Task.objects.select_for_update().get(pk=task.pk)
+    locked = Task.objects.select_for_update(of=("self",)).select_related("plan").get(pk=task.pk)
+    _require(actor, locked.plan, lambda rights: rights.can_edit_task(locked), "task")
     if locked.version != expected_version:
         raise VersionConflict(locked)
     if depends_on is not None and (
@@ -409,7 +453,7 @@ def task_update(
 @transaction.atomic
 def goal_update(
     *,
-    actor: User | None,  # noqa: ARG001 (rights checked by the caller until #9 moves them here)
+    actor: User | None,
     goal: Goal,
     expected_version: int,
     description: str,
@@ -418,7 +462,8 @@ def goal_update(
     status: GoalStatus,
 ) -> Goal:
     """Reword, re-date, reach or cancel an agreed goal (cancelled goals stay on record)."""
-    locked = Goal.objects.select_for_update().get(pk=goal.pk)
+    locked = Goal.objects.select_for_update(of=("self",)).select_related("plan").get(pk=goal.pk)
+    _require(actor, locked.plan, _can_edit_plan, "goal")
     if locked.version != expected_version:
         raise VersionConflict(locked)
     if status != locked.status and status not in GOAL_TRANSITIONS[locked.status]:

@@ -100,10 +100,10 @@ def world(db) -> World:
         conditions=[("KOL", "J44"), ("Type 2-diabetes", "E11")],
         participants=[hospital, municipality, gp],
     )
-    plan = services.plan_transition(actor=coordinator, plan=plan, to_status=PlanStatus.ACTIVE)
     plan = services.coordinator_assign(
         actor=coordinator, plan=plan, coordinator=coordinator, organisation=municipality, phone="46 31 00 00"
     )
+    plan = services.plan_transition(actor=coordinator, plan=plan, to_status=PlanStatus.ACTIVE)
     services.task_create(
         actor=home_nurse,
         plan=plan,
