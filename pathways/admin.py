@@ -7,14 +7,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, cast
 
+from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.options import BaseModelAdmin
 from django.contrib.admin.views.main import ChangeList
 from django.contrib.admin.widgets import AutocompleteSelect
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
-from django.core.exceptions import ValidationError
-from django.db.models import Exists, F, OuterRef, QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Exists, OuterRef, QuerySet
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.utils.html import format_html_join
 from django.utils.safestring import mark_safe
@@ -25,6 +26,7 @@ from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from typing_extensions import override
 
+from pathways import services
 from pathways.audit import PatientRead, RequestOrigin, access_log_write
 from pathways.choices import AccessAction, AccessPurpose
 from pathways.history import HISTORY_KIND_LABELS, HistoryEntry, history_entries
@@ -45,6 +47,7 @@ from pathways.models import (
     User,
     event_model_label,
 )
+from pathways.services import VersionConflict
 from pathways.signin import services as signin_services
 
 admin.site.site_header = _("Fælles forløb administration")
@@ -122,15 +125,65 @@ class PatientDataAdmin(SafeAutocompleteMixin, admin.ModelAdmin):  # type: ignore
         return response
 
 
-class VersionedAdmin(PatientDataAdmin):
-    """Admin edits bump the version so a coordinator editing at the same time gets a conflict."""
+class VersionedAdminForm(forms.ModelForm):  # type: ignore[type-arg]
+    """Carries the version the administrator opened, so a coordinator's change made in the meantime is
+    not overwritten: the service refuses the save (optimistic locking, as on the plan page)."""
 
+    expected_version = forms.IntegerField(widget=forms.HiddenInput, required=False)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.pk is not None:
+            self.fields["expected_version"].initial = self.instance.version
+
+
+class _ServiceRefused(Exception):
+    """A service refused an admin save; raised out of the admin's transaction so nothing is kept."""
+
+
+class ServiceAdmin(PatientDataAdmin):
+    """Admin saves go through the app's services, so a change made here meets the same checks as one
+    made on the page (rights, transitions, versions, the person belonging to the organisation).
+
+    Subclasses implement `service_save`. A refusal rolls back the whole save, inlines included, and
+    shows the reason above the form again.
+    """
+
+    form = VersionedAdminForm
+
+    def service_save(self, *, actor: User, obj: Any, data: dict[str, Any], change: bool) -> Any:
+        raise NotImplementedError
+
+    @override
     def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
-        if change:
-            obj.version = F("version") + 1
-        super().save_model(request, obj, form, change)
-        if change:
-            obj.refresh_from_db(fields=["version"])
+        data = dict(form.cleaned_data)
+        if change and data.get("expected_version") is None:
+            data["expected_version"] = obj.version
+        try:
+            saved = self.service_save(actor=cast(User, request.user), obj=obj, data=data, change=change)
+        except VersionConflict:
+            raise _ServiceRefused(
+                gettext("Someone else has changed this in the meantime. Here is what is saved now.")
+            ) from None
+        except PermissionDenied:
+            raise _ServiceRefused(gettext("You may not make this change.")) from None
+        except ValidationError as error:
+            raise _ServiceRefused(" ".join(error.messages)) from None
+        obj.__dict__.update(saved.__dict__)
+
+    @override
+    def changeform_view(
+        self,
+        request: HttpRequest,
+        object_id: str | None = None,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except _ServiceRefused as refused:
+            self.message_user(request, str(refused), messages.ERROR)
+            return HttpResponseRedirect(request.get_full_path())
 
 
 class ChildOrganisationInline(admin.TabularInline):  # type: ignore[type-arg]
@@ -237,13 +290,25 @@ class ParticipantInline(SafeAutocompleteMixin, admin.TabularInline):  # type: ig
 
 
 class GoalInline(admin.TabularInline):  # type: ignore[type-arg]
+    """The plan's goals for reading; a goal is added or changed on its own page, through the services."""
+
     model = Goal
     fields = ["description", "expected_result", "status", "target_date"]
+    readonly_fields = ["description", "expected_result", "status", "target_date"]
+    show_change_link = True
     extra = 0
+
+    @override
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    @override
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
 
 
 @admin.register(PathwayPlan)
-class PathwayPlanAdmin(VersionedAdmin, KeepHistoryAdmin):
+class PathwayPlanAdmin(ServiceAdmin, KeepHistoryAdmin):
     list_display = ["title", "patient", "status", "coordinator", "review_date", "updated_at"]
     list_filter = ["status", "participants__organisation__sector"]
     search_fields = ["title", "patient__family_name", "patient__given_name"]
@@ -255,9 +320,47 @@ class PathwayPlanAdmin(VersionedAdmin, KeepHistoryAdmin):
     def get_queryset(self, request: HttpRequest) -> QuerySet[PathwayPlan]:
         return super().get_queryset(request).distinct()
 
+    @override
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        fields = list(super().get_readonly_fields(request, obj))
+        return [*fields, "patient"] if obj is not None else fields
+
+    @override
+    def service_save(self, *, actor: User, obj: Any, data: dict[str, Any], change: bool) -> PathwayPlan:
+        if change:
+            plan = services.plan_update(
+                actor=actor,
+                plan=obj,
+                expected_version=data["expected_version"],
+                title=data["title"],
+                what_matters=data["what_matters"],
+                review_date=data["review_date"],
+            )
+        else:
+            plan = services.plan_create(
+                actor=actor,
+                patient=data["patient"],
+                title=data["title"],
+                what_matters=data["what_matters"],
+                review_date=data["review_date"],
+            )
+        coordinator = data["coordinator"]
+        if coordinator is None:
+            if plan.coordinator_id is not None:
+                raise ValidationError(gettext("A plan's coordinator can be replaced here, not removed."))
+            return plan
+        return services.coordinator_assign(
+            actor=actor,
+            plan=plan,
+            coordinator=coordinator,
+            organisation=data["coordinator_organisation"],
+            phone=data["coordinator_phone"],
+            substitute=data["coordinator_substitute"],
+        )
+
 
 @admin.register(Goal)
-class GoalAdmin(VersionedAdmin):
+class GoalAdmin(ServiceAdmin):
     list_display = ["description", "plan", "status", "target_date"]
     list_filter = ["status"]
     search_fields = ["description", "plan__patient__family_name"]
@@ -265,9 +368,35 @@ class GoalAdmin(VersionedAdmin):
     autocomplete_fields = ["plan"]
     readonly_fields = ["version", "public_id"]
 
+    @override
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        # A new goal starts as proposed and moves on from there, like one added on the plan page.
+        fields = list(super().get_readonly_fields(request, obj))
+        return [*fields, "plan"] if obj is not None else [*fields, "status"]
+
+    @override
+    def service_save(self, *, actor: User, obj: Any, data: dict[str, Any], change: bool) -> Goal:
+        if not change:
+            return services.goal_create(
+                actor=actor,
+                plan=data["plan"],
+                description=data["description"],
+                expected_result=data["expected_result"],
+                target_date=data["target_date"],
+            )
+        return services.goal_update(
+            actor=actor,
+            goal=obj,
+            expected_version=data["expected_version"],
+            description=data["description"],
+            expected_result=data["expected_result"],
+            target_date=data["target_date"],
+            status=data["status"],
+        )
+
 
 @admin.register(Task)
-class TaskAdmin(VersionedAdmin):
+class TaskAdmin(ServiceAdmin):
     list_display = ["title", "plan", "kind", "responsible_organisation", "due_date", "status"]
     list_filter = ["status", "kind", "responsible_organisation__sector"]
     search_fields = ["title", "plan__patient__family_name"]
@@ -275,6 +404,29 @@ class TaskAdmin(VersionedAdmin):
     autocomplete_fields = ["plan", "goal", "responsible_organisation", "responsible_person", "depends_on"]
     readonly_fields = ["status", "version", "public_id", "completed_at"]
     date_hierarchy = "due_date"
+
+    @override
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        fields = list(super().get_readonly_fields(request, obj))
+        return [*fields, "plan"] if obj is not None else fields
+
+    @override
+    def service_save(self, *, actor: User, obj: Any, data: dict[str, Any], change: bool) -> Task:
+        what = {
+            "title": data["title"],
+            "kind": data["kind"],
+            "responsible_organisation": data["responsible_organisation"],
+            "responsible_person": data["responsible_person"],
+            "window_start": data["window_start"],
+            "due_date": data["due_date"],
+            "description": data["description"],
+            "goal": data["goal"],
+            "depends_on": data["depends_on"],
+            "visible_to_patient": data["visible_to_patient"],
+        }
+        if not change:
+            return services.task_create(actor=actor, plan=data["plan"], **what)
+        return services.task_update(actor=actor, task=obj, expected_version=data["expected_version"], **what)
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
