@@ -66,9 +66,11 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "pgtrigger",
     "pghistory",
+    # Our apps in layer order (each imports only the ones above it in this list); seed_demo runs their
+    # demo steps in this order.
     "pathways",
-    "coordination",
     "relatives",
+    "coordination",
     "quality",
     "portal",
 ]

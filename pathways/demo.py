@@ -1,4 +1,5 @@
-"""`manage.py seed_demo`: fictional, idempotent demo data for Fælles forløb.
+"""The hub's demo data: fictional organisations, logins, patients and plans for Fælles forløb, created
+through the services by `manage.py seed_demo` (which runs every app's demo step in layer order).
 
 Organisations are found by SOR code, users by username, patients by CPR number, and a patient's plan is
 their current (open) plan. What exists is left alone; a patient's plan, goals and tasks are built only when
@@ -11,13 +12,10 @@ addresses and phone numbers are made up.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Any
 
-from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError
-from django.db import transaction
 from django.utils import timezone
 
 from pathways import services
@@ -203,6 +201,7 @@ class _Seeder:
         self.orgs: dict[str, Organisation] = {}
         self.users: dict[str, User] = {}
         self.created: Counter[str] = Counter()
+        self.pending_coordinators: list[Callable[[], PathwayPlan]] = []
 
     # --- helpers -------------------------------------------------------------------------------------
 
@@ -319,13 +318,17 @@ class _Seeder:
 
     def coordinator(
         self, plan: PathwayPlan, *, username: str, organisation: str, substitute: str | None = None
-    ) -> PathwayPlan:
-        return services.coordinator_assign(
-            actor=self.users[username],
-            plan=plan,
-            coordinator=self.users[username],
-            organisation=self.orgs[organisation],
-            substitute=self.users[substitute] if substitute else None,
+    ) -> None:
+        """Name the plan's coordinator once the participants have set the plan up (see run()): until a
+        plan has a coordinator, its participating organisations add goals and tasks themselves."""
+        self.pending_coordinators.append(
+            lambda: services.coordinator_assign(
+                actor=self.users[username],
+                plan=plan,
+                coordinator=self.users[username],
+                organisation=self.orgs[organisation],
+                substitute=self.users[substitute] if substitute else None,
+            )
         )
 
     def goal(
@@ -418,7 +421,6 @@ class _Seeder:
             ],
             accepted_by={
                 "roskilde": "koordinator",
-                "lunge": "sygehus",
                 "medicinsk": "sygehus",
                 "hjsp_roskilde": "kommune",
                 "genoptr_roskilde": "koordinator",
@@ -628,7 +630,7 @@ class _Seeder:
                 ("fjorden", "Diabeteskontrol og henvisning til samtaleforløb om nåleangst."),
                 ("holbaek", "Kostvejledning og bevilling af hjælpemidler efter serviceloven."),
             ],
-            accepted_by={"endo": "sygehus", "hjsp_holbaek": "holbaek"},
+            accepted_by={"hjsp_holbaek": "holbaek"},
         )
         self.coordinator(plan, username="holbaek", organisation="hjsp_holbaek")
         measure = self.goal(
@@ -650,7 +652,7 @@ class _Seeder:
             "Årskontrol i Endokrinologisk ambulatorium",
             organisation="endo",
             kind=TaskKind.APPOINTMENT,
-            actor="sygehus",
+            actor="holbaek",
             due=-45,
             status=TaskStatus.COMPLETED,
             description="HbA1c 68 mmol/mol. Nålefri blodsukkermåler anbefalet på grund af nåleangst.",
@@ -1171,47 +1173,36 @@ class _Seeder:
     def run(self) -> None:
         self.organisations()
         self.staff()
-        self.kirsten()
-        self.helle()
-        self.ingrid()
-        self.kasper()
-        self.fatma()
-        self.jens()
+        for patient in (self.kirsten, self.helle, self.ingrid, self.kasper, self.fatma, self.jens):
+            patient()
+            for assign in self.pending_coordinators:
+                assign()
+            self.pending_coordinators.clear()
 
 
-class Command(BaseCommand):
-    help = "Create fictional demo organisations, logins, patients and pathway plans (safe to run again)."
-
-    def handle(self, *args: Any, **options: Any) -> None:
-        if settings.DJANGO_ENV == "production":
-            # Every demo login, an administrator among them, has the password published in the README.
-            raise CommandError(
-                "seed_demo refuses to run with production settings: the demo logins share a published "
-                "password. Use DJANGO_ENV=development on a demo or trial machine."
-            )
-        seeder = _Seeder()
-        with transaction.atomic():
-            seeder.run()
-        created = seeder.created
-        self.stdout.write(
-            self.style.SUCCESS(
-                f"Demo data ready. Created this run: {created['organisations']} organisations, "
-                f"{created['users']} users, {created['patients']} patients, {created['plans']} plans."
-            )
-        )
-        totals = [
-            ("organisations", Organisation.objects.count()),
-            ("users", User.objects.count()),
-            ("memberships", Membership.objects.active().count()),
-            ("patients", Patient.objects.count()),
-            ("plans", PathwayPlan.objects.count()),
-            ("conditions", PlanCondition.objects.count()),
-            ("participants", PlanParticipant.objects.count()),
-            ("goals", Goal.objects.count()),
-            ("tasks", Task.objects.count()),
-        ]
-        self.stdout.write("In the database: " + ", ".join(f"{count} {name}" for name, count in totals) + ".")
-        self.stdout.write(f"\nDemo logins (password for all: {DEMO_PASSWORD}):")
-        width = max(len(username) for username, _who, _sees in DEMO_LOGINS)
-        for username, who, sees in DEMO_LOGINS:
-            self.stdout.write(f"  {username.ljust(width)}  {who}\n  {'':{width}}  sees: {sees}")
+def seed(write: Callable[[str], None]) -> None:
+    """The hub's demo step (run by `manage.py seed_demo`): organisations, logins, patients and their
+    plans. Idempotent; `write` prints a line for the person who ran it."""
+    seeder = _Seeder()
+    seeder.run()
+    created = seeder.created
+    write(
+        f"Demo data ready. Created this run: {created['organisations']} organisations, "
+        f"{created['users']} users, {created['patients']} patients, {created['plans']} plans."
+    )
+    totals = [
+        ("organisations", Organisation.objects.count()),
+        ("users", User.objects.count()),
+        ("memberships", Membership.objects.active().count()),
+        ("patients", Patient.objects.count()),
+        ("plans", PathwayPlan.objects.count()),
+        ("conditions", PlanCondition.objects.count()),
+        ("participants", PlanParticipant.objects.count()),
+        ("goals", Goal.objects.count()),
+        ("tasks", Task.objects.count()),
+    ]
+    write("In the database: " + ", ".join(f"{count} {name}" for name, count in totals) + ".")
+    write(f"\nDemo logins (password for all: {DEMO_PASSWORD}):")
+    width = max(len(username) for username, _who, _sees in DEMO_LOGINS)
+    for username, who, sees in DEMO_LOGINS:
+        write(f"  {username.ljust(width)}  {who}\n  {'':{width}}  sees: {sees}")

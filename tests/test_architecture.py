@@ -52,3 +52,27 @@ def test_views_read_patient_data_only_through_access(path):
     assert "get_object_or_404(" not in source
     for model in PATIENT_DATA:
         assert not re.search(rf"\b{model}\.objects\b", source), f"{model}.objects in {path.name}"
+
+
+def _layer_order() -> list[str]:
+    """Our apps from the lowest layer up, as the import contract in pyproject.toml states them."""
+    import tomllib
+
+    contracts = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]["contracts"]
+    layers = next(c for c in contracts if c["id"] == "apps-layers")["layers"]
+    return [layer for layer in reversed(layers) if layer != "config"]
+
+
+def test_installed_apps_list_our_apps_in_layer_order():
+    from django.conf import settings
+
+    ours = [app for app in settings.INSTALLED_APPS if app in _layer_order()]
+    assert ours == _layer_order() == ["pathways", "relatives", "coordination", "quality", "portal"]
+
+
+def test_seed_demo_runs_each_apps_demo_step_in_layer_order():
+    from pathways.management.commands.seed_demo import demo_steps
+
+    labels = [label for label, _step in demo_steps()]
+    assert labels == [app for app in _layer_order() if app in labels]
+    assert labels[0] == "pathways"

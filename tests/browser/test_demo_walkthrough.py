@@ -2,7 +2,7 @@
 
 import pytest
 
-from pathways.management.commands.seed_demo import DEMO_PASSWORD
+from pathways.demo import DEMO_PASSWORD
 
 pytestmark = pytest.mark.browser
 

@@ -8,7 +8,7 @@ from base64 import b32decode
 import pytest
 from django_otp.oath import TOTP
 
-from pathways.management.commands.seed_demo import DEMO_PASSWORD
+from pathways.demo import DEMO_PASSWORD
 from tests.browser.test_demo_walkthrough import log_in
 
 pytestmark = pytest.mark.browser

@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from pathways.access import patients_visible_to
 from pathways.choices import TaskKind, TaskStatus
-from pathways.management.commands.seed_demo import DEMO_LOGINS, DEMO_PASSWORD
+from pathways.demo import DEMO_LOGINS, DEMO_PASSWORD
 from pathways.models import Patient, Task, User
 
 FAST_HASHER = ["django.contrib.auth.hashers.MD5PasswordHasher"]
