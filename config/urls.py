@@ -26,6 +26,6 @@ urlpatterns = [
         name="api-docs",
     ),
     # One sign-in for everyone, with throttling and the second step: the admin's own form is not used.
-    path("admin/login/", RedirectView.as_view(pattern_name="login", query_string=True)),
+    path("admin/login/", RedirectView.as_view(pattern_name="login", query_string=True), name="admin-sign-in"),
     path("admin/", admin.site.urls),
 ]

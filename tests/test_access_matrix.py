@@ -220,20 +220,19 @@ MATRIX: dict[str, tuple[str | None, dict[str, Any]]] = {
     "api:auth-token": (None, {"GET": everyone(405), "POST": everyone(400)}),
     "api-schema": (None, {"GET": everyone(200, anonymous=403)}),
     "api-docs": (None, {"GET": everyone(200, anonymous=403)}),
+    # config/urls.py: the admin's own login, shadowed by a redirect to the one sign-in page (throttled, with
+    # the second step), whatever the method.
+    "admin-sign-in": (None, dict.fromkeys(METHODS, everyone(302))),
 }
 
 # The patterns outside the admin that may lack a name, by route, with their rows; any other pattern without
 # a name fails the suite. Django admin's own (a model's bare object URL, which redirects to its change page,
 # and the catch-all) are let through by `_django_admin_unnamed` and have rows in the admin matrix.
-UNNAMED: dict[str, tuple[str | None, dict[str, Any]]] = {
-    # config/urls.py: the admin's own login, shadowed by a redirect to the one sign-in page (throttled, with
-    # the second step), whatever the method.
-    "/admin/login/": (None, dict.fromkeys(METHODS, everyone(302))),
-}
+UNNAMED: dict[str, tuple[str | None, dict[str, Any]]] = {}
 PAGES = MATRIX | UNNAMED  # every row outside the admin, by name or route
 
 # Open to everyone, signed in or not: their redirects are no request to sign in.
-PUBLIC = {"login", "logout", "set_language", "api:auth-token", "/admin/login/"}
+PUBLIC = {"login", "logout", "set_language", "api:auth-token", "admin-sign-in"}
 
 
 # --- What object URLs point at, and the bodies of the POST rows ---------------------------------------------
