@@ -47,9 +47,10 @@ def is_verified(user: Any) -> bool:
 
 
 def safe_next(request: HttpRequest, default: str | None = None) -> str:
-    """The `next` the user came from, if it is on this site; else the caseload."""
+    """The `next` the user came from, if it is a path on this site; else the caseload. Only paths: a
+    bare word would be taken for a view name by `redirect` (and fail)."""
     candidate = request.POST.get("next") or request.GET.get("next") or ""
-    if candidate and url_has_allowed_host_and_scheme(
+    if candidate.startswith("/") and url_has_allowed_host_and_scheme(
         candidate, allowed_hosts={request.get_host()}, require_https=request.is_secure()
     ):
         return candidate

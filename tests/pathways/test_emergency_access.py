@@ -187,3 +187,19 @@ def test_the_service_refuses_an_organisation_the_clinician_does_not_work_for(wor
             reason="Akut indlagt, behøver medicinliste",
         )
     assert not EmergencyAccess.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "next_value", ["Besøg hos Kirsten", "caseload", "//evil.example/", "https://evil.example/"]
+)
+def test_marking_seen_with_a_next_that_is_no_path_here_goes_to_the_plan(client, world, next_value):
+    outsider = client.__class__()
+    sign_in(outsider, world.outsider)
+    break_glass(outsider, world)
+    grant = EmergencyAccess.objects.get()
+    sign_in(client, world.coordinator)
+    response = client.post(
+        reverse("pathways:emergency-access-acknowledge-partial", args=[grant.public_id]), {"next": next_value}
+    )
+    assert response.status_code == 302
+    assert response.url == f"/plans/{world.plan.public_id}/"
