@@ -7,11 +7,14 @@ import logging
 import redis
 from django.conf import settings
 from django.db import connection
+from django.db.models import Count
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
 from config.celery import app as celery_app
+from pathways.choices import NotificationState
+from pathways.models import Notification
 
 logger = logging.getLogger(__name__)
 TIMEOUT_SECONDS = 1.0
@@ -64,7 +67,25 @@ def healthz(_request: HttpRequest) -> JsonResponse:
         "celery_worker": "up" if workers else "down",
     }
     healthy = database and redis_ok and workers > 0
-    return JsonResponse(
-        {"status": "ok" if healthy else "unavailable", "checks": checks, "celery_workers": workers},
-        status=200 if healthy else 503,
+    body: dict[str, object] = {
+        "status": "ok" if healthy else "unavailable",
+        "checks": checks,
+        "celery_workers": workers,
+    }
+    if database:
+        body["outbox"] = _outbox_counts()
+    return JsonResponse(body, status=200 if healthy else 503)
+
+
+def _outbox_counts() -> dict[str, int]:
+    """Messages waiting (due or not) and failed ones an administrator should look at. Counts only."""
+    counts = dict(
+        Notification.objects.filter(state__in=[NotificationState.PENDING, NotificationState.FAILED])
+        .values_list("state")
+        .annotate(n=Count("pk"))
+        .values_list("state", "n")
     )
+    return {
+        "pending": counts.get(NotificationState.PENDING, 0),
+        "failed": counts.get(NotificationState.FAILED, 0),
+    }

@@ -26,7 +26,7 @@ from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from typing_extensions import override
 
-from pathways import services
+from pathways import outbox, services
 from pathways.audit import PatientRead, RequestOrigin, access_log_write
 from pathways.choices import AccessAction, AccessPurpose
 from pathways.history import HISTORY_KIND_LABELS, HistoryEntry, history_entries
@@ -37,6 +37,7 @@ from pathways.models import (
     EmergencyAccess,
     Goal,
     Membership,
+    Notification,
     Organisation,
     PathwayPlan,
     Patient,
@@ -652,3 +653,47 @@ class EmergencyAccessAdmin(ReadOnlyAdmin, PatientDataAdmin):
 # admin's "reset two-step sign-in" action covers what administrators need (a lost phone).
 admin.site.unregister(TOTPDevice)
 admin.site.unregister(StaticDevice)
+
+
+@admin.register(Notification)
+class NotificationAdmin(ReadOnlyAdmin, PatientDataAdmin):
+    """The outbox, read-only: what was sent, what waits and what failed (the error kind, never the text).
+    Failed rows can be sent again; everything else is the worker's business."""
+
+    list_display = [
+        "due_at",
+        "kind",
+        "channel",
+        "state",
+        "attempts",
+        "recipient_type",
+        "last_error",
+        "sent_at",
+    ]
+    list_filter = ["state", "channel", "kind"]
+    list_select_related = ["recipient_type", "plan__patient"]
+    date_hierarchy = "due_at"
+    actions = ["retry"]
+    fields = [
+        "public_id",
+        "kind",
+        "channel",
+        "state",
+        "recipient_type",
+        "recipient_id",
+        "plan",
+        "task",
+        "due_at",
+        "attempts",
+        "last_error",
+        "sent_at",
+        "read_at",
+        "created_at",
+    ]
+
+    @admin.action(description=_("Send the selected failed messages again"), permissions=["view"])
+    def retry(self, request: HttpRequest, queryset: QuerySet[Notification]) -> None:
+        count = outbox.retry_failed(queryset.values_list("pk", flat=True))
+        self.message_user(
+            request, gettext("%(count)d failed messages will be sent again.") % {"count": count}
+        )

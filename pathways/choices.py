@@ -162,6 +162,31 @@ class SecurityEventKind(models.TextChoices):
     API_TOKEN_ISSUED = "api_token_issued", _("API token issued")
 
 
+class NotificationKind(models.TextChoices):
+    """What a message in the outbox is about (each raised by a service at the moment it happens)."""
+
+    TASK_ASSIGNED = "task_assigned", _("Task assigned to you")
+    TASK_DUE_SOON = "task_due_soon", _("Task due soon")
+    TASK_OVERDUE = "task_overdue", _("Task overdue")
+    APPOINTMENT_REMINDER = "appointment_reminder", _("Appointment reminder")
+    PLAN_STATUS_CHANGED = "plan_status_changed", _("Plan status changed")
+
+
+class NotificationChannel(models.TextChoices):
+    IN_APP = "in_app", _("In the product")
+    EMAIL = "email", _("E-mail")
+    SMS = "sms", _("Text message (SMS)")
+    LETTER = "letter", _("Letter")
+
+
+class NotificationState(models.TextChoices):
+    PENDING = "pending", _("Waiting")
+    SENDING = "sending", _("Being sent")
+    SENT = "sent", _("Sent")
+    FAILED = "failed", _("Failed")
+    CANCELLED = "cancelled", _("Cancelled")
+
+
 # Danish municipalities (kommunekoder, Danmarks Statistik). Used for the patient's home municipality and,
 # later, for breakdowns by municipality.
 MUNICIPALITIES: list[tuple[str, str]] = [

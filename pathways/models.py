@@ -21,6 +21,8 @@ from uuid import uuid4
 import pghistory
 import pgtrigger
 from django.contrib.auth.models import AbstractUser
+from django.contrib.contenttypes.fields import GenericForeignKey
+from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import F, Q
@@ -38,6 +40,9 @@ from pathways.choices import (
     ContactChannel,
     GoalStatus,
     MembershipRole,
+    NotificationChannel,
+    NotificationKind,
+    NotificationState,
     PlanStatus,
     Sector,
     SecurityEventKind,
@@ -138,6 +143,14 @@ class User(AbstractUser):
     def __str__(self) -> str:
         return self.get_full_name() or self.username
 
+    def notification_address(self, channel: str) -> str:
+        """Where a message to this user goes on `channel` ("" when there is nowhere: not sent)."""
+        addresses: dict[str, str] = {
+            NotificationChannel.EMAIL: self.email,
+            NotificationChannel.SMS: self.phone,
+        }
+        return addresses.get(channel, "")
+
     def _get_session_auth_hash(self, secret: str | None = None) -> str:
         # Django checks this hash (and its SECRET_KEY_FALLBACKS variants) on every request; the password
         # keeps its role (a changed password signs out), the generation adds "sign out everywhere".
@@ -230,6 +243,17 @@ class Patient(models.Model):
     @property
     def full_name(self) -> str:
         return f"{self.given_name} {self.family_name}"
+
+    def notification_address(self, channel: str) -> str:
+        """Where a message to the patient goes on `channel` ("" when there is nowhere: not sent)."""
+        if channel == NotificationChannel.LETTER:
+            town = f"{self.postal_code} {self.city}".strip()
+            return ", ".join(part for part in (self.address, town) if part)
+        addresses: dict[str, str] = {
+            NotificationChannel.EMAIL: self.email,
+            NotificationChannel.SMS: self.phone,
+        }
+        return addresses.get(channel, "")
 
     @property
     def language_display(self) -> str:
@@ -633,6 +657,107 @@ class EmergencyAccess(models.Model):
 
     def __str__(self) -> str:
         return f"{self.granted_at:%Y-%m-%d %H:%M} {self.actor}"
+
+
+class NotificationQuerySet(models.QuerySet["Notification"]):
+    def addressed_to(self, recipient: models.Model) -> NotificationQuerySet:
+        return self.filter(
+            recipient_type=ContentType.objects.get_for_model(recipient), recipient_id=recipient.pk
+        )
+
+    def unread_in_app(self) -> NotificationQuerySet:
+        return self.filter(
+            channel=NotificationChannel.IN_APP, state=NotificationState.SENT, read_at__isnull=True
+        )
+
+
+class Notification(models.Model):
+    """One message the product sends: the outbox row, written in the same transaction as the change that
+    causes it and delivered by the worker (pathways.outbox). Never holds the message text: that is put
+    together when it is sent, and what leaves the product carries no health data.
+
+    The recipient is any model with `notification_address(channel)` — a staff user, a patient, and later a
+    relative — through the content type, so the hub need not import the app a recipient lives in.
+    `dedupe_key` (recipient, kind, channel, subject, due moment) makes the same reminder impossible to
+    create twice.
+    """
+
+    public_id = models.UUIDField(default=uuid4, unique=True, editable=False)
+    dedupe_key = models.CharField(max_length=255, unique=True, editable=False)
+    kind = models.CharField(_("kind"), max_length=32, choices=NotificationKind.choices)
+    channel = models.CharField(_("channel"), max_length=16, choices=NotificationChannel.choices)
+    recipient_type = models.ForeignKey(ContentType, on_delete=models.PROTECT, related_name="+")
+    recipient_id = models.PositiveBigIntegerField()
+    recipient = GenericForeignKey("recipient_type", "recipient_id")
+    plan = models.ForeignKey(
+        PathwayPlan, verbose_name=_("plan"), on_delete=models.CASCADE, related_name="notifications"
+    )
+    task = models.ForeignKey(
+        Task,
+        verbose_name=_("task"),
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="notifications",
+    )
+    due_at = models.DateTimeField(_("due"))
+    state = models.CharField(
+        _("state"), max_length=16, choices=NotificationState.choices, default=NotificationState.PENDING
+    )
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    lease_until = models.DateTimeField(null=True, blank=True)
+    enqueued_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.CharField(
+        _("last error"),
+        max_length=200,
+        blank=True,
+        help_text=_("The kind of error only; never patient data."),
+    )
+    sent_at = models.DateTimeField(_("sent"), null=True, blank=True)
+    read_at = models.DateTimeField(_("read"), null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = NotificationQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("notification")
+        verbose_name_plural = _("outbox")
+        ordering = ["-due_at"]
+        constraints = [
+            _choices_check("kind", NotificationKind, "notification_kind_valid"),
+            _choices_check("channel", NotificationChannel, "notification_channel_valid"),
+            _choices_check("state", NotificationState, "notification_state_valid"),
+            models.CheckConstraint(
+                condition=(Q(state=NotificationState.SENT) & Q(sent_at__isnull=False))
+                | (~Q(state=NotificationState.SENT) & Q(sent_at__isnull=True)),
+                name="notification_sent_at_iff_sent",
+            ),
+            models.CheckConstraint(
+                condition=~Q(state=NotificationState.SENDING) | Q(lease_until__isnull=False),
+                name="notification_sending_has_lease",
+            ),
+        ]
+        indexes = [
+            # The claim: due rows waiting, oldest first.
+            models.Index(
+                fields=["due_at"], name="notification_due_idx", condition=Q(state=NotificationState.PENDING)
+            ),
+            models.Index(
+                fields=["lease_until"],
+                name="notification_lease_idx",
+                condition=Q(state=NotificationState.SENDING),
+            ),
+            # The bell: a user's unread in-app messages.
+            models.Index(
+                fields=["recipient_type", "recipient_id", "-due_at"],
+                name="notification_inbox_idx",
+                condition=Q(channel=NotificationChannel.IN_APP),
+            ),
+            models.Index(fields=["task", "state"], name="notification_task_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} · {self.get_channel_display()} · {self.due_at:%Y-%m-%d %H:%M}"
 
 
 class AuditContext(Context):

@@ -85,3 +85,27 @@ def test_healthz_with_redis_stopped_is_503(client, settings, own_redis):
 def test_healthz_needs_no_login_and_shows_no_patient_data(client, world):
     body = client.get("/healthz").content.decode()
     assert "Kirsten" not in body
+
+
+@pytest.mark.django_db
+def test_healthz_counts_waiting_and_failed_messages_in_the_outbox(client, world):
+    from django.utils import timezone
+
+    from pathways import outbox
+    from pathways.choices import NotificationChannel, NotificationKind, NotificationState
+    from pathways.models import Notification
+
+    Notification.objects.all().delete()
+    for index in range(3):
+        outbox.notify(
+            recipient=world.coordinator,
+            kind=NotificationKind.TASK_ASSIGNED,
+            channel=NotificationChannel.IN_APP,
+            plan=world.plan,
+            due_at=timezone.now(),
+            event=str(index),
+        )
+    first = Notification.objects.order_by("pk").first()
+    assert first is not None
+    Notification.objects.filter(pk=first.pk).update(state=NotificationState.FAILED)
+    assert client.get("/healthz").json()["outbox"] == {"pending": 2, "failed": 1}
