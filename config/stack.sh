@@ -148,6 +148,9 @@ cmd_run() {
   # Without DJANGO_ENV the settings are production's (https only); runserver speaks plain http.
   export DJANGO_ENV="${DJANGO_ENV:-development}" DJANGO_DEBUG="${DJANGO_DEBUG:-1}"
   export CELERY_BEAT_SCHEDULE_FILE="$var/celerybeat-schedule"
+  # The local mail and SMS sinks (Procfile `mail:` and `sms:`, config/sinks.py) and where the product sends.
+  export FF_SMTP_PORT="${FF_SMTP_PORT:-1025}" FF_SMS_PORT="${FF_SMS_PORT:-1026}"
+  export FF_SMS_GATEWAY_URL="${FF_SMS_GATEWAY_URL:-http://127.0.0.1:$FF_SMS_PORT/rest/mtsms}"
 
   log "Starting PostgreSQL ($pgdata) and Redis (port $rport)"
   pg_start "$pgdata" "$pgsock" 0
@@ -163,7 +166,9 @@ cmd_run() {
   "$PY" manage.py collectstatic --no-input -v 0
   "$PY" manage.py seed_demo
   log "Web, Celery worker and Celery beat on http://127.0.0.1:${PORT:-8000}  (Ctrl-C stops everything)"
-  # honcho runs in the background so a TERM to this script (not only Ctrl-C) stops web, worker and beat.
+  log "Sent mail: .var/sinks/mail.jsonl and .var/sinks/mail/*.eml; sent SMS: http://127.0.0.1:$FF_SMS_PORT/"
+  # honcho runs in the background so a TERM to this script (not only Ctrl-C) stops web, worker, beat and
+  # the mail and SMS sinks.
   PORT="${PORT:-8000}" "$VENV/bin/honcho" -f Procfile start &
   local honcho=$!
   trap 'kill -TERM '"$honcho"' 2>/dev/null || true' INT TERM
@@ -224,6 +229,8 @@ cmd_bench() {
       "$PY" manage.py bench_pages | tee -a "$report"
     fi
   done
+  log "Outbox sweep: ${FF_BENCH_OUTBOX_ROWS:-100000} due messages"
+  "$PY" manage.py bench_outbox --rows "${FF_BENCH_OUTBOX_ROWS:-100000}" | tee -a "$report"
   log "Summary (also in .var/bench.txt)"
   cat "$report"
 }

@@ -13,6 +13,7 @@ from pathways import services
 from pathways.choices import MembershipRole, PlanStatus, Sector, TaskKind
 from pathways.models import Organisation, PathwayPlan, Patient, User
 from pathways.signin import policy as signin
+from tests.sinks import mail_sink, sms_sink  # noqa: F401 (fixtures: importing them registers them)
 
 PASSWORD = "Korrekt-Hest-Batteri-9"
 
