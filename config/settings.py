@@ -116,6 +116,7 @@ TEMPLATES = [
                 "django.template.context_processors.i18n",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "pathways.views.context_processors.notification_bell",
             ],
         },
     },
@@ -191,7 +192,32 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # All periodic work is declared here, one line per job with when it runs.
-CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {}
+CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
+    # Every minute: take back rows of dead workers and deliver every due message (pathways.outbox).
+    "outbox-sweep": {"task": "pathways.tasks.notifications_sweep", "schedule": 60.0},
+    # Every 15 minutes: one notice per overdue task per day to its coordinator (idempotent by day).
+    "overdue-scan": {"task": "pathways.tasks.overdue_scan", "schedule": 15 * 60.0},
+}
+
+# Notifications (pathways.outbox, pathways.channels). The defaults are the local sinks `make run` starts.
+SITE_URL = os.environ.get("FF_SITE_URL", "http://127.0.0.1:8000")
+PORTAL_PATH = "/portal/"  # where patients and relatives read their plan (the portal, issue 14)
+EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+EMAIL_HOST = os.environ.get("FF_SMTP_HOST", "127.0.0.1")
+EMAIL_PORT = int(os.environ.get("FF_SMTP_PORT", "1025"))
+EMAIL_HOST_USER = os.environ.get("FF_SMTP_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("FF_SMTP_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("FF_SMTP_TLS")
+DEFAULT_FROM_EMAIL = os.environ.get("FF_MAIL_FROM", "Fælles forløb <noreply@faelles-forloeb.invalid>")
+NOTIFICATION_MESSAGE_ID_DOMAIN = os.environ.get("FF_MESSAGE_ID_DOMAIN", "faelles-forloeb.invalid")
+SMS_GATEWAY_URL = os.environ.get("FF_SMS_GATEWAY_URL", "http://127.0.0.1:1026/rest/mtsms")
+SMS_GATEWAY_TOKEN = os.environ.get("FF_SMS_GATEWAY_TOKEN", "")
+SMS_SENDER = os.environ.get("FF_SMS_SENDER", "Forloeb")
+NOTIFICATION_SEND_TIMEOUT = 10.0  # seconds, per e-mail or SMS
+NOTIFICATION_MAX_ATTEMPTS = 5
+# Longer than the slowest send (2 × the send timeout), short enough that a dead worker's messages go out
+# within minutes.
+NOTIFICATION_LEASE_SECONDS = int(os.environ.get("FF_NOTIFICATION_LEASE_SECONDS", "300"))
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

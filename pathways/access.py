@@ -27,12 +27,16 @@ from pathways.choices import (
     AccessAction,
     AccessPurpose,
     MembershipRole,
+    NotificationChannel,
+    NotificationState,
     SecurityEventKind,
 )
 from pathways.models import (
     EmergencyAccess,
     Goal,
     Membership,
+    Notification,
+    NotificationQuerySet,
     Organisation,
     PathwayPlan,
     Patient,
@@ -327,3 +331,37 @@ def emergency_organisations(user: Any) -> QuerySet[Organisation]:
         memberships__ended_at__isnull=True,
         memberships__role__in=[MembershipRole.CLINICIAN, MembershipRole.COORDINATOR],
     ).order_by("name")
+
+
+# A public id as it arrives: parsed by the URL converter, or a string from a form or a test.
+PublicId = UUID | str
+
+
+def notifications_visible_to(user: Any) -> NotificationQuerySet:
+    """The user's in-app messages that have arrived (sent), in plans the user may still see. A message
+    about a plan the user has since left stays addressed to them but is shown nowhere and counted nowhere."""
+    if not getattr(user, "is_authenticated", False) or not user.is_active:
+        return Notification.objects.none()
+    return Notification.objects.addressed_to(user).filter(
+        channel=NotificationChannel.IN_APP,
+        state=NotificationState.SENT,
+        plan__in=plans_visible_to(user),
+    )
+
+
+def access_notification(user: Any, public_id: PublicId) -> Notification:
+    """One of the user's own messages, with its plan's patient and its task, otherwise Http404 — the same
+    for another user's message, one not yet arrived, one about a plan the user no longer sees and one that
+    does not exist. The caller logs the read when it shows the message."""
+    try:
+        found = (
+            notifications_visible_to(user)
+            .select_related("plan__patient", "task")
+            .filter(public_id=public_id)
+            .first()
+        )
+    except (ValidationError, ValueError):
+        raise Http404 from None
+    if found is None:
+        raise Http404
+    return found

@@ -38,6 +38,7 @@ from pathways.models import (
     AuditEvent,
     EmergencyAccess,
     Goal,
+    Notification,
     Organisation,
     PathwayPlan,
     PlanCondition,
@@ -286,3 +287,19 @@ def plan_for_api(actor: User, public_id: UUID) -> PathwayPlan:
         "conditions", "goals", "participants__organisation"
     )
     return access.access_plan(actor, public_id, action=AccessAction.API_READ, queryset=queryset).plan
+
+
+def notifications_for(actor: User) -> QuerySet[Notification]:
+    """The actor's in-app messages (those that have arrived, in plans they may still see), newest first,
+    with the patient and the task each row shows. The caller logs the plans of the rows it shows."""
+    return (
+        access.notifications_visible_to(actor)
+        .select_related("plan__patient", "task")
+        .order_by("-due_at", "-id")
+    )
+
+
+def unread_notification_count(actor: User) -> int:
+    """The number on the bell: the actor's unread in-app messages in plans they may still see. One query
+    (the actor's organisations are looked up once per request and kept on the user)."""
+    return access.notifications_visible_to(actor).unread_in_app().count()

@@ -14,7 +14,7 @@ from django.db.models import F, ForeignKey, Model
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from pathways import access
+from pathways import access, outbox
 from pathways.audit import RequestOrigin, security_event_record
 from pathways.choices import (
     GOAL_TRANSITIONS,
@@ -189,6 +189,7 @@ def plan_transition(
             code="plan_transition",
         )
     _save_new_version(locked, _set_changed(locked, {"status": to_status}))
+    outbox.plan_status_changed(plan=locked, actor=actor)
     return locked
 
 
@@ -347,6 +348,8 @@ def task_create(
     task.save()
     # The responsible organisation takes part in the plan by having a task in it.
     participant_add(actor=actor, plan=plan, organisation=responsible_organisation)
+    outbox.task_assigned(task=task, actor=actor)
+    outbox.task_reminders_sync(task=task)
     return task
 
 
@@ -372,6 +375,7 @@ def task_transition(
         )
     completed_at = timezone.now() if to_status == TaskStatus.COMPLETED else None
     _save_new_version(locked, _set_changed(locked, {"status": to_status, "completed_at": completed_at}))
+    outbox.task_reminders_sync(task=locked)
     return locked
 
 
@@ -447,6 +451,9 @@ def task_update(
     locked.full_clean(exclude=["version"])
     _save_new_version(locked, changed)
     participant_add(actor=actor, plan=locked.plan, organisation=responsible_organisation)
+    if "responsible_person" in changed:
+        outbox.task_assigned(task=locked, actor=actor)
+    outbox.task_reminders_sync(task=locked)
     return locked
 
 
@@ -577,3 +584,18 @@ def emergency_access_acknowledge(*, actor: User, access: EmergencyAccess) -> Eme
         locked.acknowledged_by = actor
         locked.save(update_fields=["acknowledged_at", "acknowledged_by"])
     return locked
+
+
+@transaction.atomic
+def notification_mark_read(*, actor: User, public_id: access.PublicId | None) -> int:
+    """Mark the actor's in-app message `public_id` as read; with `public_id=None`, every unread one the
+    bell counts (the actor's, in plans they may still see). Returns how many rows were marked.
+
+    Only rows addressed to the actor are touched: another user's message is Http404 (through
+    access.access_notification), the same as one that does not exist. The UPDATE claims only rows still
+    unread, so marking again, or two tabs at once, changes nothing more.
+    """
+    rows = access.notifications_visible_to(actor).unread_in_app()
+    if public_id is not None:
+        rows = rows.filter(pk=access.access_notification(actor, public_id).pk)
+    return rows.update(read_at=timezone.now())

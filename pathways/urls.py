@@ -1,7 +1,7 @@
 from django.urls import path
 
 from pathways.signin import views as account_views
-from pathways.views import caseload, emergency, goals, plans, tasks
+from pathways.views import caseload, emergency, goals, notifications, plans, tasks
 
 app_name = "pathways"
 urlpatterns = [
@@ -35,6 +35,14 @@ urlpatterns = [
         "emergency-access/<uuid:access_id>/seen/",
         emergency.emergency_access_acknowledge_partial,
         name="emergency-access-acknowledge-partial",
+    ),
+    # The bell's list: the user's in-app messages; marking one or all of them read.
+    path("notifications/", notifications.notifications, name="notifications"),
+    path("notifications/read-all/", notifications.notifications_read_all, name="notifications-read-all"),
+    path(
+        "notifications/<uuid:public_id>/read/",
+        notifications.notification_read_partial,
+        name="notification-read-partial",
     ),
     # Sign-in and the account's security (no patient data).
     path("login/second-step/", account_views.mfa_verify, name="mfa-verify"),

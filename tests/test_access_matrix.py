@@ -31,13 +31,16 @@ from django.test import Client, override_settings
 from django.test.client import ClientHandler
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.urls.resolvers import RegexPattern
+from django.utils import timezone
 
-from pathways import services
+from pathways import outbox, services
 from pathways.choices import (
     AccessAction,
     AccessPurpose,
     GoalStatus,
     MembershipRole,
+    NotificationChannel,
+    NotificationKind,
     Sector,
     SecurityEventKind,
     TaskKind,
@@ -48,12 +51,14 @@ from pathways.models import (
     EmergencyAccess,
     Goal,
     Membership,
+    Notification,
     Organisation,
     PathwayPlan,
     Patient,
     PlanParticipant,
     SecurityEvent,
     Task,
+    User,
 )
 from tests import conftest
 from tests.conftest import PASSWORD, make_user, sign_in
@@ -180,6 +185,25 @@ MATRIX: dict[str, tuple[str | None, dict[str, Any]]] = {
             "POST": {"own": everyone(404, anonymous=302) | {"coordinator": 302}, "other": everyone(404, 302)},
         },
     ),
+    # The bell's list: every signed-in user has one (perhaps empty), of their own messages only.
+    "pathways:notifications": (None, {"GET": everyone(200, anonymous=302)}),
+    # Marks read what the user's bell counts, their own messages only (some roles have none).
+    "pathways:notifications-read-all": (
+        None,
+        {"GET": everyone(405, anonymous=302), "POST": everyone(302)},
+    ),
+    # A message is its recipient's alone: the own plan's is the home nurse's, the foreign plan's the
+    # outsider's. Anyone else gets 404, as for a message that does not exist, and nothing is logged.
+    "pathways:notification-read-partial": (
+        "notification",
+        {
+            "GET": both_plans(everyone(405, anonymous=302)),
+            "POST": {
+                "own": everyone(404, anonymous=302) | {"home_nurse": 302},
+                "other": everyone(404, anonymous=302) | {"outsider": 302},
+            },
+        },
+    ),
     # Sign-in steps and the account's own security page: no patient data, every signed-in user.
     "pathways:mfa-verify": (None, {"GET": everyone(302), "POST": everyone(302)}),  # sent on
     # The posted code is wrong: the page is shown again.
@@ -259,12 +283,38 @@ def _participant(plan: PathwayPlan) -> PlanParticipant:
     return participant
 
 
+def _notification(world, plan: PathwayPlan) -> Notification:
+    """An in-app message about the plan that has arrived: the home nurse's in the own plan, the outsider's
+    in the foreign one (written and delivered where the world has none)."""
+    recipient: User = world.home_nurse if plan == world.plan else world.outsider
+    found = (
+        Notification.objects.addressed_to(recipient)
+        .filter(plan=plan, kind=NotificationKind.TASK_ASSIGNED, channel=NotificationChannel.IN_APP)
+        .first()
+    )
+    if found is None:
+        key = outbox.notify(
+            recipient=recipient,
+            kind=NotificationKind.TASK_ASSIGNED,
+            channel=NotificationChannel.IN_APP,
+            plan=plan,
+            task=_task(world, plan),
+            due_at=timezone.now(),
+            event="matrix",
+        )
+        outbox.deliver_due()
+        found = Notification.objects.get(dedupe_key=key)
+    return found
+
+
 def _url(name: str, kind: str | None, world, ownership: str) -> str:
     """The URL on the world's own or foreign plan: its first goal, task and commitment (made where the world
-    has none), its first emergency access (else an id no access has)."""
+    has none), its first emergency access (else an id no access has), its in-app message (`_notification`)."""
     if kind is None:
         return reverse(name)
     plan = world.plan if ownership == "own" else world.other_plan
+    if kind == "notification":
+        return reverse(name, args=[_notification(world, plan).public_id])
     if kind == "grant":
         grant = EmergencyAccess.objects.filter(plan=plan).order_by("pk").first()
         return reverse(name, args=[grant.public_id if grant else uuid4()])
@@ -352,6 +402,7 @@ CHANGES = {
     "pathways:task-edit-partial",
     "pathways:task-status-partial",
     "pathways:participant-accept-partial",
+    "pathways:notification-read-partial",
 }
 
 
@@ -409,6 +460,8 @@ ADMIN_MODELS: dict[str, AdminModel] = {
     "pathways_auditevent": AdminModel(None, frozenset()),
     "pathways_securityevent": AdminModel("security_event", frozenset()),
     "pathways_emergencyaccess": AdminModel("grant", frozenset()),
+    # The outbox is read-only too; failed messages are sent again by an admin action on the list.
+    "pathways_notification": AdminModel("notification", frozenset()),
 }
 
 
@@ -590,8 +643,8 @@ def test_every_url_has_rows():
 def world(django_db_setup, django_db_blocker):
     """The conftest's world, built once for this module rather than once per case: each test runs in a
     savepoint inside it, rolled back afterwards. Besides: a goal in each plan and a task in the foreign one,
-    an emergency access to each plan (by a clinician who is none of the roles, so no role sees more) and a
-    patient without a plan."""
+    an emergency access to each plan (by a clinician who is none of the roles, so no role sees more), a
+    patient without a plan and a delivered in-app message in each plan (`_notification`)."""
     build = inspect.unwrap(conftest.world)  # the fixture's own function
     with django_db_blocker.unblock():
         outer = transaction.atomic()
@@ -616,6 +669,10 @@ def world(django_db_setup, django_db_blocker):
         services.patient_create(
             cpr="0303034321", given_name="Matrix", family_name="Uden-plan", home_municipality="265"
         )
+        # The messages the read URLs point at, and every other message of the world delivered: a refused
+        # "mark all read" has unread messages it must leave alone.
+        for plan in (built.plan, built.other_plan):
+            _notification(built, plan)
     yield built
     with django_db_blocker.unblock():
         transaction.set_rollback(True)
@@ -632,6 +689,7 @@ def admin_ids(world, django_db_blocker) -> dict[str, str]:
             "goal": _goal(world.plan),
             "task": _task(world, world.plan),
             "grant": EmergencyAccess.objects.filter(plan=world.plan).get(),
+            "notification": Notification.objects.filter(plan=world.plan).order_by("pk")[0],
         }
     return {
         model: str((rows[spec.row] if spec.row in rows else getattr(world, spec.row)).pk) if spec.row else "0"
