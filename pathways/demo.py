@@ -52,6 +52,11 @@ DEMO_LOGINS: list[tuple[str, str, str]] = [
         "Kirsten Poulsen, Ingrid Mortensen og Fatma Yilmaz",
     ),
     (
+        "aftenvagt",
+        "Ida Kristensen, sygeplejerske (aftenvagt), Hjemmesygeplejen Roskilde",
+        "Kirsten Poulsen, Ingrid Mortensen og Fatma Yilmaz",
+    ),
+    (
         "koordinator",
         "Lars Nielsen, forløbskoordinator, Roskilde Kommune",
         "Kirsten Poulsen, Ingrid Mortensen og Fatma Yilmaz",
@@ -165,6 +170,15 @@ USERS: list[_UserSpec] = [
         "Jensen",
         "Sygeplejerske",
         "46 31 74 10",
+        "hjsp_roskilde",
+        MembershipRole.CLINICIAN,
+    ),
+    _UserSpec(
+        "aftenvagt",
+        "Ida",
+        "Kristensen",
+        "Sygeplejerske",
+        "46 31 74 11",
         "hjsp_roskilde",
         MembershipRole.CLINICIAN,
     ),
