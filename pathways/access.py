@@ -365,3 +365,36 @@ def access_notification(user: Any, public_id: PublicId) -> Notification:
     if found is None:
         raise Http404
     return found
+
+
+def letters_visible_to(user: Any) -> NotificationQuerySet:
+    """Letters to patients waiting in a print queue the user works at: the plan's coordinator's
+    organisation prints them (or, while a plan has no coordinator, the organisations taking part)."""
+    if not getattr(user, "is_authenticated", False) or not user.is_active:
+        return Notification.objects.none()
+    own = active_organisation_ids(user)
+    return Notification.objects.filter(
+        Q(plan__coordinator_organisation_id__in=own)
+        | Q(
+            plan__coordinator_organisation__isnull=True,
+            plan__in=PathwayPlan.objects.filter(participants__organisation_id__in=own),
+        ),
+        channel=NotificationChannel.LETTER,
+        state=NotificationState.SENT,
+    )
+
+
+def access_letter(user: Any, public_id: PublicId) -> Notification:
+    """A letter in the user's print queue, otherwise Http404 (the caller logs the read)."""
+    try:
+        found = (
+            letters_visible_to(user)
+            .select_related("plan__patient", "plan__coordinator", "plan__coordinator_organisation", "task")
+            .filter(public_id=public_id)
+            .first()
+        )
+    except (ValidationError, ValueError):
+        raise Http404 from None
+    if found is None:
+        raise Http404
+    return found

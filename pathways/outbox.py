@@ -37,6 +37,7 @@ from django.db import connection, transaction
 from django.db.models import Model
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.utils.translation import override
 
@@ -419,6 +420,27 @@ def _message(row: Notification) -> channels.OutgoingMessage:
 
 # Delivered by being recorded: the bell shows in-app messages, the print queue shows letters.
 _STAYS_INSIDE = frozenset({NotificationChannel.IN_APP, NotificationChannel.LETTER})
+
+
+def letter_paragraphs(row: Notification) -> list[str]:
+    """A letter's text in plain language: that there is news, where to see it and whom to call. A
+    letter is printed by the coordinator's organisation and read at home later, so it names the day of
+    an appointment rather than "in 2 days"."""
+    patient = row.plan.patient
+    language = patient.language if patient.language in dict(settings.LANGUAGES) else "da"
+    with override(language):
+        phone = row.plan.coordinator_phone or _("your coordinator's number in the plan")
+        portal = settings.SITE_URL.rstrip("/") + settings.PORTAL_PATH
+        day = row.task.window_start or row.task.due_date if row.task is not None else None
+        if row.kind == NotificationKind.APPOINTMENT_REMINDER and day is not None:
+            first = _("You have an appointment on %(day)s.") % {"day": date_format(day, "j. F Y")}
+        else:
+            first = _("There is news in your plan.")
+        return [
+            str(first),
+            str(_("You can see your plan at %(portal)s.") % {"portal": portal}),
+            str(_("If you have questions, call your coordinator on %(phone)s.") % {"phone": phone}),
+        ]
 
 
 def _send(row: Notification) -> None:

@@ -303,3 +303,13 @@ def unread_notification_count(actor: User) -> int:
     """The number on the bell: the actor's unread in-app messages in plans they may still see. One query
     (the actor's organisations are looked up once per request and kept on the user)."""
     return access.notifications_visible_to(actor).unread_in_app().count()
+
+
+def letters_for(user: Any) -> QuerySet[Notification]:
+    """The user's print queue: letters still to print first (oldest first), then printed ones (newest
+    first), each with its patient, address and task."""
+    return (
+        access.letters_visible_to(user)
+        .select_related("plan__patient", "task")
+        .order_by(F("read_at").desc(nulls_first=True), "due_at")
+    )

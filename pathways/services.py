@@ -33,6 +33,7 @@ from pathways.models import (
     EmergencyAccess,
     Goal,
     Membership,
+    Notification,
     Organisation,
     PathwayPlan,
     Patient,
@@ -599,3 +600,13 @@ def notification_mark_read(*, actor: User, public_id: access.PublicId | None) ->
     if public_id is not None:
         rows = rows.filter(pk=access.access_notification(actor, public_id).pk)
     return rows.update(read_at=timezone.now())
+
+
+@transaction.atomic
+def letter_mark_printed(*, actor: User, public_id: access.PublicId) -> Notification:
+    """The letter is printed and posted: it leaves the print queue's "to print" list (kept on record).
+    Only a letter in the actor's print queue (Http404 otherwise); marking again changes nothing."""
+    letter = access.access_letter(actor, public_id)
+    Notification.objects.filter(pk=letter.pk, read_at__isnull=True).update(read_at=timezone.now())
+    letter.refresh_from_db(fields=["read_at"])
+    return letter

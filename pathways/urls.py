@@ -1,7 +1,7 @@
 from django.urls import path
 
 from pathways.signin import views as account_views
-from pathways.views import caseload, emergency, goals, notifications, plans, tasks
+from pathways.views import caseload, emergency, goals, letters, notifications, plans, tasks
 
 app_name = "pathways"
 urlpatterns = [
@@ -30,6 +30,9 @@ urlpatterns = [
         "plans/<uuid:public_id>/goals/<uuid:goal_id>/edit/", goals.goal_edit_partial, name="goal-edit-partial"
     ),
     path("plans/<uuid:public_id>/access-log/", plans.plan_access_log, name="plan-access-log"),
+    path("letters/", letters.letters, name="letters"),
+    path("letters/<uuid:public_id>/", letters.letter, name="letter"),
+    path("letters/<uuid:public_id>/printed/", letters.letter_printed, name="letter-printed"),
     path("emergency-access/", emergency.emergency_access, name="emergency-access"),
     path(
         "emergency-access/<uuid:access_id>/seen/",

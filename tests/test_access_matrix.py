@@ -187,6 +187,29 @@ MATRIX: dict[str, tuple[str | None, dict[str, Any]]] = {
     ),
     # The bell's list: every signed-in user has one (perhaps empty), of their own messages only.
     "pathways:notifications": (None, {"GET": everyone(200, anonymous=302)}),
+    # The print queue: every signed-in user has one (perhaps empty); a letter is printed by the plan's
+    # coordinator's organisation (the municipality: coordinator and home nurse) or, in a plan without a
+    # coordinator, by the organisations taking part (the foreign plan: the outsider's).
+    "pathways:letters": (None, {"GET": everyone(200, anonymous=302)}),
+    "pathways:letter": (
+        "letter",
+        {
+            "GET": {
+                "own": everyone(404, anonymous=302) | {"coordinator": 200, "home_nurse": 200},
+                "other": everyone(404, anonymous=302) | {"outsider": 200},
+            }
+        },
+    ),
+    "pathways:letter-printed": (
+        "letter",
+        {
+            "GET": both_plans(everyone(405, anonymous=302)),
+            "POST": {
+                "own": everyone(404, anonymous=302) | {"coordinator": 302, "home_nurse": 302},
+                "other": everyone(404, anonymous=302) | {"outsider": 302},
+            },
+        },
+    ),
     # Marks read what the user's bell counts, their own messages only (some roles have none).
     "pathways:notifications-read-all": (
         None,
@@ -307,6 +330,25 @@ def _notification(world, plan: PathwayPlan) -> Notification:
     return found
 
 
+def _letter(plan: PathwayPlan) -> Notification:
+    """A letter to the plan's patient in the print queue (written and delivered where there is none):
+    the own plan's is printed by its coordinator's organisation (the municipality), the foreign plan's,
+    which has no coordinator, by the organisation taking part (the outsider's)."""
+    found = Notification.objects.filter(plan=plan, channel=NotificationChannel.LETTER).first()
+    if found is None:
+        key = outbox.notify(
+            recipient=plan.patient,
+            kind=NotificationKind.PLAN_STATUS_CHANGED,
+            channel=NotificationChannel.LETTER,
+            plan=plan,
+            due_at=timezone.now(),
+            event="matrix",
+        )
+        outbox.deliver_due()
+        found = Notification.objects.get(dedupe_key=key)
+    return found
+
+
 def _url(name: str, kind: str | None, world, ownership: str) -> str:
     """The URL on the world's own or foreign plan: its first goal, task and commitment (made where the world
     has none), its first emergency access (else an id no access has), its in-app message (`_notification`)."""
@@ -315,6 +357,8 @@ def _url(name: str, kind: str | None, world, ownership: str) -> str:
     plan = world.plan if ownership == "own" else world.other_plan
     if kind == "notification":
         return reverse(name, args=[_notification(world, plan).public_id])
+    if kind == "letter":
+        return reverse(name, args=[_letter(plan).public_id])
     if kind == "grant":
         grant = EmergencyAccess.objects.filter(plan=plan).order_by("pk").first()
         return reverse(name, args=[grant.public_id if grant else uuid4()])
@@ -403,6 +447,7 @@ CHANGES = {
     "pathways:task-status-partial",
     "pathways:participant-accept-partial",
     "pathways:notification-read-partial",
+    "pathways:letter-printed",
 }
 
 
@@ -673,6 +718,7 @@ def world(django_db_setup, django_db_blocker):
         # "mark all read" has unread messages it must leave alone.
         for plan in (built.plan, built.other_plan):
             _notification(built, plan)
+            _letter(plan)
     yield built
     with django_db_blocker.unblock():
         transaction.set_rollback(True)

@@ -82,3 +82,25 @@ def test_kirstens_appointment_reminder_goes_out_by_email_as_she_prefers(demo, ma
     to_kirsten = [m for m in mail_sink.messages() if m["to"] == ["kirsten.poulsen@example.invalid"]]
     assert len(to_kirsten) == 1
     assert "om 2 dage" in to_kirsten[0]["body"]
+
+
+def test_the_coordinator_prints_ingrids_letter_from_the_print_queue(page, live_server, demo, screenshot):
+    letters = Notification.objects.filter(
+        plan__patient__given_name="Ingrid", channel=NotificationChannel.LETTER
+    ).order_by("due_at")
+    first = letters.first()
+    assert first is not None, "Ingrid prefers letters and has an appointment ahead"
+    outbox.deliver_due(now=first.due_at)
+    log_in(page, live_server, "koordinator")
+    page.get_by_role("link", name="Breve").click()
+    page.wait_for_load_state()
+    expect(page.locator("main")).to_contain_text("Til udskrivning")
+    screenshot(page, "letters-koordinator")
+    page.get_by_role("link", name="Ingrid Mortensen").first.click()
+    page.wait_for_load_state()
+    expect(page.locator("article")).to_contain_text("Du har en aftale den")
+    screenshot(page, "letter-ingrid")
+    page.get_by_role("button", name="Markér som udskrevet og sendt").click()
+    page.wait_for_load_state()
+    first.refresh_from_db()
+    assert first.read_at is not None

@@ -1,0 +1,51 @@
+"""The print queue (Breve til udskrivning): letters to patients who asked for paper, printed and posted by
+the plan's coordinator's organisation. Every page names patients and their addresses: each is a logged
+read. Until printable plans render PDFs (issue 15), a letter is a page made for printing."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from uuid import UUID
+
+from django.core.paginator import Paginator
+from django.http import HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
+from django.urls import reverse
+
+from pathways import access, outbox, selectors, services
+from pathways.choices import AccessAction
+from pathways.models import Notification, PathwayPlan, User
+from pathways.views.base import HtmxHttpRequest, staff, staff_view
+
+LETTERS_PAGE_SIZE = 50
+
+
+def _shown(actor: User, letters: Iterable[Notification], action: AccessAction) -> None:
+    plans: dict[int, PathwayPlan] = {letter.plan_id: letter.plan for letter in letters}
+    access.access_log_plans(actor, plans.values(), action=action)
+
+
+@staff_view("GET", "HEAD")
+def letters(request: HtmxHttpRequest) -> HttpResponse:
+    """Letters to print first, oldest first; then the printed ones."""
+    actor = staff(request)
+    page = Paginator(selectors.letters_for(actor), LETTERS_PAGE_SIZE).get_page(request.GET.get("page"))
+    _shown(actor, page.object_list, AccessAction.LIST)
+    return render(request, "pathways/letters.html", {"page": page})
+
+
+@staff_view("GET", "HEAD")
+def letter(request: HtmxHttpRequest, public_id: UUID) -> HttpResponse:
+    """One letter as it is printed: the patient's name and address, the text, the sender."""
+    actor = staff(request)
+    found = access.access_letter(actor, public_id)
+    _shown(actor, [found], AccessAction.VIEW_PLAN)
+    context = {"letter": found, "paragraphs": outbox.letter_paragraphs(found), "plan": found.plan}
+    return render(request, "pathways/letter.html", context)
+
+
+@staff_view("POST")
+def letter_printed(request: HtmxHttpRequest, public_id: UUID) -> HttpResponse:
+    """Printed and posted: back to the print queue."""
+    services.letter_mark_printed(actor=staff(request), public_id=public_id)
+    return HttpResponseRedirect(reverse("pathways:letters"))
