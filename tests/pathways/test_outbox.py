@@ -48,17 +48,22 @@ def _appointment(world, day: date, **extra) -> Task:
     )
 
 
+def _notice(world, *, recipient=None, channel=NotificationChannel.IN_APP, due_at=None, event="x", kind=None):
+    """One message in the outbox about the world's plan (to the coordinator, in the product, due now)."""
+    return outbox.notify(
+        recipient=recipient or world.coordinator,
+        kind=kind or NotificationKind.TASK_ASSIGNED,
+        channel=channel,
+        plan=world.plan,
+        due_at=due_at or timezone.now(),
+        event=event,
+    )
+
+
 def test_the_same_event_raised_twice_gives_one_row(world):
     due = timezone.now()
     for _ in range(2):
-        outbox.notify(
-            recipient=world.home_nurse,
-            kind=NotificationKind.TASK_ASSIGNED,
-            channel=NotificationChannel.IN_APP,
-            plan=world.plan,
-            due_at=due,
-            event="v2",
-        )
+        _notice(world, recipient=world.home_nurse, due_at=due, event="v2")
     assert Notification.objects.count() == 1
 
 
@@ -164,11 +169,11 @@ def test_an_appointment_reminder_goes_by_the_patients_preferred_channel(world):
 
 def test_an_sms_due_in_quiet_hours_waits_until_8_in_the_morning(world):
     late_evening = datetime(2027, 1, 12, 22, 30, tzinfo=outbox.LOCAL)
-    outbox.notify(
+    _notice(
+        world,
         recipient=world.patient,
         kind=NotificationKind.PLAN_STATUS_CHANGED,
         channel=NotificationChannel.SMS,
-        plan=world.plan,
         due_at=late_evening,
         event="test",
     )
@@ -178,11 +183,11 @@ def test_an_sms_due_in_quiet_hours_waits_until_8_in_the_morning(world):
 
 def test_an_sms_claimed_in_quiet_hours_is_held_until_8(world):
     evening = datetime(2027, 1, 12, 20, 0, tzinfo=outbox.LOCAL)
-    outbox.notify(
+    _notice(
+        world,
         recipient=world.patient,
         kind=NotificationKind.PLAN_STATUS_CHANGED,
         channel=NotificationChannel.SMS,
-        plan=world.plan,
         due_at=evening,
         event="test",
     )
@@ -246,12 +251,18 @@ def test_an_overdue_task_tells_the_coordinator_once_a_day(world):
     ]
 
 
-def test_what_leaves_the_product_carries_no_health_data(world, mailoutbox):
+def test_what_leaves_the_product_carries_no_health_data(world, mail_sink, sms_sink):
+    """Through the real local mail server and SMS gateway: the patient's e-mail, the patient's SMS and the
+    nurse's e-mail say that there is news and where to see it, and nothing about the illness or the task."""
     world.patient.email = "kirsten@example.invalid"
+    world.patient.phone = "22 41 63 18"
     world.patient.save()
     world.home_nurse.email = "mette@example.invalid"
     world.home_nurse.save()
-    task = _appointment(world, date(2027, 5, 10), responsible_person=None)
+    by_email = _appointment(world, date(2027, 5, 10))
+    world.patient.preferred_contact = ContactChannel.PHONE
+    world.patient.save()
+    by_sms = _appointment(world, date(2027, 5, 12))
     services.task_create(
         actor=world.coordinator,
         plan=world.plan,
@@ -259,9 +270,11 @@ def test_what_leaves_the_product_carries_no_health_data(world, mailoutbox):
         responsible_organisation=world.municipality,
         responsible_person=world.home_nurse,
     )
-    assert outbox.deliver_due(now=_utc(2027, 5, 9)) >= 2
-    bodies = [m.subject + m.body for m in mailoutbox]
-    assert len(bodies) == 2
+    assert outbox.deliver_due(now=_utc(2027, 5, 20, 10)) >= 4  # noon in Copenhagen: no quiet hours
+    mails = {tuple(m["to"]): m["subject"] + m["body"] for m in mail_sink.messages()}
+    texts = [m["message"] for m in sms_sink.messages()]
+    assert set(mails) == {("kirsten@example.invalid",), ("mette@example.invalid",)}
+    assert [m["msisdn"] for m in sms_sink.messages()] == [4522416318]
     for forbidden in [
         world.patient.cpr,
         world.patient.cpr[:6],
@@ -269,14 +282,15 @@ def test_what_leaves_the_product_carries_no_health_data(world, mailoutbox):
         "diabetes",
         "J44",
         "E11",
-        task.title,
+        by_email.title,
+        by_sms.title,
         "Insulinjustering",
         world.plan.title,
     ]:
-        assert all(forbidden not in body for body in bodies), forbidden
-    patient_mail = next(m for m in mailoutbox if m.to == ["kirsten@example.invalid"])
-    assert "46 31 00 00" in patient_mail.body  # the coordinator's phone
-    assert patient_mail.extra_headers["Message-ID"].startswith("<")
+        for body in [*mails.values(), *texts]:
+            assert forbidden not in body, forbidden
+    assert "46 31 00 00" in mails[("kirsten@example.invalid",)]  # the coordinator's phone
+    assert "46 31 00 00" in texts[0]
 
 
 def test_a_transient_error_is_retried_with_backoff_then_failed_for_an_administrator(world, settings):
@@ -285,14 +299,7 @@ def test_a_transient_error_is_retried_with_backoff_then_failed_for_an_administra
     world.coordinator.email = "lars@example.invalid"
     world.coordinator.save()
     start = timezone.now()
-    outbox.notify(
-        recipient=world.coordinator,
-        kind=NotificationKind.TASK_ASSIGNED,
-        channel=NotificationChannel.EMAIL,
-        plan=world.plan,
-        due_at=start,
-        event="x",
-    )
+    _notice(world, channel=NotificationChannel.EMAIL, due_at=start)
     moment = start
     for _attempt in range(settings.NOTIFICATION_MAX_ATTEMPTS):
         moment += timedelta(hours=2)
@@ -306,14 +313,7 @@ def test_a_transient_error_is_retried_with_backoff_then_failed_for_an_administra
 
 
 def test_a_row_whose_worker_died_while_sending_is_sent_again_after_its_lease(world):
-    outbox.notify(
-        recipient=world.coordinator,
-        kind=NotificationKind.TASK_ASSIGNED,
-        channel=NotificationChannel.IN_APP,
-        plan=world.plan,
-        due_at=timezone.now(),
-        event="x",
-    )
+    _notice(world)
     now = timezone.now()
     assert len(outbox.claim_due(now=now, limit=10)) == 1  # claimed, then the worker "dies"
     assert outbox.sweep(now=now + timedelta(minutes=1)) == 0  # still within the lease
@@ -326,14 +326,7 @@ def test_a_row_whose_worker_died_while_sending_is_sent_again_after_its_lease(wor
 def test_two_sweepers_at_once_deliver_each_row_once(world):
     now = timezone.now()
     for index in range(300):
-        outbox.notify(
-            recipient=world.coordinator,
-            kind=NotificationKind.TASK_ASSIGNED,
-            channel=NotificationChannel.IN_APP,
-            plan=world.plan,
-            due_at=now,
-            event=f"e{index}",
-        )
+        _notice(world, due_at=now, event=f"e{index}")
     counts: list[int] = []
 
     def sweeper() -> None:
@@ -357,13 +350,6 @@ def test_a_message_due_now_asks_a_worker_only_after_the_change_commits(world, mo
     asked: list[bool] = []
     monkeypatch.setattr(outbox, "_ask_a_worker", lambda: asked.append(True))
     with transaction.atomic():
-        outbox.notify(
-            recipient=world.coordinator,
-            kind=NotificationKind.TASK_ASSIGNED,
-            channel=NotificationChannel.IN_APP,
-            plan=world.plan,
-            due_at=timezone.now(),
-            event="x",
-        )
+        _notice(world)
         assert asked == []
     assert asked == [True]
