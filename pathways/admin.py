@@ -26,7 +26,7 @@ from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from typing_extensions import override
 
-from pathways import outbox, services
+from pathways import services
 from pathways.audit import PatientRead, RequestOrigin, access_log_write
 from pathways.choices import AccessAction, AccessPurpose
 from pathways.history import HISTORY_KIND_LABELS, HistoryEntry, history_entries
@@ -691,9 +691,12 @@ class NotificationAdmin(ReadOnlyAdmin, PatientDataAdmin):
         "created_at",
     ]
 
-    @admin.action(description=_("Send the selected failed messages again"), permissions=["view"])
+    def has_retry_permission(self, request: HttpRequest) -> bool:
+        return bool(request.user.is_active and request.user.has_perm("pathways.change_notification"))
+
+    @admin.action(description=_("Send the selected failed messages again"), permissions=["retry"])
     def retry(self, request: HttpRequest, queryset: QuerySet[Notification]) -> None:
-        count = outbox.retry_failed(queryset.values_list("pk", flat=True))
+        count = services.notification_retry(actor=cast(User, request.user), notifications=queryset)
         self.message_user(
             request, gettext("%(count)d failed messages will be sent again.") % {"count": count}
         )

@@ -23,18 +23,19 @@ never sent between 21 and 8; it waits until 08:00.
 from __future__ import annotations
 
 import logging
+import time as time_module
 from collections.abc import Iterable
 from datetime import date, datetime, time, timedelta
 from functools import cache
-from typing import Any
 from zoneinfo import ZoneInfo
 
 import holidays
 from celery import current_app
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
 from django.db import connection, transaction
-from django.db.models import Model
+from django.db.models import Model, QuerySet
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import date_format
@@ -49,6 +50,7 @@ from pathways.choices import (
     NotificationChannel,
     NotificationKind,
     NotificationState,
+    PlanStatus,
     TaskKind,
     TaskStatus,
 )
@@ -64,6 +66,8 @@ LEASE = timedelta(seconds=settings.NOTIFICATION_LEASE_SECONDS)
 BACKOFF = [timedelta(minutes=m) for m in (1, 5, 15, 60)]
 DELIVER_TASK = "pathways.tasks.notifications_deliver_due"
 SUBJECT_KINDS = (NotificationKind.TASK_DUE_SOON, NotificationKind.APPOINTMENT_REMINDER)
+_REMINDED_STATUSES = frozenset(TASK_OPEN_STATUSES) - {TaskStatus.ON_HOLD}
+_WAITING = (NotificationState.PENDING, NotificationState.SENDING)
 
 
 # --- Time --------------------------------------------------------------------------------------------
@@ -155,7 +159,11 @@ def notify(
 
 
 def _deliver_after_commit() -> None:
-    transaction.on_commit(_ask_a_worker, robust=True)
+    """Ask a worker once per transaction, however many messages it wrote (a plan change may notify
+    hundreds of staff)."""
+    current = transaction.get_connection()
+    if not any(callback is _ask_a_worker for _sids, callback, _robust in current.run_on_commit):
+        transaction.on_commit(_ask_a_worker, robust=True)
 
 
 def _ask_a_worker() -> None:
@@ -234,11 +242,13 @@ def task_assigned(*, task: Task, actor: User | None) -> None:
 
 
 def task_reminders_sync(*, task: Task) -> None:
-    """Make the task's pending reminders match the task as it is now, in the caller's transaction:
-    a closed task has none, a moved task's reminders move, a new responsible person gets them."""
+    """Make the task's waiting reminders match the task as it is now, in the caller's transaction: a
+    closed task, or a task in a plan that is not active, has none; a moved task's reminders move; a new
+    responsible person gets them. Rows a worker holds are cancelled too: it checks before it sends."""
     wanted: set[str] = set()
-    if task.status in TASK_OPEN_STATUSES and task.status != TaskStatus.ON_HOLD:
-        today = timezone.localdate()
+    plan = PathwayPlan.objects.get(pk=task.plan_id)  # as saved now, not the caller's copy
+    today = timezone.localdate()
+    if plan.status == PlanStatus.ACTIVE and task.status in _REMINDED_STATUSES:
         if task.due_date is not None and task.due_date > today:
             remind_on = working_days_before(task.due_date, 2)
             recipients = (
@@ -249,32 +259,48 @@ def task_reminders_sync(*, task: Task) -> None:
             wanted |= _notify_staff(
                 recipients,
                 kind=NotificationKind.TASK_DUE_SOON,
-                plan=task.plan,
+                plan=plan,
                 task=task,
                 due_at=max(local_moment(remind_on), timezone.now()),
                 event=f"due:{task.due_date.isoformat()}",
             )
         day = task.window_start or task.due_date
-        if (
-            task.kind in (TaskKind.APPOINTMENT, TaskKind.HOME_VISIT)
-            and task.visible_to_patient
-            and day is not None
-            and day - timedelta(days=2) >= today
-        ):
-            patient = Patient.objects.get(pk=task.plan.patient_id)  # as saved now, not a cached copy
-            wanted.add(
-                notify(
-                    recipient=patient,
-                    kind=NotificationKind.APPOINTMENT_REMINDER,
-                    channel=patient_channel(patient),
-                    plan=task.plan,
-                    task=task,
-                    due_at=local_moment(day - timedelta(days=2)),
-                )
+        if task.kind in (TaskKind.APPOINTMENT, TaskKind.HOME_VISIT) and task.visible_to_patient and day:
+            patient = Patient.objects.get(pk=plan.patient_id)
+            channel = patient_channel(patient)
+            # A letter is printed and posted: it leaves a week ahead rather than two days.
+            remind_on = (
+                working_days_before(day, 5)
+                if channel == NotificationChannel.LETTER
+                else day - timedelta(days=2)
             )
-    Notification.objects.filter(task=task, kind__in=SUBJECT_KINDS, state=NotificationState.PENDING).exclude(
+            if remind_on >= today:
+                wanted.add(
+                    notify(
+                        recipient=patient,
+                        kind=NotificationKind.APPOINTMENT_REMINDER,
+                        channel=channel,
+                        plan=plan,
+                        task=task,
+                        due_at=local_moment(remind_on),
+                    )
+                )
+    still_overdue = (
+        plan.status == PlanStatus.ACTIVE
+        and task.status in TASK_OPEN_STATUSES
+        and task.due_date is not None
+        and task.due_date < today
+    )
+    kinds = [*SUBJECT_KINDS] if still_overdue else [*SUBJECT_KINDS, NotificationKind.TASK_OVERDUE]
+    Notification.objects.filter(task=task, kind__in=kinds, state__in=_WAITING).exclude(
         dedupe_key__in=wanted
-    ).update(state=NotificationState.CANCELLED)
+    ).update(state=NotificationState.CANCELLED, lease_until=None)
+
+
+def plan_reminders_sync(*, plan: PathwayPlan) -> None:
+    """After a plan changes status: its tasks' reminders stop while it is not active, and start again."""
+    for task in plan.tasks.all():
+        task_reminders_sync(task=task)
 
 
 def plan_status_changed(*, plan: PathwayPlan, actor: User | None) -> None:
@@ -301,7 +327,10 @@ def overdue_scan(*, today: date | None = None) -> int:
     you like). Returns the number of tasks looked at."""
     today = today or timezone.localdate()
     tasks = Task.objects.filter(
-        status__in=TASK_OPEN_STATUSES, due_date__lt=today, plan__coordinator__is_active=True
+        status__in=TASK_OPEN_STATUSES,
+        due_date__lt=today,
+        plan__status=PlanStatus.ACTIVE,
+        plan__coordinator__is_active=True,
     ).select_related("plan__coordinator")
     count = 0
     for task in tasks.iterator(chunk_size=500):
@@ -322,10 +351,13 @@ def overdue_scan(*, today: date | None = None) -> int:
 
 
 def retry_failed(ids: Iterable[int]) -> int:
-    """An administrator's retry: failed rows wait again, with a fresh set of attempts."""
-    count = Notification.objects.filter(pk__in=list(ids), state=NotificationState.FAILED).update(
-        state=NotificationState.PENDING, attempts=0, due_at=timezone.now(), last_error=""
+    """Failed rows wait again, with a fresh set of attempts, except those about a task that has since
+    closed or a plan no longer active (a late reminder would mislead)."""
+    rows = Notification.objects.filter(
+        pk__in=list(ids), state=NotificationState.FAILED, plan__status=PlanStatus.ACTIVE
     )
+    rows = rows.exclude(task__status__in=[s for s in TaskStatus if s not in TASK_OPEN_STATUSES])
+    count = rows.update(state=NotificationState.PENDING, attempts=0, due_at=timezone.now(), last_error="")
     if count:
         _deliver_after_commit()
     return count
@@ -358,7 +390,9 @@ UPDATE pathways_notification AS n
 
 def claim_due(*, now: datetime, limit: int) -> dict[int, tuple[int, str]]:
     """Claim up to `limit` due rows for this worker: {row id: (the attempt it claimed, channel)}."""
-    with transaction.atomic(), connection.cursor() as cursor:
+    # Durable: a claim committed at once, never a savepoint of a caller's transaction whose rollback
+    # would make rows already sent claimable again.
+    with transaction.atomic(durable=True), connection.cursor() as cursor:
         cursor.execute(_CLAIM_SQL, {"now": now, "lease_until": now + LEASE, "limit": limit})
         return {row_id: (attempt, channel) for row_id, attempt, channel in cursor.fetchall()}
 
@@ -374,7 +408,7 @@ def _mark_sent(claims: list[tuple[int, int]]) -> int:
         return int(cursor.rowcount)
 
 
-def _still_ours(row_id: int, attempt: int) -> Any:
+def _still_ours(row_id: int, attempt: int) -> QuerySet[Notification]:
     return Notification.objects.filter(pk=row_id, state=NotificationState.SENDING, attempts=attempt)
 
 
@@ -462,8 +496,15 @@ def _deliver_one(row: Notification, attempt: int, now: datetime) -> bool:
             due_at=outside_quiet_hours(now),
         )
         return False
+    # Renew the lease just before sending, and send only if the row is still ours: a batch may outlive
+    # a lease given at its claim, and the row may have been cancelled or taken back meanwhile.
+    if not _still_ours(row.pk, attempt).update(lease_until=now + LEASE):
+        return False
     try:
         _send(row)
+    except SoftTimeLimitExceeded:
+        _release([(row.pk, attempt)])
+        raise
     except channels.TransientSendError as error:
         retry = attempt < settings.NOTIFICATION_MAX_ATTEMPTS
         _still_ours(row.pk, attempt).update(
@@ -479,7 +520,8 @@ def _deliver_one(row: Notification, attempt: int, now: datetime) -> bool:
         )
         return False
     except Exception as error:
-        logger.exception("outbox: unexpected error delivering notification %s", row.public_id)
+        # The error's text may hold an address: the kind of error and the row's id only.
+        logger.error("outbox: %s delivering notification %s", type(error).__name__, row.public_id)
         _still_ours(row.pk, attempt).update(
             state=NotificationState.FAILED, lease_until=None, last_error=type(error).__name__
         )
@@ -487,16 +529,34 @@ def _deliver_one(row: Notification, attempt: int, now: datetime) -> bool:
     return bool(_mark_sent([(row.pk, attempt)]))
 
 
-def deliver_due(*, now: datetime | None = None, batch: int = 100, max_rows: int | None = None) -> int:
-    """Claim and deliver due rows until none is left (or `max_rows` were claimed). Returns how many were
-    delivered. Safe to run in any number of workers at once.
+def _release(claims: list[tuple[int, int]]) -> None:
+    """Give back claimed rows not yet sent (the task is out of time): they wait again at once."""
+    for row_id, attempt in claims:
+        _still_ours(row_id, attempt).update(
+            state=NotificationState.PENDING, attempts=attempt - 1, lease_until=None
+        )
+
+
+def deliver_due(
+    *,
+    now: datetime | None = None,
+    batch: int = 100,
+    max_rows: int | None = None,
+    seconds: float | None = None,
+) -> int:
+    """Claim and deliver due rows until none is left (or `max_rows` were claimed, or `seconds` have
+    passed: the rest is the next run's). Returns how many were delivered. Safe to run in any number of
+    workers at once.
 
     In-app messages and letters leave nothing to send: a batch of them is recorded with one statement.
     A message that leaves the product is recorded right after its own send, so a worker killed mid-batch
     sends again (under the same idempotency key) at most the one message it was sending.
     """
     delivered = claimed_total = 0
+    deadline = None if seconds is None else time_module.monotonic() + seconds
     while max_rows is None or claimed_total < max_rows:
+        if deadline is not None and time_module.monotonic() > deadline:
+            break
         moment = now or timezone.now()
         size = batch if max_rows is None else min(batch, max_rows - claimed_total)
         claimed = claim_due(now=moment, limit=size)
@@ -506,10 +566,17 @@ def deliver_due(*, now: datetime | None = None, batch: int = 100, max_rows: int 
         internal = [(pk, attempt) for pk, (attempt, channel) in claimed.items() if channel in _STAYS_INSIDE]
         delivered += _mark_sent(internal)
         outgoing = [pk for pk, (_attempt, channel) in claimed.items() if channel not in _STAYS_INSIDE]
-        if outgoing:
-            rows = Notification.objects.filter(pk__in=outgoing).select_related("plan", "recipient_type")
-            for row in rows:
-                delivered += _deliver_one(row, claimed[row.pk][0], moment)
+        rows = list(
+            Notification.objects.filter(pk__in=outgoing)
+            .select_related("plan", "recipient_type")
+            .prefetch_related("recipient")
+        )
+        for index, row in enumerate(rows):
+            try:
+                delivered += _deliver_one(row, claimed[row.pk][0], now or timezone.now())
+            except SoftTimeLimitExceeded:
+                _release([(later.pk, claimed[later.pk][0]) for later in rows[index + 1 :]])
+                raise
     return delivered
 
 
@@ -520,7 +587,7 @@ def reclaim_expired(*, now: datetime | None = None) -> int:
     ).update(state=NotificationState.PENDING, lease_until=None)
 
 
-def sweep(*, now: datetime | None = None) -> int:
+def sweep(*, now: datetime | None = None, seconds: float | None = None) -> int:
     """The minute job: take back rows of dead workers, then deliver everything due."""
     reclaim_expired(now=now)
-    return deliver_due(now=now)
+    return deliver_due(now=now, seconds=seconds)

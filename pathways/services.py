@@ -191,6 +191,7 @@ def plan_transition(
         )
     _save_new_version(locked, _set_changed(locked, {"status": to_status}))
     outbox.plan_status_changed(plan=locked, actor=actor)
+    outbox.plan_reminders_sync(plan=locked)
     return locked
 
 
@@ -610,3 +611,11 @@ def letter_mark_printed(*, actor: User, public_id: access.PublicId) -> Notificat
     Notification.objects.filter(pk=letter.pk, read_at__isnull=True).update(read_at=timezone.now())
     letter.refresh_from_db(fields=["read_at"])
     return letter
+
+
+@transaction.atomic
+def notification_retry(*, actor: User, notifications: Iterable[Notification]) -> int:
+    """An administrator sends failed messages again (not those about a closed task or plan)."""
+    if not (actor.is_active and actor.is_staff and actor.has_perm("pathways.change_notification")):
+        raise PermissionDenied
+    return outbox.retry_failed([n.pk for n in notifications])

@@ -10,17 +10,20 @@ from celery import shared_task
 
 from pathways import outbox
 
+# Well inside the soft time limit (CELERY_TASK_SOFT_TIME_LIMIT): what is left goes in the next run.
+DELIVERY_BUDGET_SECONDS = 150.0
+
 
 @shared_task(name="pathways.tasks.notifications_deliver_due", acks_late=True, ignore_result=True)
 def notifications_deliver_due() -> int:
     """Deliver what is due now (asked for when a change commits a message that is due)."""
-    return outbox.deliver_due()
+    return outbox.deliver_due(seconds=DELIVERY_BUDGET_SECONDS)
 
 
 @shared_task(name="pathways.tasks.notifications_sweep", acks_late=True, ignore_result=True)
 def notifications_sweep() -> int:
     """Every minute (beat): take back the rows of dead workers and deliver everything due."""
-    return outbox.sweep()
+    return outbox.sweep(seconds=DELIVERY_BUDGET_SECONDS)
 
 
 @shared_task(name="pathways.tasks.overdue_scan", acks_late=True, ignore_result=True)

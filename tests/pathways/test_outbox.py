@@ -353,3 +353,60 @@ def test_a_message_due_now_asks_a_worker_only_after_the_change_commits(world, mo
         _notice(world)
         assert asked == []
     assert asked == [True]
+
+
+def test_a_reminder_a_worker_holds_is_not_sent_once_its_task_is_cancelled(world, mailoutbox):
+    world.patient.email = "kirsten@example.invalid"
+    world.patient.save()
+    task = _appointment(world, date(2027, 5, 10))
+    (row,) = _rows(task=task)
+    claimed = outbox.claim_due(now=row.due_at, limit=10)  # a worker has it, about to send
+    services.task_transition(actor=world.coordinator, task=task, to_status=TaskStatus.CANCELLED)
+    row.refresh_from_db()
+    assert row.state == NotificationState.CANCELLED
+    assert outbox._deliver_one(row, claimed[row.pk][0], row.due_at) is False
+    assert mailoutbox == []
+
+
+def test_an_overdue_notice_waiting_is_cancelled_when_the_task_is_done(world):
+    task = world.plan.tasks.get()
+    Task.objects.filter(pk=task.pk).update(due_date=timezone.localdate() - timedelta(days=3))
+    Notification.objects.all().delete()
+    outbox.overdue_scan()
+    Notification.objects.filter(kind=NotificationKind.TASK_OVERDUE).update(due_at=_utc(2099, 1, 1))
+    services.task_transition(actor=world.home_nurse, task=task, to_status=TaskStatus.COMPLETED)
+    states = set(
+        Notification.objects.filter(kind=NotificationKind.TASK_OVERDUE).values_list("state", flat=True)
+    )
+    assert states == {NotificationState.CANCELLED}
+
+
+def test_a_plan_put_on_hold_stops_its_reminders_and_taking_it_up_again_restarts_them(world):
+    task = _appointment(world, date(2027, 5, 10))
+    services.plan_transition(actor=world.coordinator, plan=world.plan, to_status=PlanStatus.ON_HOLD)
+    assert {r.state for r in _rows(task=task)} == {NotificationState.CANCELLED}
+    services.plan_transition(actor=world.coordinator, plan=world.plan, to_status=PlanStatus.ACTIVE)
+    assert {r.state for r in _rows(task=task)} == {NotificationState.PENDING}
+
+
+def test_a_closed_plan_gets_no_overdue_notices(world):
+    Task.objects.filter(plan=world.plan).update(due_date=timezone.localdate() - timedelta(days=3))
+    services.plan_transition(actor=world.coordinator, plan=world.plan, to_status=PlanStatus.COMPLETED)
+    Notification.objects.all().delete()
+    assert outbox.overdue_scan() == 0
+    assert not Notification.objects.exists()
+
+
+def test_a_claim_is_never_part_of_a_callers_transaction(world):
+    with pytest.raises(RuntimeError), transaction.atomic():
+        outbox.claim_due(now=timezone.now(), limit=10)
+
+
+def test_a_reminder_letter_leaves_five_working_days_before_the_appointment(world):
+    world.patient.preferred_contact = ContactChannel.LETTER
+    world.patient.save()
+    task = _appointment(world, date(2027, 5, 10))  # a Monday
+    (row,) = _rows(task=task)
+    assert row.channel == NotificationChannel.LETTER
+    # Friday 7, Wednesday 5, Tuesday 4, Monday 3 May and Friday 30 April: Ascension Day (6 May) skipped.
+    assert row.due_at == datetime(2027, 4, 30, 8, 0, tzinfo=outbox.LOCAL)

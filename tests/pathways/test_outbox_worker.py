@@ -5,7 +5,6 @@ import time
 
 import pytest
 from celery.contrib.testing.worker import start_worker
-from django.core import mail
 
 from config.celery import app as celery_app
 from pathways import outbox, services
@@ -43,7 +42,7 @@ def _assign(world, task):
 
 @pytest.mark.worker
 @pytest.mark.django_db(transaction=True)
-def test_a_task_given_to_a_nurse_reaches_her_bell_and_mailbox_through_the_worker(world):
+def test_a_task_given_to_a_nurse_reaches_her_bell_and_mailbox_through_the_worker(world, mail_sink):
     world.home_nurse.email = "mette@example.invalid"
     world.home_nurse.save()
     with start_worker(celery_app, pool="solo", perform_ping_check=False, shutdown_timeout=10):
@@ -51,7 +50,7 @@ def test_a_task_given_to_a_nurse_reaches_her_bell_and_mailbox_through_the_worker
         rows = Notification.objects.filter(kind=NotificationKind.TASK_ASSIGNED)
         assert _wait_for(lambda: rows.filter(state=NotificationState.SENT).count() == 2)
     assert {r.channel for r in rows} == {NotificationChannel.IN_APP, NotificationChannel.EMAIL}
-    assert [m.to for m in mail.outbox] == [["mette@example.invalid"]]
+    assert [m["to"] for m in mail_sink.messages()] == [["mette@example.invalid"]]
 
 
 @pytest.fixture
@@ -71,7 +70,7 @@ def own_broker(tmp_path):
 @pytest.mark.worker
 @pytest.mark.django_db(transaction=True)
 def test_with_redis_stopped_the_change_is_saved_and_the_message_goes_out_when_redis_is_back(
-    world, own_broker
+    world, own_broker, mail_sink
 ):
     world.home_nurse.email = "mette@example.invalid"
     world.home_nurse.save()
@@ -85,5 +84,5 @@ def test_with_redis_stopped_the_change_is_saved_and_the_message_goes_out_when_re
     with start_worker(celery_app, pool="solo", perform_ping_check=False, shutdown_timeout=10):
         celery_app.send_task("pathways.tasks.notifications_sweep")
         assert _wait_for(lambda: rows.filter(state=NotificationState.SENT).count() == 2)
-    assert [m.to for m in mail.outbox] == [["mette@example.invalid"]]
+    assert [m["to"] for m in mail_sink.messages()] == [["mette@example.invalid"]]
     assert outbox.deliver_due() == 0  # nothing left, nothing sent twice
