@@ -365,9 +365,15 @@ def retry_failed(ids: Iterable[int]) -> int:
 
 # --- Delivering --------------------------------------------------------------------------------------
 
+# In-app messages and letters are delivered by being recorded (the bell and the print queue show them):
+# their claim is their delivery. Messages that leave the product are claimed for sending, with a lease.
 _CLAIM_SQL = """
 UPDATE pathways_notification
-   SET state = 'sending', attempts = attempts + 1, lease_until = %(lease_until)s
+   SET attempts = attempts + 1,
+       state = CASE WHEN channel IN ('in_app', 'letter') THEN 'sent' ELSE 'sending' END,
+       sent_at = CASE WHEN channel IN ('in_app', 'letter') THEN %(now)s END,
+       lease_until = CASE WHEN channel IN ('in_app', 'letter') THEN NULL ELSE %(lease_until)s END,
+       last_error = ''
  WHERE id IN (
        SELECT id FROM pathways_notification
         WHERE state = 'pending' AND due_at <= %(now)s
@@ -389,7 +395,8 @@ UPDATE pathways_notification AS n
 
 
 def claim_due(*, now: datetime, limit: int) -> dict[int, tuple[int, str]]:
-    """Claim up to `limit` due rows for this worker: {row id: (the attempt it claimed, channel)}."""
+    """Claim up to `limit` due rows for this worker: {row id: (the attempt it claimed, channel)}. In-app
+    messages and letters among them are delivered with the claim."""
     # Durable: a claim committed at once, never a savepoint of a caller's transaction whose rollback
     # would make rows already sent claimable again.
     with transaction.atomic(durable=True), connection.cursor() as cursor:
@@ -548,7 +555,7 @@ def deliver_due(
     passed: the rest is the next run's). Returns how many were delivered. Safe to run in any number of
     workers at once.
 
-    In-app messages and letters leave nothing to send: a batch of them is recorded with one statement.
+    In-app messages and letters leave nothing to send: the claim records them as delivered.
     A message that leaves the product is recorded right after its own send, so a worker killed mid-batch
     sends again (under the same idempotency key) at most the one message it was sending.
     """
@@ -563,8 +570,7 @@ def deliver_due(
         if not claimed:
             break
         claimed_total += len(claimed)
-        internal = [(pk, attempt) for pk, (attempt, channel) in claimed.items() if channel in _STAYS_INSIDE]
-        delivered += _mark_sent(internal)
+        delivered += sum(1 for _attempt, channel in claimed.values() if channel in _STAYS_INSIDE)
         outgoing = [pk for pk, (_attempt, channel) in claimed.items() if channel not in _STAYS_INSIDE]
         rows = list(
             Notification.objects.filter(pk__in=outgoing)

@@ -312,26 +312,33 @@ def test_a_transient_error_is_retried_with_backoff_then_failed_for_an_administra
     assert (row.state, row.attempts) == (NotificationState.PENDING, 0)
 
 
-def test_a_row_whose_worker_died_while_sending_is_sent_again_after_its_lease(world):
-    _notice(world)
+def test_a_row_whose_worker_died_while_sending_is_sent_again_after_its_lease(world, mailoutbox):
+    world.coordinator.email = "lars@example.invalid"
+    world.coordinator.save()
+    _notice(world, channel=NotificationChannel.EMAIL)
     now = timezone.now()
     assert len(outbox.claim_due(now=now, limit=10)) == 1  # claimed, then the worker "dies"
     assert outbox.sweep(now=now + timedelta(minutes=1)) == 0  # still within the lease
     assert outbox.sweep(now=now + outbox.LEASE + timedelta(seconds=1)) == 1
     (row,) = _rows()
     assert (row.state, row.attempts) == (NotificationState.SENT, 2)
+    assert [m.to for m in mailoutbox] == [["lars@example.invalid"]]
 
 
 @pytest.mark.django_db(transaction=True)
-def test_two_sweepers_at_once_deliver_each_row_once(world):
+def test_three_sweepers_at_once_deliver_each_row_once(world, mail_sink):
+    """Three full sweeps (lease reclaim and delivery) in parallel over e-mails and in-app messages."""
+    world.coordinator.email = "lars@example.invalid"
+    world.coordinator.save()
     now = timezone.now()
     for index in range(300):
-        _notice(world, due_at=now, event=f"e{index}")
+        channel = NotificationChannel.EMAIL if index % 3 == 0 else NotificationChannel.IN_APP
+        _notice(world, channel=channel, due_at=now, event=f"e{index}")
     counts: list[int] = []
 
     def sweeper() -> None:
         try:
-            counts.append(outbox.deliver_due(now=now, batch=7))
+            counts.append(outbox.sweep(now=now))
         finally:
             connection.close()
 
@@ -339,10 +346,11 @@ def test_two_sweepers_at_once_deliver_each_row_once(world):
     for thread in threads:
         thread.start()
     for thread in threads:
-        thread.join(timeout=60)
+        thread.join(timeout=120)
     assert sum(counts) == 300
-    rows = _rows()
-    assert {(r.state, r.attempts) for r in rows} == {(NotificationState.SENT, 1)}
+    assert {(r.state, r.attempts) for r in _rows()} == {(NotificationState.SENT, 1)}
+    assert len(mail_sink.messages()) == 100
+    assert mail_sink.duplicates() == 0
 
 
 @pytest.mark.django_db(transaction=True)
