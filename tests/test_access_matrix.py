@@ -41,6 +41,7 @@ from pathways.choices import (
     MembershipRole,
     NotificationChannel,
     NotificationKind,
+    NotificationState,
     Sector,
     SecurityEventKind,
     TaskKind,
@@ -306,6 +307,17 @@ def _participant(plan: PathwayPlan) -> PlanParticipant:
     return participant
 
 
+def _delivered(key: str) -> None:
+    """Every in-app message and letter due, `key`'s among them, as the worker's claim leaves them: the
+    module's world is built inside one transaction, where the worker's durable claim refuses to run."""
+    assert Notification.objects.filter(dedupe_key=key).exists()
+    Notification.objects.filter(
+        state=NotificationState.PENDING,
+        due_at__lte=timezone.now(),
+        channel__in=[NotificationChannel.IN_APP, NotificationChannel.LETTER],
+    ).update(state=NotificationState.SENT, sent_at=timezone.now(), attempts=1)
+
+
 def _notification(world, plan: PathwayPlan) -> Notification:
     """An in-app message about the plan that has arrived: the home nurse's in the own plan, the outsider's
     in the foreign one (written and delivered where the world has none)."""
@@ -325,7 +337,7 @@ def _notification(world, plan: PathwayPlan) -> Notification:
             due_at=timezone.now(),
             event="matrix",
         )
-        outbox.deliver_due()
+        _delivered(key)
         found = Notification.objects.get(dedupe_key=key)
     return found
 
@@ -344,7 +356,7 @@ def _letter(plan: PathwayPlan) -> Notification:
             due_at=timezone.now(),
             event="matrix",
         )
-        outbox.deliver_due()
+        _delivered(key)
         found = Notification.objects.get(dedupe_key=key)
     return found
 
