@@ -271,9 +271,13 @@ def access_task(user: Any, public_id: UUID | str) -> Task:
 _M = TypeVar("_M", bound=Model)
 
 
-def _one_in_plan(objects: QuerySet[_M], public_id: UUID | str) -> _M:
-    """The object of a plan the user has already been given (access_plan); Http404 if not in that plan."""
-    found = objects.filter(public_id=public_id).first()
+def _one_of(objects: QuerySet[_M], public_id: UUID | str) -> _M:
+    """The object with `public_id` among those the user may reach (`objects`, already scoped by the
+    policy); Http404 if it is not among them or the id is no id."""
+    try:
+        found = objects.filter(public_id=public_id).first()
+    except (ValidationError, ValueError):
+        raise Http404 from None
     if found is None:
         raise Http404
     return found
@@ -281,15 +285,15 @@ def _one_in_plan(objects: QuerySet[_M], public_id: UUID | str) -> _M:
 
 def access_plan_task(plan_access: PlanAccess, task_id: UUID | str) -> Task:
     related = ("responsible_organisation", "responsible_person", "depends_on", "goal")
-    return _one_in_plan(plan_access.plan.tasks.select_related(*related), task_id)
+    return _one_of(plan_access.plan.tasks.select_related(*related), task_id)
 
 
 def access_goal(plan_access: PlanAccess, goal_id: UUID | str) -> Goal:
-    return _one_in_plan(plan_access.plan.goals.all(), goal_id)
+    return _one_of(plan_access.plan.goals.all(), goal_id)
 
 
 def access_participant(plan_access: PlanAccess, participant_id: UUID | str) -> PlanParticipant:
-    return _one_in_plan(plan_access.plan.participants.all(), participant_id)
+    return _one_of(plan_access.plan.participants.all(), participant_id)
 
 
 def access_emergency_grant_as_coordinator(user: Any, access_id: UUID | str) -> EmergencyAccess:
@@ -353,18 +357,7 @@ def access_notification(user: Any, public_id: PublicId) -> Notification:
     """One of the user's own messages, with its plan's patient and its task, otherwise Http404 — the same
     for another user's message, one not yet arrived, one about a plan the user no longer sees and one that
     does not exist. The caller logs the read when it shows the message."""
-    try:
-        found = (
-            notifications_visible_to(user)
-            .select_related("plan__patient", "task")
-            .filter(public_id=public_id)
-            .first()
-        )
-    except (ValidationError, ValueError):
-        raise Http404 from None
-    if found is None:
-        raise Http404
-    return found
+    return _one_of(notifications_visible_to(user).select_related("plan__patient", "task"), public_id)
 
 
 def letters_visible_to(user: Any) -> NotificationQuerySet:
@@ -386,15 +379,7 @@ def letters_visible_to(user: Any) -> NotificationQuerySet:
 
 def access_letter(user: Any, public_id: PublicId) -> Notification:
     """A letter in the user's print queue, otherwise Http404 (the caller logs the read)."""
-    try:
-        found = (
-            letters_visible_to(user)
-            .select_related("plan__patient", "plan__coordinator", "plan__coordinator_organisation", "task")
-            .filter(public_id=public_id)
-            .first()
-        )
-    except (ValidationError, ValueError):
-        raise Http404 from None
-    if found is None:
-        raise Http404
-    return found
+    letters = letters_visible_to(user).select_related(
+        "plan__patient", "plan__coordinator", "plan__coordinator_organisation", "task"
+    )
+    return _one_of(letters, public_id)
