@@ -135,6 +135,7 @@ class AccessAction(models.TextChoices):
     ADMIN_VIEW = "admin_view", _("Opened in administration")
     ADMIN_LIST = "admin_list", _("Saw in an administration list")
     VIEW_ACCESS_LOG = "view_access_log", _("Read who has opened the plan")
+    VIEW_MESSAGES = "view_messages", _("Read messages between sectors")
 
 
 class AccessPurpose(models.TextChoices):
@@ -170,6 +171,13 @@ class NotificationKind(models.TextChoices):
     TASK_OVERDUE = "task_overdue", _("Task overdue")
     APPOINTMENT_REMINDER = "appointment_reminder", _("Appointment reminder")
     PLAN_STATUS_CHANGED = "plan_status_changed", _("Plan status changed")
+    TASK_RELEASED = "task_released", _("A task you waited for is done")
+    COORDINATOR_ASSIGNED = "coordinator_assigned", _("New coordinator")
+    NEED_REVIEW_DUE = "need_review_due", _("Need for a coordinator to be reassessed")
+    DISPUTE_RAISED = "dispute_raised", _("Responsibility disputed")
+    DISPUTE_ESCALATED = "dispute_escalated", _("Responsibility dispute escalated")
+    DISPUTE_RESOLVED = "dispute_resolved", _("Responsibility dispute resolved")
+    MESSAGE_RECEIVED = "message_received", _("New message")
 
 
 class NotificationChannel(models.TextChoices):

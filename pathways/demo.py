@@ -171,7 +171,7 @@ USERS: list[_UserSpec] = [
         "Sygeplejerske",
         "46 31 74 10",
         "hjsp_roskilde",
-        MembershipRole.CLINICIAN,
+        MembershipRole.COORDINATOR,
     ),
     _UserSpec(
         "aftenvagt",
@@ -201,9 +201,17 @@ USERS: list[_UserSpec] = [
         MembershipRole.CLINICIAN,
     ),
     _UserSpec(
-        "holbaek", "Sofie", "Larsen", "Sygeplejerske", "72 36 40 10", "hjsp_holbaek", MembershipRole.CLINICIAN
+        "holbaek",
+        "Sofie",
+        "Larsen",
+        "Sygeplejerske",
+        "72 36 40 10",
+        "hjsp_holbaek",
+        MembershipRole.COORDINATOR,
     ),
-    _UserSpec("psykiatri", "Jonas", "Berg", "Sygeplejerske", "47 32 40 10", "psyk", MembershipRole.CLINICIAN),
+    _UserSpec(
+        "psykiatri", "Jonas", "Berg", "Sygeplejerske", "47 32 40 10", "psyk", MembershipRole.COORDINATOR
+    ),
 ]
 
 
@@ -499,7 +507,7 @@ class _Seeder:
             ),
             goal=stairs,
         )
-        self.task(
+        home_visit = self.task(
             plan,
             "Hjemmesygeplejebesøg inden for 24 timer efter udskrivelse",
             organisation="hjsp_roskilde",
@@ -525,8 +533,12 @@ class _Seeder:
             person="egenlaege",
             start=2,
             due=5,
-            description="Konsultation inden for en uge: epikrise, KOL-behandling og diabetes.",
+            description=(
+                "Konsultation inden for en uge, når hjemmesygeplejen har set Kirsten og afstemt medicinen: "
+                "epikrise, KOL-behandling og diabetes."
+            ),
             goal=stay_home,
+            depends_on=home_visit,
         )
         self.task(
             plan,
@@ -1032,11 +1044,15 @@ class _Seeder:
                 ("genoptr_roskilde", "Specialiseret genoptræning og logopædi."),
                 ("hjsp_roskilde", "Vurdering af hjælp i hjemmet efter udskrivelse."),
                 ("fjorden", "Blodtryk og blodfortyndende behandling."),
+                # The substitute coordinator's organisation takes part too (only a coordinator in an
+                # organisation taking part can stand in).
+                ("roskilde", "Stedfortræder for forløbskoordinator."),
             ],
             accepted_by={
                 "medicinsk": "sygehus",
                 "genoptr_roskilde": "koordinator",
                 "hjsp_roskilde": "kommune",
+                "roskilde": "koordinator",
             },
             status=PlanStatus.ON_HOLD,
         )

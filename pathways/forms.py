@@ -7,6 +7,7 @@ from typing import Any
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from pathways import extensions
 from pathways.choices import (
     GOAL_TRANSITIONS,
     PLAN_OPEN_STATUSES,
@@ -215,6 +216,13 @@ class CaseloadFilterForm(forms.Form):
         self.fields["status"].choices = everything + [  # type: ignore[attr-defined]
             (s.value, s.label) for s in PLAN_OPEN_STATUSES
         ]
+        # What the apps above add to the caseload (pathways.extensions): sort keys and yes/no filters.
+        for extension in extensions.CASELOAD_EXTENSIONS:
+            self.fields["sort"].choices += [  # type: ignore[attr-defined]
+                (name, label) for name, (label, _order) in extension.sorts.items()
+            ]
+            for name, (label, _narrow) in extension.filters.items():
+                self.fields[name] = forms.BooleanField(label=label, required=False)
         style_fields(self)
 
     def filters(self) -> dict[str, Any]:
@@ -227,6 +235,12 @@ class CaseloadFilterForm(forms.Form):
             "status": data["status"],
             "overdue_only": data["overdue"],
             "sort": data["sort"] or "name",
+            "flags": tuple(
+                name
+                for extension in extensions.CASELOAD_EXTENSIONS
+                for name in extension.filters
+                if data.get(name)
+            ),
         }
 
 

@@ -21,6 +21,7 @@ from django.utils.text import capfirst
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from pathways import extensions
 from pathways.models import (
     AuditEvent,
     Goal,
@@ -53,6 +54,11 @@ HISTORY_HIDDEN_FIELDS = frozenset(
 # that events point to are read from their tables.
 _NAMED_BY_SNAPSHOT: tuple[type[Model], ...] = (Goal, Task)
 PLAN_HISTORY_MODELS: tuple[type[Model], ...] = (PathwayPlan, PlanCondition, PlanParticipant, Goal, Task)
+
+
+def plan_history_models() -> list[type[Model]]:
+    """The hub's models in a plan's history and those the apps above add (pathways.extensions)."""
+    return [*PLAN_HISTORY_MODELS, *extensions.PLAN_HISTORY_MODELS]
 
 
 @dataclass(frozen=True)
@@ -115,11 +121,13 @@ def _fields_by_column(model: type[Model]) -> dict[str, Field[Any, Any]]:
 
 
 def _shown(model: type[Model], data: dict[str, Any]) -> list[tuple[Field[Any, Any], Any]]:
-    """The fields of a snapshot or difference (keyed by column) a reader sees, in the model's order."""
+    """The fields of a snapshot or difference (keyed by column) a reader sees, in the model's order. A
+    model keeps more out with `history_hidden_fields` (a message's text is read on its own logged page)."""
+    hidden = HISTORY_HIDDEN_FIELDS | frozenset(getattr(model, "history_hidden_fields", ()))
     return [
         (field, data[field.column])
         for field in model._meta.concrete_fields
-        if field.column in data and field.name not in HISTORY_HIDDEN_FIELDS
+        if field.column in data and field.name not in hidden
     ]
 
 

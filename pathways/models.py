@@ -3,7 +3,7 @@
 Invariants live here as database constraints; writes go through services.py, reads through access.py.
 Names follow FHIR (Organization, Patient, CarePlan, CareTeam, Goal, Task) so export is a mapping.
 
-The audit trail is kept by the database: `@_audited` models get a `<Model>Event` table that a trigger
+The audit trail is kept by the database: `@audited` models get a `<Model>Event` table that a trigger
 fills with a snapshot of the row on every insert, update and delete (django-pghistory), so bulk updates,
 raw SQL and admin edits are recorded as well as the services' writes. The request's user and URL come
 with each event through pghistory's context (HistoryMiddleware). Event tables and the access log are
@@ -55,11 +55,11 @@ from pathways.numbers import NumericTextField, validate_phone, validate_postcode
 _M = TypeVar("_M", bound=models.Model)
 
 
-# The models under the audit trail, in declaration order (filled in by @_audited).
+# The models under the audit trail, in declaration order (filled in by @audited; other apps' models too).
 AUDITED_MODELS: list[type[models.Model]] = []
 
 
-def _audited() -> Callable[[type[_M]], type[_M]]:
+def audited() -> Callable[[type[_M]], type[_M]]:
     """Track inserts, updates and deletes of the model as snapshot events (see the module docstring) in
     an event model named `<Model>Event`. Event tables are append-only through PGHISTORY_APPEND_ONLY.
 
@@ -165,7 +165,7 @@ class MembershipQuerySet(models.QuerySet["Membership"]):
         return self.filter(ended_at__isnull=True)
 
 
-@_audited()
+@audited()
 class Membership(models.Model):
     user = models.ForeignKey(
         User, verbose_name=_("user"), on_delete=models.CASCADE, related_name="memberships"
@@ -199,7 +199,7 @@ class Membership(models.Model):
         return f"{self.user} · {self.organisation} ({self.get_role_display()})"
 
 
-@_audited()
+@audited()
 class Patient(models.Model):
     """FHIR Patient. The CPR number is never shown in URLs, logs or error messages."""
 
@@ -286,7 +286,7 @@ class PathwayPlanQuerySet(models.QuerySet["PathwayPlan"]):
         return self.filter(status__in=PLAN_OPEN_STATUSES)
 
 
-@_audited()
+@audited()
 class PathwayPlan(models.Model):
     """The individual cross-sector pathway plan (FHIR CarePlan, intent "plan")."""
 
@@ -361,7 +361,7 @@ class PathwayPlan(models.Model):
         return self.title
 
 
-@_audited()
+@audited()
 class PlanCondition(models.Model):
     """A condition the plan addresses (FHIR CarePlan.addresses → Condition)."""
 
@@ -381,7 +381,7 @@ class PlanCondition(models.Model):
         return self.display
 
 
-@_audited()
+@audited()
 class PlanParticipant(models.Model):
     """An organisation taking part in a plan, and when it accepted its commitments (FHIR CareTeam)."""
 
@@ -415,7 +415,7 @@ class PlanParticipant(models.Model):
         return str(self.organisation)
 
 
-@_audited()
+@audited()
 class Goal(models.Model):
     """An agreed goal (FHIR Goal)."""
 
@@ -443,7 +443,7 @@ class Goal(models.Model):
         return self.description[:80]
 
 
-@_audited()
+@audited()
 class Task(models.Model):
     """A commitment in the plan with one responsible organisation (FHIR Task; CarePlan.activity)."""
 

@@ -241,6 +241,31 @@ def task_assigned(*, task: Task, actor: User | None) -> None:
     )
 
 
+def tasks_released(*, task: Task, actor: User | None) -> None:
+    """`task` is done: the open tasks that waited for it are ready now. Each one's responsible person
+    hears it (else the responsible organisation's coordinators), but not the person who finished it."""
+    waiting = (
+        Task.objects.filter(depends_on=task, status__in=TASK_OPEN_STATUSES)
+        .exclude(status=TaskStatus.ON_HOLD)
+        .select_related("plan", "responsible_person")
+    )
+    for released in waiting:
+        people = (
+            [released.responsible_person]
+            if released.responsible_person is not None
+            else _coordinators_of(released.responsible_organisation_id)
+        )
+        _notify_staff(
+            [p for p in people if p.is_active and p != actor],
+            kind=NotificationKind.TASK_RELEASED,
+            plan=released.plan,
+            task=released,
+            due_at=timezone.now(),
+            # A reopened and again finished task releases its followers again.
+            event=f"released:{task.pk}:v{task.version}",
+        )
+
+
 def task_reminders_sync(*, task: Task) -> None:
     """Make the task's waiting reminders match the task as it is now, in the caller's transaction: a
     closed task, or a task in a plan that is not active, has none; a moved task's reminders move; a new
@@ -405,7 +430,8 @@ def _message(row: Notification) -> channels.OutgoingMessage:
     recipient = row.recipient
     if recipient is None:
         raise channels.PermanentSendError("the recipient no longer exists")
-    if isinstance(recipient, User):
+    if not isinstance(recipient, Patient):
+        # Staff, and those who stand in for staff (the cross-sector secretariat): a link to the plan.
         link = site + reverse("pathways:plan-detail", args=[row.plan.public_id])
         with override(settings.LANGUAGE_CODE):
             subject = _("News in Fælles forløb")
@@ -420,7 +446,9 @@ def _message(row: Notification) -> channels.OutgoingMessage:
             phone = row.plan.coordinator_phone or _("your coordinator's number in the plan")
             portal = site + settings.PORTAL_PATH
             subject = _("News about your course of care")
-            if row.kind == NotificationKind.APPOINTMENT_REMINDER:
+            if row.kind == NotificationKind.COORDINATOR_ASSIGNED:
+                body = " ".join(_new_coordinator_sentences(row.plan))
+            elif row.kind == NotificationKind.APPOINTMENT_REMINDER:
                 body = _(
                     "Hello. You have an appointment in 2 days. See when and where at %(portal)s "
                     "or call your coordinator on %(phone)s."
@@ -442,6 +470,18 @@ def _message(row: Notification) -> channels.OutgoingMessage:
 _STAYS_INSIDE = frozenset({NotificationChannel.IN_APP, NotificationChannel.LETTER})
 
 
+def _new_coordinator_sentences(plan: PathwayPlan) -> list[str]:
+    """A patient's news of a new coordinator: their name and phone number, nothing else (in the
+    language that is active)."""
+    coordinator = plan.coordinator
+    if coordinator is None:
+        return [str(_("Your plan has no coordinator at the moment."))]
+    sentences = [str(_("Your coordinator is now %(name)s.") % {"name": str(coordinator)})]
+    if plan.coordinator_phone:
+        sentences.append(str(_("You can call them on %(phone)s.") % {"phone": plan.coordinator_phone}))
+    return sentences
+
+
 def letter_paragraphs(row: Notification) -> list[str]:
     """A letter's text in plain language: that there is news, where to see it and whom to call. A
     letter is printed by the coordinator's organisation and read at home later, so it names the day of
@@ -449,6 +489,8 @@ def letter_paragraphs(row: Notification) -> list[str]:
     patient = row.plan.patient
     language = patient.language if patient.language in dict(settings.LANGUAGES) else "da"
     with override(language):
+        if row.kind == NotificationKind.COORDINATOR_ASSIGNED:
+            return _new_coordinator_sentences(row.plan)
         phone = row.plan.coordinator_phone or _("your coordinator's number in the plan")
         portal = settings.SITE_URL.rstrip("/") + settings.PORTAL_PATH
         day = row.task.window_start or row.task.due_date if row.task is not None else None

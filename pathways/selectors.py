@@ -3,7 +3,7 @@ constant number of queries, whatever the number of patients, tasks or organisati
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from typing import Any
 from uuid import UUID
@@ -23,7 +23,7 @@ from django.db.models import (
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from pathways import access
+from pathways import access, extensions
 from pathways.choices import (
     PLAN_OPEN_STATUSES,
     TASK_OPEN_STATUSES,
@@ -32,7 +32,7 @@ from pathways.choices import (
     Sector,
     TaskStatus,
 )
-from pathways.history import PLAN_HISTORY_MODELS, HistoryEntry, history_entries
+from pathways.history import HistoryEntry, history_entries, plan_history_models
 from pathways.models import (
     AccessLog,
     AuditEvent,
@@ -66,6 +66,7 @@ def caseload_for(
     overdue_only: bool = False,
     sort: str = "name",
     cpr: str = "",
+    flags: tuple[str, ...] = (),
 ) -> QuerySet[PathwayPlan]:
     """The current plans the actor may see, with what the caseload table shows per row."""
     today = timezone.localdate()
@@ -74,6 +75,7 @@ def caseload_for(
     overdue = (
         open_tasks.filter(due_date__lt=today).order_by().values("plan").annotate(n=Count("id")).values("n")
     )
+    sorts = caseload_sorts()
     plans = (
         access.plans_visible_to(actor)
         .filter(status__in=PLAN_OPEN_STATUSES)
@@ -84,8 +86,10 @@ def caseload_for(
             next_task_due=Subquery(next_task.values("due_date")[:1]),
             overdue_count=Coalesce(Subquery(overdue, output_field=IntegerField()), Value(0)),
         )
-        .order_by(*CASELOAD_SORTS.get(sort, CASELOAD_SORTS["name"]))
     )
+    for extension in extensions.CASELOAD_EXTENSIONS:
+        plans = extension.annotate(plans, actor)
+    plans = plans.order_by(*sorts.get(sort, sorts["name"]))
     for word in query.split():
         plans = plans.filter(Q(patient__given_name__icontains=word) | Q(patient__family_name__icontains=word))
     if cpr:
@@ -98,7 +102,27 @@ def caseload_for(
         plans = plans.filter(status=status)
     if overdue_only:
         plans = plans.filter(overdue_count__gt=0)
+    for name in flags:
+        narrow = caseload_flags().get(name)
+        if narrow is not None:
+            plans = narrow[1](plans, actor)
     return plans
+
+
+def caseload_sorts() -> dict[str, tuple[Any, ...]]:
+    """The caseload's sort keys: the hub's and those the apps above add (pathways.extensions)."""
+    sorts = dict(CASELOAD_SORTS)
+    for extension in extensions.CASELOAD_EXTENSIONS:
+        sorts |= {name: order for name, (_label, order) in extension.sorts.items()}
+    return sorts
+
+
+def caseload_flags() -> dict[str, tuple[Any, Any]]:
+    """Yes/no filters the apps above add to the caseload: GET parameter → (label, narrowing)."""
+    flags: dict[str, tuple[Any, Any]] = {}
+    for extension in extensions.CASELOAD_EXTENSIONS:
+        flags |= extension.filters
+    return flags
 
 
 SECTOR_ORDER = [Sector.HOSPITAL, Sector.PSYCHIATRY, Sector.MUNICIPALITY, Sector.GENERAL_PRACTICE]
@@ -116,6 +140,9 @@ class TaskRow:
     is_overdue: bool
     is_due_this_week: bool
     is_blocked: bool
+    # Its dependency is done and it has not started: released, no longer waiting.
+    is_ready: bool = False
+    markers: tuple[extensions.TaskMarker, ...] = ()
 
 
 @dataclass
@@ -147,6 +174,8 @@ class PlanPage:
     emergency: EmergencyAccess | None
     # Emergency accesses to this plan the coordinator has not yet marked as seen (empty for others).
     emergency_alerts: list[EmergencyAccess] = field(default_factory=list)
+    # The sections the apps above add (pathways.extensions.PlanSection): (template, context) in order.
+    sections: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
 
 
 def _sector_group_key(sector: str) -> str:
@@ -170,7 +199,21 @@ def task_row(task: Task, rights: access.PlanRights, today: date) -> TaskRow:
         and task.due_date is not None
         and today <= task.due_date <= today + timedelta(days=7),
         is_blocked=not closed and blocker is not None and blocker.status != TaskStatus.COMPLETED,
+        is_ready=blocker is not None
+        and blocker.status == TaskStatus.COMPLETED
+        and task.status in (TaskStatus.REQUESTED, TaskStatus.ACCEPTED),
     )
+
+
+def with_markers(actor: User, plan: PathwayPlan, rows: list[TaskRow]) -> list[TaskRow]:
+    """The rows with the markers the apps above put on tasks (one read per app for all rows)."""
+    if not extensions.TASK_MARKERS or not rows:
+        return rows
+    found: dict[int, list[extensions.TaskMarker]] = {}
+    for markers_of in extensions.TASK_MARKERS:
+        for task_id, markers in markers_of(actor, plan, [row.task for row in rows]).items():
+            found.setdefault(task_id, []).extend(markers)
+    return [replace(row, markers=tuple(found.get(row.task.pk, ()))) for row in rows]
 
 
 def _timeline(rows: list[TaskRow], today: date) -> Timeline:
@@ -219,13 +262,13 @@ def plan_page_for(actor: User, public_id: UUID) -> PlanPage:
     )
     plan, rights = granted.plan, granted.rights
     today = timezone.localdate()
-    rows = [task_row(t, rights, today) for t in plan_tasks(plan)]
+    rows = with_markers(actor, plan, [task_row(t, rights, today) for t in plan_tasks(plan)])
     groups: dict[str, SectorGroup] = {
         s: SectorGroup(sector=s, label=str(Sector(s).label)) for s in [*SECTOR_ORDER, Sector.OTHER]
     }
     for row in rows:
         groups[_sector_group_key(row.task.responsible_organisation.sector)].rows.append(row)
-    return PlanPage(
+    page = PlanPage(
         plan=plan,
         rights=rights,
         emergency=granted.emergency,
@@ -239,6 +282,11 @@ def plan_page_for(actor: User, public_id: UUID) -> PlanPage:
         if rights.is_coordinator
         else [],
     )
+    for section in extensions.PLAN_SECTIONS:
+        context = section.context(actor, page)
+        if context is not None:
+            page.sections.append((section.template, context))
+    return page
 
 
 def _unseen_emergency_accesses(accesses: QuerySet[EmergencyAccess]) -> list[EmergencyAccess]:
@@ -272,7 +320,7 @@ def plan_history(*, plan: PathwayPlan) -> list[HistoryEntry]:
     Saves that changed nothing a reader sees (only bookkeeping such as the version) are left out.
     A fixed number of queries whatever the length of the history.
     """
-    event_models = [event_model_label(m) for m in PLAN_HISTORY_MODELS]
+    event_models = [event_model_label(m) for m in plan_history_models()]
     events = AuditEvent.objects.across(*event_models).references(plan).order_by("-pgh_created_at", "-pgh_id")
     return [
         entry

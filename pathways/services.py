@@ -231,6 +231,53 @@ def plan_update(
     return locked
 
 
+def _coordinator_in(user: User, organisation_ids: Any) -> bool:
+    return (
+        user.is_active
+        and Membership.objects.active()
+        .filter(user=user, organisation_id__in=organisation_ids, role=MembershipRole.COORDINATOR)
+        .exists()
+    )
+
+
+def _check_coordinator_roles(
+    plan: PathwayPlan, *, coordinator: User, organisation: Organisation, substitute: User | None
+) -> None:
+    taking_part = plan.participants.values("organisation_id")
+    if not plan.participants.filter(organisation=organisation).exists():
+        raise ValidationError(
+            {"coordinator_organisation": _("The coordinator's organisation must take part in the plan.")},
+            code="coordinator_org",
+        )
+    if not _coordinator_in(coordinator, [organisation.pk]):
+        raise ValidationError(
+            {
+                "coordinator": _(
+                    "Only a user with the coordinator role in %(organisation)s can be the plan's coordinator."
+                )
+                % {"organisation": organisation.name}
+            },
+            code="coordinator_role",
+        )
+    if substitute is None:
+        return
+    if substitute.pk == coordinator.pk:
+        raise ValidationError(
+            {"coordinator_substitute": _("The substitute must be someone other than the coordinator.")},
+            code="substitute_same",
+        )
+    if not _coordinator_in(substitute, taking_part):
+        raise ValidationError(
+            {
+                "coordinator_substitute": _(
+                    "Only a user with the coordinator role in an organisation taking part in the plan can be "
+                    "the substitute."
+                )
+            },
+            code="substitute_role",
+        )
+
+
 @transaction.atomic
 def coordinator_assign(
     *,
@@ -242,12 +289,14 @@ def coordinator_assign(
     substitute: User | None = None,
     expected_version: int | None = None,
 ) -> PathwayPlan:
-    if not Membership.objects.active().filter(user=coordinator, organisation=organisation).exists():
-        raise ValidationError(
-            _("The coordinator must belong to the organisation they coordinate for."), code="coordinator_org"
-        )
+    """Name the plan's coordinator (and substitute). Only a user with the coordinator role can be either:
+    the coordinator in `organisation`, which takes part in the plan, the substitute in any organisation
+    taking part. Rights first, then the rule, so a refused actor learns nothing about the people."""
     locked = _locked_plan(plan, expected_version)
     _require(actor, locked, _can_edit_plan, "pathwayplan")
+    _check_coordinator_roles(
+        locked, coordinator=coordinator, organisation=organisation, substitute=substitute
+    )
     changed = _set_changed(
         locked,
         {
@@ -377,6 +426,35 @@ def task_transition(
         )
     completed_at = timezone.now() if to_status == TaskStatus.COMPLETED else None
     _save_new_version(locked, _set_changed(locked, {"status": to_status, "completed_at": completed_at}))
+    outbox.task_reminders_sync(task=locked)
+    if to_status == TaskStatus.COMPLETED:
+        outbox.tasks_released(task=locked, actor=actor)
+    return locked
+
+
+@transaction.atomic
+def task_responsibility_move(
+    *, actor: User | None, task: Task, organisation: Organisation, expected_version: int | None = None
+) -> Task:
+    """Make `organisation` responsible for the task (e.g. a resolved responsibility dispute). The
+    responsible person stays only if they work there; the organisation takes part in the plan from now.
+    Only the plan's coordinator (or an administrator, or the product itself) moves a task to another
+    organisation."""
+    locked = Task.objects.select_for_update(of=("self",)).select_related("plan").get(pk=task.pk)
+    _require(actor, locked.plan, _can_edit_plan, "task")
+    if expected_version is not None and locked.version != expected_version:
+        raise VersionConflict(locked)
+    person = locked.responsible_person
+    if (
+        person is not None
+        and not Membership.objects.active().filter(user=person, organisation=organisation).exists()
+    ):
+        person = None
+    changed = _set_changed(locked, {"responsible_organisation": organisation, "responsible_person": person})
+    if not changed:
+        return locked
+    _save_new_version(locked, changed)
+    participant_add(actor=actor, plan=locked.plan, organisation=organisation)
     outbox.task_reminders_sync(task=locked)
     return locked
 

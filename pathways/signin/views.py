@@ -52,7 +52,7 @@ class StaffLoginView(LoginView):
     def form_valid(self, form: StaffAuthenticationForm) -> HttpResponse:  # type: ignore[override]
         user = form.get_user()
         auth_login(self.request, user)
-        next_url = self.get_redirect_url() or reverse("pathways:caseload")
+        next_url = self.get_redirect_url() or reverse(settings.LOGIN_REDIRECT_URL)
         if signin.has_second_factor(user):
             return HttpResponseRedirect(signin.with_next("pathways:mfa-verify", next_url))
         if signin.second_factor_required(user):

@@ -9,6 +9,7 @@ from uuid import UUID
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -55,10 +56,13 @@ def plan_url(plan: PathwayPlan, anchor: str = "") -> str:
     return reverse("pathways:plan-detail", args=[plan.public_id]) + (f"#{anchor}" if anchor else "")
 
 
-def editable_plan(request: HttpRequest, public_id: UUID) -> tuple[User, access.PlanAccess]:
-    """The plan through the access policy (404 outside it), logged as a change, with the actor's rights."""
+def editable_plan(
+    request: HttpRequest, public_id: UUID, *, queryset: QuerySet[PathwayPlan] | None = None
+) -> tuple[User, access.PlanAccess]:
+    """The plan through the access policy (404 outside it), logged as a change, with the actor's rights;
+    `queryset` reads it with what the view needs (select_related)."""
     actor = staff(request)
-    return actor, access.access_plan(actor, public_id, action=AccessAction.EDIT_PLAN)
+    return actor, access.access_plan(actor, public_id, action=AccessAction.EDIT_PLAN, queryset=queryset)
 
 
 def partial_or_redirect(

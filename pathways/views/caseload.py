@@ -8,7 +8,7 @@ from django.core.paginator import Paginator
 from django.http import HttpResponse
 from django.shortcuts import render
 
-from pathways import access, selectors
+from pathways import access, extensions, selectors
 from pathways.choices import AccessAction
 from pathways.forms import (
     CaseloadFilterForm,
@@ -46,7 +46,13 @@ def _render_caseload(
     access.access_log_plans(actor, page.object_list, action=action)
     params = request.GET.copy()
     params.pop("page", None)
-    context = {"page": page, "filters": filters, "cpr_form": cpr_form, "params": params.urlencode()}
+    context = {
+        "page": page,
+        "filters": filters,
+        "cpr_form": cpr_form,
+        "params": params.urlencode(),
+        "caseload_extensions": extensions.CASELOAD_EXTENSIONS,
+    }
     if not request.htmx:
         context["emergency_alerts"] = selectors.emergency_alerts_for(actor)
     template = "pathways/_partials/caseload_table.html" if request.htmx else "pathways/caseload.html"

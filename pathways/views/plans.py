@@ -10,6 +10,7 @@ from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.utils.translation import gettext
 
 from pathways import access, selectors, services
@@ -41,7 +42,12 @@ def cpr_reveal_partial(request: HtmxHttpRequest, public_id: UUID) -> HttpRespons
 def plan_detail(request: HttpRequest, public_id: UUID) -> HttpResponse:
     page = selectors.plan_page_for(staff(request), public_id)
     view = "timeline" if request.GET.get("view") == "timeline" else "sector"
-    return render(request, "pathways/plan_detail.html", {"page": page, "plan": page.plan, "view": view})
+    context = {"page": page, "plan": page.plan, "view": view}
+    # The sections the apps above add (pathways.extensions), each its template with its own context.
+    context["sections"] = [
+        render_to_string(template, context | section, request=request) for template, section in page.sections
+    ]
+    return render(request, "pathways/plan_detail.html", context)
 
 
 @staff_view("GET", "HEAD")

@@ -24,6 +24,7 @@ from pathways.views.base import (
     HtmxHttpRequest,
     editable_plan,
     plan_url,
+    staff,
     staff_view,
 )
 
@@ -69,6 +70,7 @@ def _task_row_response(
     """The task's row as saved now (read again with its related objects), changed or not."""
     plan, rights = granted.plan, granted.rights
     row = selectors.task_row(access.access_plan_task(granted, task_id), rights, timezone.localdate())
+    [row] = selectors.with_markers(staff(request), plan, [row])
     response = render(request, "pathways/_partials/task_row.html", {"row": row, "plan": plan, "error": error})
     if not error:
         response["HX-Trigger"] = "plan-changed"

@@ -6,8 +6,9 @@ import pytest
 from django.core.exceptions import PermissionDenied
 
 from pathways import services
-from pathways.choices import GoalStatus, PlanStatus, TaskStatus
+from pathways.choices import GoalStatus, MembershipRole, PlanStatus, TaskStatus
 from pathways.models import Goal, PathwayPlan, Task
+from tests.conftest import make_user
 
 
 def _snapshot(plan: PathwayPlan) -> tuple[object, ...]:
@@ -26,8 +27,10 @@ def _plan_hold(world, actor):
 
 
 def _coordinator_take_over(world, actor):
+    # Only a user with the coordinator role can take over (see tests/coordination/test_handover.py).
+    successor = make_user("successor", world.municipality, MembershipRole.COORDINATOR)
     return services.coordinator_assign(
-        actor=actor, plan=world.plan, coordinator=world.home_nurse, organisation=world.municipality
+        actor=actor, plan=world.plan, coordinator=successor, organisation=world.municipality
     )
 
 
@@ -108,10 +111,11 @@ def test_a_plan_without_a_coordinator_is_set_up_by_its_participants_not_by_other
     plan = world.other_plan  # the outsider's organisation takes part; no coordinator yet
     with pytest.raises(PermissionDenied):
         services.plan_transition(actor=world.home_nurse, plan=plan, to_status=PlanStatus.ACTIVE)
+    coordinator = make_user("unrelated_coordinator", world.unrelated, MembershipRole.COORDINATOR)
     plan = services.coordinator_assign(
-        actor=world.outsider, plan=plan, coordinator=world.outsider, organisation=world.unrelated
+        actor=world.outsider, plan=plan, coordinator=coordinator, organisation=world.unrelated
     )
-    assert plan.coordinator == world.outsider
+    assert plan.coordinator == coordinator
     # Once named, the coordinator decides: the setting-up rule no longer applies to others.
     services.participant_add(actor=world.outsider, plan=plan, organisation=world.municipality)
     with pytest.raises(PermissionDenied):
@@ -120,8 +124,9 @@ def test_a_plan_without_a_coordinator_is_set_up_by_its_participants_not_by_other
 
 def test_a_stale_copy_of_the_plan_does_not_keep_setting_up_rights(world):
     stale = PathwayPlan.objects.get(pk=world.other_plan.pk)
+    coordinator = make_user("unrelated_coordinator", world.unrelated, MembershipRole.COORDINATOR)
     services.coordinator_assign(
-        actor=world.outsider, plan=world.other_plan, coordinator=world.outsider, organisation=world.unrelated
+        actor=world.outsider, plan=world.other_plan, coordinator=coordinator, organisation=world.unrelated
     )
     services.participant_add(actor=world.outsider, plan=stale, organisation=world.municipality)
     assert stale.coordinator_id is None

@@ -1,0 +1,83 @@
+"""Where the apps above the hub add to the hub's pages without the hub importing them.
+
+The hub owns the caseload and the plan page; coordination (and later relatives and quality) add columns,
+sections and task markers to them. Each app registers in its AppConfig.ready(); the hub's selectors and
+views call whatever is registered, in registration order (INSTALLED_APPS order, which is the layer
+order). Every hook reads in a fixed number of queries, whatever the number of plans or tasks: the
+caseload's hook adds annotations to the one query, the plan page's hooks read once per page.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class CaseloadExtension:
+    """Columns on the caseload. `annotate(plans, actor)` returns the plans with what the cells show
+    (subquery annotations on the same query); `header_template` renders its <th> cells and
+    `cells_template` its <td> cells with `plan` in the context; `sorts` adds sort keys (name → (label,
+    order_by)); `filters` adds yes/no filters (GET parameter → (label, (plans, actor) → plans))."""
+
+    key: str
+    annotate: Callable[[Any, Any], Any]
+    header_template: str
+    cells_template: str
+    sorts: dict[str, tuple[Any, tuple[Any, ...]]] = field(default_factory=dict)
+    filters: dict[str, tuple[Any, Callable[[Any, Any], Any]]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PlanSection:
+    """A section of the plan page: `template` rendered with `context(actor, page)` (page: the hub's
+    selectors.PlanPage) merged into the page's context, after the tasks. `context` returns None to leave
+    the section out for this reader."""
+
+    key: str
+    template: str
+    context: Callable[[Any, Any], dict[str, Any] | None]
+
+
+@dataclass(frozen=True)
+class TaskMarker:
+    """A short label on a task row of the plan page ("Disputed · 21 days"), with a CSS modifier."""
+
+    label: str
+    tone: str = "warning"
+    href: str = ""
+
+
+# (actor, plan, tasks) → {task id: [markers]}: one read for all tasks of the plan.
+TaskMarkers = Callable[[Any, Any, list[Any]], dict[int, list[TaskMarker]]]
+
+CASELOAD_EXTENSIONS: list[CaseloadExtension] = []
+PLAN_SECTIONS: list[PlanSection] = []
+TASK_MARKERS: list[TaskMarkers] = []
+# Further models whose audit-trail events belong in a plan's history (they point at the plan).
+PLAN_HISTORY_MODELS: list[Any] = []
+
+
+def _register(registry: list[Any], item: Any) -> None:
+    # ready() may run twice (tests that reload apps): register once.
+    if item not in registry:
+        registry.append(item)
+
+
+def register_caseload_extension(extension: CaseloadExtension) -> None:
+    if all(existing.key != extension.key for existing in CASELOAD_EXTENSIONS):
+        CASELOAD_EXTENSIONS.append(extension)
+
+
+def register_plan_section(section: PlanSection) -> None:
+    if all(existing.key != section.key for existing in PLAN_SECTIONS):
+        PLAN_SECTIONS.append(section)
+
+
+def register_task_markers(markers: TaskMarkers) -> None:
+    _register(TASK_MARKERS, markers)
+
+
+def register_plan_history_model(model: Any) -> None:
+    _register(PLAN_HISTORY_MODELS, model)
