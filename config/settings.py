@@ -151,7 +151,7 @@ AUTHENTICATION_BACKENDS = [
     "django.contrib.auth.backends.ModelBackend",
 ]
 LOGIN_URL = "login"
-LOGIN_REDIRECT_URL = "pathways:caseload"
+LOGIN_REDIRECT_URL = "coordination:start"  # the worklist for coordinators, else the caseload
 LOGOUT_REDIRECT_URL = "login"
 
 # Danish first, English second.
@@ -197,6 +197,9 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "outbox-sweep": {"task": "pathways.tasks.notifications_sweep", "schedule": 60.0},
     # Every 15 minutes: one notice per overdue task per day to its coordinator (idempotent by day).
     "overdue-scan": {"task": "pathways.tasks.overdue_scan", "schedule": 15 * 60.0},
+    # Every 15 minutes: open responsibility disputes climb the escalation ladder (coordination; each
+    # step once per dispute, counted in working days).
+    "disputes-escalate": {"task": "coordination.tasks.disputes_escalate", "schedule": 15 * 60.0},
 }
 
 # Notifications (pathways.outbox, pathways.channels). The defaults are the local sinks `make run` starts.
@@ -218,6 +221,8 @@ NOTIFICATION_MAX_ATTEMPTS = 5
 # Longer than the slowest send (2 × the send timeout), short enough that a dead worker's messages go out
 # within minutes.
 NOTIFICATION_LEASE_SECONDS = int(os.environ.get("FF_NOTIFICATION_LEASE_SECONDS", "300"))
+# How often an open plan page asks for its responsibility disputes again (coordination, htmx polling).
+DISPUTES_POLL_SECONDS = 30
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

@@ -63,6 +63,13 @@ from pathways.models import (
 )
 from tests import conftest
 from tests.conftest import PASSWORD, make_user, sign_in
+from tests.coordination import matrix_assessment, matrix_disputes, matrix_messages, matrix_worklist
+
+# The other apps' rows, one module per part (see tests/coordination/matrix_disputes.py): ROWS (as MATRIX),
+# BODIES, CHANGES, URL_KINDS (object kind → (world, plan) → the URL's arguments), build(world) (the objects
+# its URLs point at, made once in the module's world), ADMIN_MODELS, ADMIN_ADD_BODIES and ADMIN_ROWS_OF
+# (admin row name → world → the row).
+PARTS = (matrix_assessment, matrix_disputes, matrix_messages, matrix_worklist)
 
 ROLES = ["anonymous", "admin", "coordinator", "hospital_doctor", "home_nurse", "gp_doctor", "outsider"]
 STAFF = ROLES[1:]
@@ -277,6 +284,8 @@ MATRIX: dict[str, tuple[str | None, dict[str, Any]]] = {
 # a name fails the suite. Django admin's own (a model's bare object URL, which redirects to its change page,
 # and the catch-all) are let through by `_django_admin_unnamed` and have rows in the admin matrix.
 UNNAMED: dict[str, tuple[str | None, dict[str, Any]]] = {}
+for _part in PARTS:
+    MATRIX |= _part.ROWS
 PAGES = MATRIX | UNNAMED  # every row outside the admin, by name or route
 
 # Open to everyone, signed in or not: their redirects are no request to sign in.
@@ -376,6 +385,9 @@ def _url(name: str, kind: str | None, world, ownership: str) -> str:
         return reverse(name, args=[grant.public_id if grant else uuid4()])
     if kind == "plan":
         return reverse(name, args=[plan.public_id])
+    for part in PARTS:
+        if kind in part.URL_KINDS:
+            return reverse(name, args=part.URL_KINDS[kind](world, plan))
     if kind == "plan-goal":
         return reverse(name, args=[plan.public_id, _goal(plan).public_id])
     if kind == "plan-participant":
@@ -461,6 +473,9 @@ CHANGES = {
     "pathways:notification-read-partial",
     "pathways:letter-printed",
 }
+for _part in PARTS:
+    BODIES |= _part.BODIES
+    CHANGES |= _part.CHANGES
 
 
 # --- The admin ----------------------------------------------------------------------------------------------
@@ -520,6 +535,8 @@ ADMIN_MODELS: dict[str, AdminModel] = {
     # The outbox is read-only too; failed messages are sent again by an admin action on the list.
     "pathways_notification": AdminModel("notification", frozenset()),
 }
+for _part in PARTS:
+    ADMIN_MODELS |= {model: AdminModel(row, may) for model, (row, may) in _part.ADMIN_MODELS.items()}
 
 
 def _inline(prefix: str) -> dict[str, str]:
@@ -580,6 +597,8 @@ ADMIN_ADD_BODIES: dict[str, Callable[[Any], dict[str, Any]]] = {
         "visible_to_patient": "on",
     },
 }
+for _part in PARTS:
+    ADMIN_ADD_BODIES |= _part.ADMIN_ADD_BODIES
 
 
 def _admin_model_statuses(model: AdminModel, view: str, *, with_body: bool) -> dict[str, int]:
@@ -731,6 +750,8 @@ def world(django_db_setup, django_db_blocker):
         for plan in (built.plan, built.other_plan):
             _notification(built, plan)
             _letter(plan)
+        for part in PARTS:
+            part.build(built)
     yield built
     with django_db_blocker.unblock():
         transaction.set_rollback(True)
@@ -749,6 +770,8 @@ def admin_ids(world, django_db_blocker) -> dict[str, str]:
             "grant": EmergencyAccess.objects.filter(plan=world.plan).get(),
             "notification": Notification.objects.filter(plan=world.plan).order_by("pk")[0],
         }
+        for part in PARTS:
+            rows |= {name: row_of(world) for name, row_of in part.ADMIN_ROWS_OF.items()}
     return {
         model: str((rows[spec.row] if spec.row in rows else getattr(world, spec.row)).pk) if spec.row else "0"
         for model, spec in ADMIN_MODELS.items()
@@ -788,12 +811,13 @@ def as_role(client, sessions):
 
 
 def send(client: Client, method: str, path: str, body: dict[str, Any] | None = None):
-    """A form post where there is a body, else a bare request. The client's cookies are kept as they were,
+    """A form post where there is a body (a list is a field sent several times), else a bare request.
+    The client's cookies are kept as they were,
     so signing out does not carry over to the next request."""
     cookies = deepcopy(client.cookies)
     if body:
         response = client.generic(
-            method, path, urlencode(body), content_type="application/x-www-form-urlencoded"
+            method, path, urlencode(body, doseq=True), content_type="application/x-www-form-urlencoded"
         )
     else:
         response = client.generic(method, path)

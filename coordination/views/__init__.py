@@ -1,0 +1,1 @@
+"""The coordination pages: worklist, need assessment and handover, disputes, messages."""
