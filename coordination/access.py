@@ -42,6 +42,15 @@ def participating_ids(plan: PathwayPlan) -> frozenset[int]:
 # coordinator; who resolves it: the coordinator or substitute. The services ask may_change again.
 
 
+def may_resolve(plan: PathwayPlan, rights: hub_access.PlanRights) -> bool:
+    """The plan's coordinator (or substitute) decides a dispute. While a plan has no coordinator, the
+    organisations taking part decide together (as they set the plan up): a dispute never waits for a
+    coordinator who does not exist."""
+    if rights.can_edit_plan:
+        return True
+    return plan.coordinator_id is None and bool(participating_ids(plan) & rights.acting_organisation_ids)
+
+
 def access_dispute(plan_access: hub_access.PlanAccess, dispute_id: UUID | str) -> Dispute:
     """A dispute of the plan (Http404 for one of another plan, or none)."""
     return hub_access._one_of(

@@ -19,6 +19,7 @@ from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.translation import gettext_lazy as _
 
 from coordination.choices import (
@@ -29,8 +30,9 @@ from coordination.choices import (
     NeedCriterion,
     NeedOutcome,
 )
+from pathways.channels import PermanentSendError
 from pathways.choices import NotificationChannel
-from pathways.models import Organisation, PathwayPlan, Task, User, audited
+from pathways.models import Notification, Organisation, PathwayPlan, Task, User, audited
 from pathways.numbers import NumericTextField, validate_phone
 
 
@@ -199,6 +201,49 @@ class Secretariat(models.Model):
 
     def notification_address(self, channel: str) -> str:
         return self.email if channel == NotificationChannel.EMAIL else ""
+
+    def notification_text(self, row: Notification) -> tuple[str, str]:
+        """The secretariat's e-mail (it has no sign-in and cannot open the plan): which dispute, between
+        which organisations, about what, for how long, and whom to call. No patient data: no name, no CPR
+        number, no diagnosis, not the task's title."""
+        if row.task_id is None:
+            raise PermanentSendError("an escalation names its task")
+        dispute = (
+            Dispute.objects.filter(task_id=row.task_id)
+            .select_related("plan__coordinator", "plan__coordinator_organisation")
+            .prefetch_related("parties")
+            .order_by("-raised_at")
+            .first()
+        )
+        if dispute is None:
+            raise PermanentSendError("the dispute no longer exists")
+        plan = dispute.plan
+        coordinator = (
+            f"{plan.coordinator.get_full_name()}, {plan.coordinator_organisation}, {plan.coordinator_phone}"
+            if plan.coordinator is not None
+            else _("none named yet")
+        )
+        subject = _("Responsibility dispute escalated to the secretariat")
+        body = _(
+            "A disagreement about responsibility for a task in a shared pathway plan has not been resolved "
+            "and is escalated to you.\n\n"
+            "Between: %(parties)s\n"
+            "What is disputed: %(question)s\n"
+            "Open since: %(raised)s (%(days)s days)\n"
+            "Acts in the meantime: %(interim)s\n"
+            "The plan's coordinator: %(coordinator)s\n"
+            "Reference: %(reference)s\n\n"
+            "Contact the plan's coordinator to settle it. This message holds no health information."
+        ) % {
+            "parties": ", ".join(sorted(party.name for party in dispute.parties.all())),
+            "question": dispute.get_question_display(),
+            "raised": date_format(timezone.localdate(dispute.raised_at), "j. F Y"),
+            "days": (timezone.localdate() - timezone.localdate(dispute.raised_at)).days,
+            "interim": dispute.interim_organisation.name,
+            "coordinator": coordinator,
+            "reference": dispute.public_id,
+        }
+        return str(subject), str(body)
 
 
 class DisputeQuerySet(models.QuerySet["Dispute"]):

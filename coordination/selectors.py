@@ -3,7 +3,7 @@ and reads in a constant number of queries, whatever the number of plans, tasks o
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -53,7 +53,16 @@ from coordination.models import (
 from pathways import access
 from pathways.choices import PLAN_OPEN_STATUSES, TASK_OPEN_STATUSES, AccessAction, MembershipRole, TaskStatus
 from pathways.extensions import CaseloadExtension, TaskMarker
-from pathways.models import Membership, Organisation, PathwayPlan, PlanCondition, PlanParticipant, Task, User
+from pathways.models import (
+    EmergencyAccess,
+    Membership,
+    Organisation,
+    PathwayPlan,
+    PlanCondition,
+    PlanParticipant,
+    Task,
+    User,
+)
 from pathways.selectors import emergency_alerts_for
 
 # --- Worklist, risk and the caseload's columns -----------------------------------------------------------
@@ -122,6 +131,11 @@ class RiskShare:
     label: str
     value: int
     points: int
+
+    @property
+    def is_flag(self) -> bool:
+        """A yes/no part (no involved relative, assessed need): shown without a number."""
+        return RISK_WEIGHTS[self.part]["cap"] == 1
 
 
 @dataclass(frozen=True)
@@ -215,6 +229,8 @@ class Worklist:
     plans: list[tuple[PathwayPlan, Risk]]
     today: date
     shown: str = ""
+    # The unseen emergency accesses, shown with the hub's own alert (mark as seen, the access log).
+    emergency_alerts: list[EmergencyAccess] = field(default_factory=list)
 
     @property
     def total(self) -> int:
@@ -226,6 +242,7 @@ class Worklist:
 
 
 WORKLIST_SHOWN_PER_SECTION = 50
+RISK_TABLE_SIZE = 50  # the riskiest of a coordinator's plans; the caseload sorts them all by risk
 
 
 def worklist_for_coordinator(actor: User, *, show: str = "") -> Worklist:
@@ -241,16 +258,21 @@ def worklist_for_coordinator(actor: User, *, show: str = "") -> Worklist:
         access.coordinated_by(actor), status__in=PLAN_OPEN_STATUSES
     )
     as_coordinator = coordinated.exists()
-    plans_query = (
-        coordinated
-        if as_coordinator
-        else access.plans_visible_to(actor).filter(status__in=PLAN_OPEN_STATUSES)
-    )
-    plans = list(
-        annotate_coordination(plans_query.select_related("patient"), actor).order_by(
-            F("risk_score").desc(), "patient__family_name", "id"
+    if as_coordinator:
+        # Their own plans, riskiest first, with what the risk table shows.
+        plans = list(
+            annotate_coordination(coordinated.select_related("patient"), actor).order_by(
+                F("risk_score").desc(), "patient__family_name", "id"
+            )
         )
-    )
+    else:
+        # Everyone else: the plans their organisations take part in, only to name the lines' patients.
+        plans = list(
+            access.plans_visible_to(actor)
+            .filter(status__in=PLAN_OPEN_STATUSES)
+            .select_related("patient")
+            .only("id", "public_id", "title", "review_date", "patient__given_name", "patient__family_name")
+        )
     by_id = {plan.pk: plan for plan in plans}
     acting = access.acting_organisation_ids(actor)
     items: dict[str, list[WorkItem]] = {kind: [] for kind in WorkItemKind.values}
@@ -288,7 +310,14 @@ def worklist_for_coordinator(actor: User, *, show: str = "") -> Worklist:
             and task.status in (TaskStatus.REQUESTED, TaskStatus.ACCEPTED)
         ):
             items[WorkItemKind.READY].append(
-                WorkItem(WorkItemKind.READY, plan, task.title, task.depends_on.title, href, task.due_date)
+                WorkItem(
+                    WorkItemKind.READY,
+                    plan,
+                    task.title,
+                    str(_("Waited for: %(task)s") % {"task": task.depends_on.title}),
+                    href,
+                    task.due_date,
+                )
             )
     disputes = Dispute.objects.open().filter(plan_id__in=list(by_id)).select_related("task")
     if not as_coordinator:
@@ -401,8 +430,9 @@ def worklist_for_coordinator(actor: User, *, show: str = "") -> Worklist:
                 (today - added).days,
             )
         )
+    alerts = emergency_alerts_for(actor) if as_coordinator else []
     if as_coordinator:
-        for grant in emergency_alerts_for(actor):
+        for grant in alerts:
             opened = by_id.get(grant.plan_id)
             if opened is None:
                 continue
@@ -423,15 +453,20 @@ def worklist_for_coordinator(actor: User, *, show: str = "") -> Worklist:
         for kind in WorkItemKind.values
         if as_coordinator or kind not in (WorkItemKind.REVIEW, WorkItemKind.EMERGENCY)
     ]
-    # The page lists every plan (the risk table) and those needing a coordinator: each patient is a read.
-    listed = {plan.pk: plan for plan in [*plans, *needing]}
+    # Each patient the page names is a read: the lines' and the risk table's (the riskiest of one's own).
+    risk_table = plans[:RISK_TABLE_SIZE] if as_coordinator else []
+    listed = {
+        item.plan.pk: item.plan for section in sections for item in section.items[:WORKLIST_SHOWN_PER_SECTION]
+    }
+    listed |= {plan.pk: plan for plan in risk_table}
     access.access_log_plans(actor, listed.values(), action=AccessAction.LIST)
     return Worklist(
         as_coordinator=as_coordinator,
         sections=sections,
-        plans=[(plan, risk_of(plan)) for plan in plans],
+        plans=[(plan, risk_of(plan)) for plan in risk_table],
         today=today,
         shown=show,
+        emergency_alerts=[grant for grant in alerts if grant.plan_id in by_id],
     )
 
 
@@ -580,10 +615,14 @@ def coordinator_candidates(plan: PathwayPlan) -> QuerySet[User]:
 
 
 def assessment_organisations(actor: User, plan: PathwayPlan) -> QuerySet[Organisation]:
-    """The organisations the actor may assess for in this plan: those they act for that take part."""
-    return Organisation.objects.filter(
-        pk__in=access.acting_organisation_ids(actor), participations__plan=plan
-    ).order_by("name")
+    """The organisations the actor may assess for in this plan: those they act for that take part, the
+    ones they work in first (the form proposes the first), then the units under them."""
+    own = list(access.active_organisation_ids(actor)) or [0]
+    return (
+        Organisation.objects.filter(pk__in=access.acting_organisation_ids(actor), participations__plan=plan)
+        .annotate(not_own=_yes(~Q(pk__in=own)))
+        .order_by("not_own", "name")
+    )
 
 
 def plan_organisations(plan: PathwayPlan) -> QuerySet[Organisation]:
@@ -734,7 +773,7 @@ def disputes_section_for(
         open=open_rows,
         resolved=[row(d) for d in resolved[:10]],
         can_raise=_may_raise(plan, rights, open_task_ids),
-        can_resolve=rights.can_edit_plan,
+        can_resolve=rights is not access.READ_ONLY and coordination_access.may_resolve(plan, rights),
         poll_seconds=int(getattr(settings, "DISPUTES_POLL_SECONDS", DISPUTES_POLL_SECONDS)),
         fingerprint=_fingerprint([(d.pk, d.version, d.escalation_step) for d in disputes]),
     )
@@ -759,7 +798,12 @@ def dispute_task_markers(actor: Any, plan: Any, tasks: list[Any]) -> dict[int, l
         .values_list("task_id", "public_id", "raised_at")
     )
     for task_id, public_id, raised_at in rows:
-        label = _("Responsibility disputed · %(age)s") % {"age": days_label(_age_days(raised_at, today))}
+        age = _age_days(raised_at, today)
+        label = (
+            _("Responsibility disputed since today")
+            if age == 0
+            else _("Responsibility disputed · %(age)s") % {"age": days_label(age)}
+        )
         markers.setdefault(task_id, []).append(TaskMarker(str(label), "warning", f"#dispute-{public_id}"))
     return markers
 
@@ -944,7 +988,12 @@ def thread_page(actor: Any, plan_access: access.PlanAccess, thread: MessageThrea
     if senders and messages:
         last = messages[-1]
         involved = [last.sender_organisation, *(r.organisation for r in last.recipients.all())]
-        reply_sender = next((o for o in involved[1:] if o.pk in senders), None)
+        if last.sender_id == actor.pk and last.sender_organisation_id in senders:
+            # A follow-up to one's own message: from where one wrote, not from a unit one also acts for
+            # that happens to be among the recipients.
+            reply_sender = last.sender_organisation
+        else:
+            reply_sender = next((o for o in involved[1:] if o.pk in senders), None)
         if reply_sender is None and len(senders) == 1:
             reply_sender = Organisation.objects.get(pk=next(iter(senders)))
         seen: set[int] = set()

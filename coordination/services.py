@@ -45,11 +45,20 @@ from pathways import services as hub_services
 from pathways.choices import (
     PLAN_OPEN_STATUSES,
     TASK_OPEN_STATUSES,
+    MembershipRole,
     NotificationChannel,
     NotificationKind,
     NotificationState,
 )
-from pathways.models import Notification, Organisation, PathwayPlan, PlanParticipant, Task, User
+from pathways.models import (
+    Membership,
+    Notification,
+    Organisation,
+    PathwayPlan,
+    PlanParticipant,
+    Task,
+    User,
+)
 from pathways.numbers import ascii_digits, validate_phone
 from pathways.services import VersionConflict
 
@@ -123,6 +132,9 @@ def need_assessment_record(
     today = timezone.localdate()
     if assessed_on > today:
         errors["assessed_on"] = _("The assessment date cannot be in the future.")
+    elif assessed_on < _years_after(today, -1):
+        # An assessment older than a year is history, not a basis for coordinating now.
+        errors["assessed_on"] = _("The assessment date can be at most a year ago.")
     if review_date <= assessed_on:
         errors["review_date"] = _("The review date must be after the assessment date.")
     elif review_date > _years_after(assessed_on, NEED_REVIEW_MAX_YEARS):
@@ -153,7 +165,7 @@ def _need_review_reminders(*, plan: PathwayPlan, assessment: NeedAssessment) -> 
     coordinator = plan.coordinator
     if coordinator is not None and coordinator.is_active and coordinator.pk != assessment.assessed_by_id:
         recipients.append(coordinator)
-    wanted = outbox._notify_staff(
+    wanted = outbox.notify_staff(
         recipients,
         kind=NotificationKind.NEED_REVIEW_DUE,
         plan=plan,
@@ -227,7 +239,7 @@ def coordinator_handover(
         for person, changed in ((coordinator, coordinator_changed), (substitute, substitute_changed))
         if changed and person is not None and person.is_active and (actor is None or person.pk != actor.pk)
     ]
-    outbox._notify_staff(
+    outbox.notify_staff(
         told, kind=NotificationKind.COORDINATOR_ASSIGNED, plan=saved, due_at=timezone.now(), event=event
     )
     if coordinator_changed:
@@ -240,6 +252,10 @@ def coordinator_handover(
             due_at=timezone.now(),
             event=event,
         )
+        # The waiting reassessment reminder follows the coordinator role to its new holder.
+        latest = saved.need_assessments.select_related("assessed_by").order_by("-assessed_on", "-id").first()
+        if latest is not None and latest.review_date >= timezone.localdate():
+            _need_review_reminders(plan=saved, assessment=latest)
     return saved
 
 
@@ -257,14 +273,18 @@ def _plan_organisation_ids(plan: PathwayPlan) -> set[int]:
 
 
 def _dispute_staff(dispute: Dispute, plan: PathwayPlan, actor: User | None) -> list[User]:
-    """The plan's coordinator and the coordinators of the organisations in dispute (not the actor)."""
+    """The plan's coordinator and the coordinators of the organisations in dispute, of the one acting in
+    the meantime and, once decided, of the one now responsible (not the actor)."""
     people: dict[int, User] = {}
     if plan.coordinator_id is not None:
         coordinator = User.objects.get(pk=plan.coordinator_id)
         if coordinator.is_active:
             people[coordinator.pk] = coordinator
-    for organisation_id in dispute.parties.values_list("pk", flat=True):
-        people |= {user.pk: user for user in outbox._coordinators_of(organisation_id)}
+    organisation_ids = {*dispute.parties.values_list("pk", flat=True), dispute.interim_organisation_id}
+    if dispute.decided_organisation_id is not None:
+        organisation_ids.add(dispute.decided_organisation_id)
+    for organisation_id in organisation_ids:
+        people |= {user.pk: user for user in outbox.coordinators_of(organisation_id)}
     if actor is not None:
         people.pop(actor.pk, None)
     return list(people.values())
@@ -312,7 +332,16 @@ def dispute_raise(
         ),
         admin_permission="coordination.add_dispute",
     )
-    if not allowed:
+    # A plan without a coordinator lets its participants set it up (may_change), but a dispute is still
+    # raised only for an organisation the actor acts for (or by the coordinator, an administrator or the
+    # product itself).
+    speaks_for = (
+        actor is None
+        or hub_access.is_coordinator(actor, plan)
+        or organisation.pk in hub_access.acting_organisation_ids(actor)
+        or (actor.is_staff and actor.has_perm("coordination.add_dispute"))
+    )
+    if not allowed or not speaks_for:
         raise PermissionDenied
     errors: dict[str, list[str]] = {}
     if plan.status not in PLAN_OPEN_STATUSES:
@@ -356,7 +385,7 @@ def dispute_raise(
     dispute.full_clean(exclude=["version"])
     dispute.save()
     dispute.parties.set(party_list)
-    outbox._notify_staff(
+    outbox.notify_staff(
         _dispute_staff(dispute, plan, actor),
         kind=NotificationKind.DISPUTE_RAISED,
         plan=plan,
@@ -421,7 +450,7 @@ def dispute_resolve(
     hub_services.task_responsibility_move(
         actor=actor, task=locked.task, organisation=responsible_organisation
     )
-    outbox._notify_staff(
+    outbox.notify_staff(
         _dispute_staff(locked, plan, actor),
         kind=NotificationKind.DISPUTE_RESOLVED,
         plan=plan,
@@ -448,7 +477,7 @@ def _escalation_contacts(organisation: Organisation) -> list[User]:
     contact = EscalationContact.objects.filter(organisation=organisation).select_related("person").first()
     if contact is not None and contact.person.is_active:
         return [contact.person]
-    coordinators = outbox._coordinators_of(organisation.pk)
+    coordinators = outbox.coordinators_of(organisation.pk)
     if coordinators:
         return coordinators
     seen = {organisation.pk}
@@ -469,7 +498,7 @@ def _escalate_one(dispute_id: int, ladder: list[EscalationStep], now: datetime) 
     with transaction.atomic():
         dispute = (
             Dispute.objects.select_for_update(of=("self",), skip_locked=True)
-            .select_related("plan", "task")
+            .select_related("plan__coordinator", "task")
             .filter(pk=dispute_id, status=DisputeStatus.OPEN)
             .first()
         )
@@ -501,7 +530,14 @@ def _escalate_one(dispute_id: int, ladder: list[EscalationStep], now: datetime) 
                 people: dict[int, User] = {}
                 for party in dispute.parties.all():
                     people |= {user.pk: user for user in _escalation_contacts(party)}
-                outbox._notify_staff(
+                coordinator = dispute.plan.coordinator
+                if not people and coordinator is not None and coordinator.is_active:
+                    people[coordinator.pk] = coordinator  # nobody named above the parties: the plan's own
+                if not people:
+                    # Never a step taken with nobody told: it waits until someone is named.
+                    _dispute_log.warning("disputes: nobody to escalate to; step %s waits", step.step)
+                    continue
+                outbox.notify_staff(
                     people.values(),
                     kind=NotificationKind.DISPUTE_ESCALATED,
                     plan=dispute.plan,
@@ -529,9 +565,12 @@ def disputes_escalate(*, now: datetime | None = None) -> int:
     ladder = list(EscalationStep.objects.order_by("step"))
     if not ladder:
         return 0
-    first = ladder[0].after_working_days
-    # A dispute younger than the first rung in calendar days cannot have reached it in working days.
-    candidates = Dispute.objects.open().filter(raised_at__lte=now - timedelta(days=first))
+    first = min(step.after_working_days for step in ladder)
+    # A dispute younger than the first rung in calendar days cannot have reached it in working days; one
+    # that has taken the last step has nothing left to take.
+    candidates = Dispute.objects.open().filter(
+        raised_at__lte=now - timedelta(days=first), escalation_step__lt=max(step.step for step in ladder)
+    )
     taken = 0
     for dispute_id in candidates.order_by("raised_at", "pk").values_list("pk", flat=True):
         taken += _escalate_one(dispute_id, ladder, now)
@@ -595,6 +634,31 @@ def _message_errors(
     return recipient_ids, errors
 
 
+def _message_readers(plan: PathwayPlan, organisation_ids: list[int], sender: User) -> list[User]:
+    """Who in the recipient organisations hears of a message: those who work with this plan there — its
+    coordinator and substitute, the people responsible for its open tasks — and each organisation's
+    coordinators; in an organisation where that is nobody, all its staff. Not the sender. Two queries
+    whatever the size of the organisations."""
+    staff = list(
+        Membership.objects.active()
+        .filter(organisation_id__in=organisation_ids, user__is_active=True)
+        .select_related("user")
+        .order_by("user_id")
+    )
+    with_plan = {plan.coordinator_id, plan.coordinator_substitute_id} | set(
+        Task.objects.filter(
+            plan=plan, status__in=TASK_OPEN_STATUSES, responsible_person__isnull=False
+        ).values_list("responsible_person_id", flat=True)
+    )
+    chosen: dict[int, User] = {}
+    for organisation_id in organisation_ids:
+        members = [m for m in staff if m.organisation_id == organisation_id]
+        named = [m.user for m in members if m.user_id in with_plan or m.role == MembershipRole.COORDINATOR]
+        chosen |= {user.pk: user for user in (named or [m.user for m in members])}
+    chosen.pop(sender.pk, None)
+    return list(chosen.values())
+
+
 def _message_write(
     *,
     actor: User,
@@ -606,8 +670,9 @@ def _message_write(
     sent_at: Any,
 ) -> Message:
     """The message, a receipt per recipient organisation and the recipients' notices (in the caller's
-    transaction). The active staff of each recipient organisation hear of it in-app and by e-mail; the
-    e-mail says only that there is news (pathways.outbox._message), never the message."""
+    transaction). Those who work with the plan in each recipient organisation hear of it in-app and by
+    e-mail (`_message_readers`); the e-mail says only that there is news (pathways.outbox._message), never
+    the message. Everyone in those organisations sees the unread count."""
     message = Message.objects.create(
         thread=thread,
         plan_id=thread.plan_id,
@@ -621,18 +686,8 @@ def _message_write(
         MessageRecipient(message=message, organisation_id=organisation_id, plan_id=thread.plan_id)
         for organisation_id in recipient_ids
     )
-    staff = (
-        User.objects.filter(
-            is_active=True,
-            memberships__organisation_id__in=recipient_ids,
-            memberships__ended_at__isnull=True,
-        )
-        .exclude(pk=actor.pk)
-        .distinct()
-        .order_by("pk")
-    )
-    outbox._notify_staff(
-        staff,
+    outbox.notify_staff(
+        _message_readers(thread.plan, recipient_ids, actor),
         kind=NotificationKind.MESSAGE_RECEIVED,
         plan=thread.plan,
         task=thread.task,

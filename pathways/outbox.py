@@ -115,6 +115,49 @@ def _recipient_key(recipient: Model) -> tuple[ContentType, str]:
     return content_type, f"{content_type.app_label}.{content_type.model}:{recipient.pk}"
 
 
+def _row(
+    *,
+    recipient: Model,
+    kind: NotificationKind,
+    channel: NotificationChannel,
+    plan: PathwayPlan,
+    due_at: datetime,
+    task: Task | None = None,
+    event: str = "",
+) -> Notification:
+    """An outbox row, not yet saved, with its dedupe key (see `notify`)."""
+    if channel == NotificationChannel.SMS:
+        due_at = outside_quiet_hours(due_at)
+    content_type, recipient_key = _recipient_key(recipient)
+    subject = f"task:{task.pk}" if task is not None else f"plan:{plan.pk}"
+    moment = event or due_at.astimezone(LOCAL).isoformat(timespec="minutes")
+    return Notification(
+        dedupe_key=f"{recipient_key}|{kind}|{channel}|{subject}|{moment}",
+        kind=kind,
+        channel=channel,
+        recipient_type=content_type,
+        recipient_id=recipient.pk,
+        plan=plan,
+        task=task,
+        due_at=due_at,
+    )
+
+
+def _write(rows: list[Notification]) -> set[str]:
+    """Put the rows in the outbox in two statements, however many: existing keys are left alone, except
+    that a cancelled reminder asked for again waits again. Returns their dedupe keys."""
+    if not rows:
+        return set()
+    keys = {row.dedupe_key for row in rows}
+    Notification.objects.bulk_create(rows, ignore_conflicts=True)
+    Notification.objects.filter(dedupe_key__in=keys, state=NotificationState.CANCELLED).update(
+        state=NotificationState.PENDING, attempts=0, last_error=""
+    )
+    if any(row.due_at <= timezone.now() for row in rows):
+        _deliver_after_commit()
+    return keys
+
+
 def notify(
     *,
     recipient: Model,
@@ -129,33 +172,11 @@ def notify(
     dedupe key. The same recipient, kind, channel, subject and due moment (or `event`, for messages
     about a change rather than a time) give the same key: a second call changes nothing, except that a
     cancelled reminder asked for again waits again."""
-    if channel == NotificationChannel.SMS:
-        due_at = outside_quiet_hours(due_at)
-    content_type, recipient_key = _recipient_key(recipient)
-    subject = f"task:{task.pk}" if task is not None else f"plan:{plan.pk}"
-    moment = event or due_at.astimezone(LOCAL).isoformat(timespec="minutes")
-    key = f"{recipient_key}|{kind}|{channel}|{subject}|{moment}"
-    Notification.objects.bulk_create(
-        [
-            Notification(
-                dedupe_key=key,
-                kind=kind,
-                channel=channel,
-                recipient_type=content_type,
-                recipient_id=recipient.pk,
-                plan=plan,
-                task=task,
-                due_at=due_at,
-            )
-        ],
-        ignore_conflicts=True,
+    row = _row(
+        recipient=recipient, kind=kind, channel=channel, plan=plan, due_at=due_at, task=task, event=event
     )
-    Notification.objects.filter(dedupe_key=key, state=NotificationState.CANCELLED).update(
-        state=NotificationState.PENDING, attempts=0, last_error=""
-    )
-    if due_at <= timezone.now():
-        _deliver_after_commit()
-    return key
+    _write([row])
+    return row.dedupe_key
 
 
 def _deliver_after_commit() -> None:
@@ -185,7 +206,7 @@ def patient_channel(patient: Patient) -> NotificationChannel:
     return NotificationChannel.EMAIL
 
 
-def _notify_staff(
+def notify_staff(
     users: Iterable[User],
     *,
     kind: NotificationKind,
@@ -195,27 +216,21 @@ def _notify_staff(
     event: str = "",
     email: bool = True,
 ) -> set[str]:
-    keys = set()
+    """Tell staff: in-app, and by e-mail (without health data) where they have an address and `email`.
+    Returns the rows' dedupe keys (a caller cancels what it no longer wants by them)."""
+    rows = []
     for user in users:
         channels_for_user = [NotificationChannel.IN_APP]
         if email and user.email:
             channels_for_user.append(NotificationChannel.EMAIL)
-        for channel in channels_for_user:
-            keys.add(
-                notify(
-                    recipient=user,
-                    kind=kind,
-                    channel=channel,
-                    plan=plan,
-                    task=task,
-                    due_at=due_at,
-                    event=event,
-                )
-            )
-    return keys
+        rows += [
+            _row(recipient=user, kind=kind, channel=channel, plan=plan, task=task, due_at=due_at, event=event)
+            for channel in channels_for_user
+        ]
+    return _write(rows)  # two statements for any number of staff
 
 
-def _coordinators_of(organisation_id: int) -> list[User]:
+def coordinators_of(organisation_id: int) -> list[User]:
     return list(
         User.objects.filter(
             is_active=True,
@@ -231,7 +246,7 @@ def task_assigned(*, task: Task, actor: User | None) -> None:
     person = task.responsible_person
     if person is None or person == actor or not person.is_active:
         return
-    _notify_staff(
+    notify_staff(
         [person],
         kind=NotificationKind.TASK_ASSIGNED,
         plan=task.plan,
@@ -253,9 +268,9 @@ def tasks_released(*, task: Task, actor: User | None) -> None:
         people = (
             [released.responsible_person]
             if released.responsible_person is not None
-            else _coordinators_of(released.responsible_organisation_id)
+            else coordinators_of(released.responsible_organisation_id)
         )
-        _notify_staff(
+        notify_staff(
             [p for p in people if p.is_active and p != actor],
             kind=NotificationKind.TASK_RELEASED,
             plan=released.plan,
@@ -279,9 +294,9 @@ def task_reminders_sync(*, task: Task) -> None:
             recipients = (
                 [task.responsible_person]
                 if task.responsible_person is not None
-                else _coordinators_of(task.responsible_organisation_id)
+                else coordinators_of(task.responsible_organisation_id)
             )
-            wanted |= _notify_staff(
+            wanted |= notify_staff(
                 recipients,
                 kind=NotificationKind.TASK_DUE_SOON,
                 plan=plan,
@@ -337,7 +352,7 @@ def plan_status_changed(*, plan: PathwayPlan, actor: User | None) -> None:
     ).distinct()
     if actor is not None:
         staff = staff.exclude(pk=actor.pk)
-    _notify_staff(
+    notify_staff(
         staff,
         kind=NotificationKind.PLAN_STATUS_CHANGED,
         plan=plan,
@@ -364,7 +379,7 @@ def overdue_scan(*, today: date | None = None) -> int:
             continue
         count += 1
         with transaction.atomic():
-            _notify_staff(
+            notify_staff(
                 [coordinator],
                 kind=NotificationKind.TASK_OVERDUE,
                 plan=task.plan,
@@ -430,8 +445,13 @@ def _message(row: Notification) -> channels.OutgoingMessage:
     recipient = row.recipient
     if recipient is None:
         raise channels.PermanentSendError("the recipient no longer exists")
-    if not isinstance(recipient, Patient):
-        # Staff, and those who stand in for staff (the cross-sector secretariat): a link to the plan.
+    if hasattr(recipient, "notification_text"):
+        # A recipient without a sign-in words its own message (the cross-sector secretariat is told what is
+        # disputed, between whom and whom to call: it cannot open the plan).
+        with override(settings.LANGUAGE_CODE):
+            subject, body = recipient.notification_text(row)
+    elif not isinstance(recipient, Patient):
+        # Staff: a link to the plan.
         link = site + reverse("pathways:plan-detail", args=[row.plan.public_id])
         with override(settings.LANGUAGE_CODE):
             subject = _("News in Fælles forløb")

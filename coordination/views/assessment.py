@@ -11,6 +11,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext
+from django.views.decorators.vary import vary_on_headers
 
 from coordination import access as coordination_access
 from coordination import selectors, services
@@ -70,6 +71,7 @@ def _add_errors(form: Any, error: ValidationError, names: dict[str, str] | None 
 
 
 @staff_view("GET", "POST")
+@vary_on_headers("HX-Request")  # one URL, a page or (htmx) its fragment
 def need_assessment(request: HtmxHttpRequest, public_id: UUID) -> HttpResponse:
     """Assess, with the patient, whether the plan needs a coordinator (coordinator, substitute or staff of
     an organisation taking part)."""
@@ -119,12 +121,17 @@ def _handover_initial(plan: PathwayPlan) -> dict[str, Any]:
         "coordinator": plan.coordinator.public_id if plan.coordinator else None,
         "organisation": plan.coordinator_organisation.public_id if plan.coordinator_organisation else None,
         "substitute": plan.coordinator_substitute.public_id if plan.coordinator_substitute else None,
-        "phone": plan.coordinator_phone,
+        # Empty while the plan gives the coordinator's own number (the field's hint: empty = their own),
+        # so a new coordinator brings their number; a team number given instead stays until changed.
+        "phone": ""
+        if plan.coordinator is not None and plan.coordinator_phone == plan.coordinator.phone
+        else plan.coordinator_phone,
         "version": plan.version,
     }
 
 
 @staff_view("GET", "POST")
+@vary_on_headers("HX-Request")  # one URL, a page or (htmx) its fragment
 def coordinator_handover(request: HtmxHttpRequest, public_id: UUID) -> HttpResponse:
     """Hand the plan's coordination over to a coordinator of an organisation taking part (the plan's
     coordinator or substitute; while the plan has none, whoever sets it up)."""

@@ -11,6 +11,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext
+from django.views.decorators.vary import vary_on_headers
 
 from coordination import access, selectors, services
 from coordination.choices import DisputeStatus
@@ -67,6 +68,7 @@ def plan_disputes_partial(request: HtmxHttpRequest, public_id: UUID) -> HttpResp
 
 
 @staff_view("GET", "POST")
+@vary_on_headers("HX-Request")  # one URL, a page or (htmx) its fragment
 def dispute_create(request: HtmxHttpRequest, public_id: UUID) -> HttpResponse:
     """Mark a task's responsibility as disputed (anyone acting for an organisation taking part, or the
     plan's coordinator). ?task=<public id> chooses the task in advance."""
@@ -132,12 +134,13 @@ def _resolve_initial(dispute: Dispute) -> dict[str, Any]:
 
 
 @staff_view("GET", "POST")
+@vary_on_headers("HX-Request")  # one URL, a page or (htmx) its fragment
 def dispute_resolve(request: HtmxHttpRequest, public_id: UUID, dispute_id: UUID) -> HttpResponse:
     """The plan's coordinator (or substitute) decides who is responsible; the task moves with the
     decision. Someone who decided first, or changed the dispute meanwhile, is told so."""
     actor, granted = editable_plan(request, public_id)
     plan, rights = granted.plan, granted.rights
-    if not rights.can_edit_plan:
+    if granted.emergency is not None or not access.may_resolve(plan, rights):
         raise PermissionDenied
     dispute = access.access_dispute(granted, dispute_id)
     participating = selectors.dispute_choices(plan, rights).participating

@@ -12,6 +12,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.views.decorators.vary import vary_on_headers
 
 from coordination import access as coordination_access
 from coordination import selectors, services
@@ -40,6 +41,7 @@ def _writer(request: HtmxHttpRequest, public_id: UUID) -> tuple[Any, access.Plan
 
 
 @staff_view("GET", "POST")
+@vary_on_headers("HX-Request")  # one URL, a page or (htmx) its fragment
 def thread_create(request: HtmxHttpRequest, public_id: UUID) -> HttpResponse:
     """A new thread on the plan, with its first message (a page of its own; without JavaScript too)."""
     actor, granted, senders, recipients = _writer(request, public_id)
@@ -68,6 +70,7 @@ def _reply_form(page: selectors.ThreadPage, senders: Any, recipients: Any) -> Me
 
 
 @staff_view("GET")
+@vary_on_headers("HX-Request")  # one URL, a page or (htmx) its fragment
 def thread_detail(request: HtmxHttpRequest, public_id: UUID, thread_id: UUID) -> HttpResponse:
     """The thread: reading it is a logged read of patient data (VIEW_MESSAGES) and marks its messages
     read for the reader's organisations; an emergency reader's read is logged with the emergency purpose
@@ -87,6 +90,7 @@ def thread_detail(request: HtmxHttpRequest, public_id: UUID, thread_id: UUID) ->
 
 
 @staff_view("POST")
+@vary_on_headers("HX-Request")  # one URL, a page or (htmx) its fragment
 def thread_reply(request: HtmxHttpRequest, public_id: UUID, thread_id: UUID) -> HttpResponse:
     """A new message in the thread. Plain post: back to the thread at the new message (or the page again
     with the errors, 422). htmx: the thread's messages and a fresh form (or the form with its errors)."""

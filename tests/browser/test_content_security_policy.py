@@ -19,7 +19,10 @@ def violations(page):
 
 
 def test_staff_pages_and_htmx_run_under_the_policy(page, live_server, demo, violations, screenshot):
-    log_in(page, live_server, "kommune")
+    log_in(page, live_server, "kommune")  # a coordinator: she starts on her worklist
+    expect(page.get_by_role("heading", level=1)).to_have_text("Arbejdsliste")
+    page.get_by_role("link", name="Mine patienter", exact=True).click()
+    page.wait_for_load_state()
     page.get_by_label("Søg på navn").fill("Kir")  # filters in place through htmx
     expect(page.locator("#caseload")).not_to_contain_text("Ingrid Mortensen")
     page.get_by_role("link", name="Kirsten Poulsen").click()

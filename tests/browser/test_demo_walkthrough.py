@@ -23,8 +23,14 @@ def test_municipal_nurse_sees_kirsten_but_not_helle_and_opens_the_shared_plan(
     page, live_server, demo, screenshot
 ):
     log_in(page, live_server, "kommune")
+    # She coordinates plans, so she starts on her worklist; her patients are one tab away.
+    assert page.locator("h1").inner_text() == "Arbejdsliste"
+    assert "Fatma Yilmaz" in page.locator("main").inner_text()
+    screenshot(page, "worklist-kommune")
+    page.get_by_role("link", name="Mine patienter", exact=True).click()
+    page.wait_for_load_state()
     assert page.locator("h1").inner_text() == "Mine patienter"
-    caseload = page.locator("table").inner_text()
+    caseload = page.locator("#caseload table").inner_text()
     assert "Kirsten Poulsen" in caseload
     assert "Helle Sørensen" not in caseload
     screenshot(page, "caseload-kommune")
@@ -42,7 +48,8 @@ def test_municipal_nurse_sees_kirsten_but_not_helle_and_opens_the_shared_plan(
 
 def test_holbaek_nurse_sees_helle_and_not_kirsten(page, live_server, demo):
     log_in(page, live_server, "holbaek")
-    caseload = page.locator("table").inner_text()
+    page.goto(f"{live_server.url}/")
+    caseload = page.locator("#caseload table").inner_text()
     assert "Helle Sørensen" in caseload
     assert "Kirsten Poulsen" not in caseload
 

@@ -84,6 +84,10 @@ def test_coordinator_reads_and_edits_the_plan_on_a_phone_without_scrolling_sidew
     phone, live_server, demo, screenshot
 ):
     log_in(phone, live_server, "koordinator")
+    expect(phone.get_by_role("heading", level=1)).to_have_text("Arbejdsliste")
+    assert_fits(phone, "worklist")
+    screenshot(phone, "narrow-worklist")
+    phone.get_by_role("link", name="Mine patienter", exact=True).click()
     expect(phone.get_by_role("heading", level=1)).to_have_text("Mine patienter")
     assert_fits(phone, "caseload")
     screenshot(phone, "narrow-caseload")
@@ -160,6 +164,8 @@ def test_one_long_word_in_what_people_typed_breaks_no_page(browser, live_server,
         context = open_context(browser, viewport)
         page = context.new_page()
         log_in(page, live_server, "koordinator")
+        assert_fits(page, f"worklist ({size})")  # the long title is a line of it
+        page.goto(f"{live_server.url}/")
         assert_fits(page, f"caseload ({size})")
         screenshot(page, f"long-word-caseload-{size}")
 

@@ -15,7 +15,10 @@ HOME_VISIT = "Hjemmesygeplejebesøg inden for 24 timer efter udskrivelse"
 
 
 def open_kirsten(page):
-    page.get_by_role("link", name="Kirsten Poulsen").click()
+    """From wherever sign-in landed (coordinators start on their worklist), through Mine patienter."""
+    page.get_by_role("link", name="Mine patienter", exact=True).click()
+    page.wait_for_load_state()
+    page.locator("#caseload").get_by_role("link", name="Kirsten Poulsen").click()
     page.wait_for_load_state()
 
 

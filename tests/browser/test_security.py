@@ -79,6 +79,7 @@ def test_outsider_breaks_the_glass_and_the_coordinator_sees_who_and_why(
     browser, page, live_server, demo, screenshot
 ):
     log_in(page, live_server, "holbaek")
+    page.goto(f"{live_server.url}/")
     assert "Kirsten Poulsen" not in page.locator("main").inner_text()
     page.get_by_role("link", name="Er patienten ikke i dine forløb? Nødadgang").click()
     page.wait_for_load_state()

@@ -36,11 +36,11 @@ def _plan_rule(ok: int) -> dict[str, dict[str, int]]:
 
 def _coordinator_only(ok: int) -> dict[str, dict[str, int]]:
     """Only the plan's coordinator resolves; the plan's other sectors are refused, outsiders see nothing.
-    The foreign plan has no coordinator: the outsider's organisation takes part there but may not."""
+    The foreign plan has no coordinator: the organisations taking part (the outsider's) decide there."""
     return {
         "own": {role: 403 if role in IN_PLAN else 404 for role in STAFF}
         | {"coordinator": ok, "anonymous": 302},
-        "other": {role: 403 if role == "outsider" else 404 for role in STAFF} | {"anonymous": 302},
+        "other": {role: ok if role == "outsider" else 404 for role in STAFF} | {"anonymous": 302},
     }
 
 

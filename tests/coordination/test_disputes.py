@@ -26,7 +26,7 @@ from pathways.choices import (
     TaskKind,
     TaskStatus,
 )
-from pathways.models import AccessLog, Notification, Organisation, PathwayPlan, Task
+from pathways.models import AccessLog, Membership, Notification, Organisation, PathwayPlan, Task
 from tests.conftest import make_user, sign_in
 
 HTMX = {"HTTP_HX_REQUEST": "true"}
@@ -516,7 +516,7 @@ def test_an_htmx_post_answers_with_the_section(client, world, meter):
     body = response.content.decode()
     assert 'id="disputes"' in body
     assert meter.title in body
-    assert "0 dage" in body
+    assert "Uenighed siden i dag" in body  # raised today: no "0 days"
 
 
 @pytest.mark.parametrize(
@@ -673,3 +673,116 @@ def test_a_poll_from_outside_the_plan_is_404_whatever_it_sends(client, world, me
     url = reverse("coordination:plan-disputes-partial", args=[world.plan.public_id])
     guessed = selectors.disputes_fingerprint(world.plan.pk)
     assert client.get(url, {"since": guessed}, **HTMX).status_code == 404
+
+
+def test_the_secretariats_email_says_what_is_disputed_and_whom_to_call_without_patient_data(
+    world, meter, ladder, secretariat
+):
+    dispute = raise_dispute(world, meter)
+    raised_on(dispute, date(2026, 3, 2))
+    services.disputes_escalate(now=local(date(2026, 3, 16)))
+    row = kinds_to(secretariat, NotificationKind.DISPUTE_ESCALATED).get()
+    message = outbox._message(row)
+    assert message.address == "sekretariat@example.invalid"
+    assert "Hjemmesygeplejen Roskilde, Medicinsk afdeling" in message.body  # between whom
+    assert "Hvem der betaler" in message.body
+    assert "46 31 00 00" in message.body  # the plan's coordinator's phone
+    assert str(dispute.public_id) in message.body
+    for patient_data in (world.patient.given_name, world.patient.cpr, meter.title, "KOL"):
+        assert patient_data not in message.body
+        assert patient_data not in message.subject
+
+
+def test_a_step_with_nobody_to_tell_goes_to_the_plans_coordinator(world, meter, ladder):
+    dispute = raise_dispute(world, meter)
+    raised_on(dispute, date(2026, 3, 2))
+    # Neither party has a contact or coordinators of its own, and none above it.
+    Membership.objects.filter(user=world.coordinator).update(organisation=world.gp)
+    assert services.disputes_escalate(now=local(date(2026, 3, 9))) == 1
+    assert kinds_to(world.coordinator, NotificationKind.DISPUTE_ESCALATED).exists()
+
+
+def test_a_step_with_nobody_at_all_to_tell_waits(world, ladder):
+    plan = world.other_plan  # no coordinator
+    second = Organisation.objects.create(name="Anden kommune", sector=Sector.MUNICIPALITY, sor_code="2999")
+    hub_services.participant_add(actor=None, plan=plan, organisation=second)
+    task = hub_services.task_create(
+        actor=None, plan=plan, title="Hjælpemiddel", responsible_organisation=world.unrelated
+    )
+    dispute = services.dispute_raise(
+        actor=world.outsider,
+        task=task,
+        organisation=world.unrelated,
+        parties=[world.unrelated, second],
+        question=DisputeQuestion.WHO_PAYS,
+        reason="Uenige om betalingen.",
+        interim_organisation=world.unrelated,
+    )
+    raised_on(dispute, date(2026, 3, 2))
+    assert services.disputes_escalate(now=local(date(2026, 3, 9))) == 0
+    assert not DisputeEscalation.objects.exists()
+
+
+def test_the_organisation_acting_in_the_meantime_and_the_one_decided_on_are_told(world, meter):
+    gp_coordinator = make_user("gp_koordinator", world.gp, MembershipRole.COORDINATOR)
+    dispute = raise_dispute(world, meter, interim_organisation=world.gp)
+    assert kinds_to(gp_coordinator, NotificationKind.DISPUTE_RAISED).exists()
+    services.dispute_resolve(
+        actor=world.coordinator,
+        dispute=dispute,
+        decision="Lægen sørger for måleren.",
+        responsible_organisation=world.gp,
+        expected_version=dispute.version,
+    )
+    assert kinds_to(gp_coordinator, NotificationKind.DISPUTE_RESOLVED).exists()
+
+
+def test_on_a_plan_without_a_coordinator_a_participant_raises_only_for_its_own_organisation(world):
+    plan = world.other_plan
+    second = Organisation.objects.create(name="Anden kommune", sector=Sector.MUNICIPALITY, sor_code="2998")
+    hub_services.participant_add(actor=None, plan=plan, organisation=second)
+    task = hub_services.task_create(
+        actor=None, plan=plan, title="Hjælpemiddel", responsible_organisation=world.unrelated
+    )
+    with pytest.raises(PermissionDenied):
+        services.dispute_raise(
+            actor=world.outsider,
+            task=task,
+            organisation=second,  # not the outsider's
+            parties=[world.unrelated, second],
+            question=DisputeQuestion.WHO_PAYS,
+            reason="Uenige om betalingen.",
+            interim_organisation=world.unrelated,
+        )
+    assert not Dispute.objects.exists()
+
+
+def test_on_a_plan_without_a_coordinator_the_participants_resolve(client, world):
+    plan = world.other_plan
+    second = Organisation.objects.create(name="Anden kommune", sector=Sector.MUNICIPALITY, sor_code="2997")
+    hub_services.participant_add(actor=None, plan=plan, organisation=second)
+    task = hub_services.task_create(
+        actor=None, plan=plan, title="Hjælpemiddel", responsible_organisation=world.unrelated
+    )
+    dispute = services.dispute_raise(
+        actor=world.outsider,
+        task=task,
+        organisation=world.unrelated,
+        parties=[world.unrelated, second],
+        question=DisputeQuestion.WHO_PAYS,
+        reason="Uenige om betalingen.",
+        interim_organisation=world.unrelated,
+    )
+    sign_in(client, world.outsider)
+    url = reverse("coordination:dispute-resolve", args=[plan.public_id, dispute.public_id])
+    response = client.post(
+        url,
+        {
+            "decision": "Vi betaler.",
+            "responsible_organisation": world.unrelated.public_id,
+            "version": dispute.version,
+        },
+    )
+    assert response.status_code == 302
+    dispute.refresh_from_db()
+    assert dispute.status == "resolved"

@@ -529,3 +529,48 @@ def test_the_patient_is_not_a_recipient(world):
     # Messages are between organisations; the patient hears nothing of them from here.
     _thread(world)
     assert not Notification.objects.filter(recipient_type__model=Patient._meta.model_name).exists()
+
+
+def test_in_a_large_organisation_those_working_with_the_plan_are_told_in_a_fixed_number_of_queries(
+    world, django_assert_max_num_queries
+):
+    """A municipality of many: its coordinators and the people responsible for the plan's open tasks
+    hear of the message; the rest see it in the unread count. Sending costs the same queries for 5 staff
+    as for 60."""
+    responsible = make_user("ansvarlig", world.municipality, email="a@example.invalid")
+    hub_services.task_create(
+        actor=world.coordinator,
+        plan=world.plan,
+        title="Besøg",
+        responsible_organisation=world.municipality,
+        responsible_person=responsible,
+    )
+
+    def send_to_municipality() -> int:
+        with CaptureQueriesContext(connection) as ctx:
+            _thread(world, actor=world.gp_doctor, sender=world.gp, recipients=[world.municipality])
+        return len(ctx.captured_queries)
+
+    send_to_municipality()  # content types and the like are read once per process
+    for i in range(3):
+        make_user(f"kollega{i}", world.municipality, email=f"k{i}@example.invalid")
+    few = send_to_municipality()
+    for i in range(3, 60):
+        make_user(f"kollega{i}", world.municipality, email=f"k{i}@example.invalid")
+    assert send_to_municipality() == few
+    told = set(
+        Notification.objects.filter(kind=NotificationKind.MESSAGE_RECEIVED).values_list(
+            "recipient_id", flat=True
+        )
+    )
+    assert told == {world.coordinator.pk, responsible.pk}  # not the home nurse, who has no task here
+
+
+def test_in_an_organisation_where_nobody_works_with_the_plan_everyone_is_told(world):
+    _thread(world, actor=world.home_nurse, sender=world.municipality, recipients=[world.gp])
+    told = set(
+        Notification.objects.filter(kind=NotificationKind.MESSAGE_RECEIVED).values_list(
+            "recipient_id", flat=True
+        )
+    )
+    assert told == {world.gp_doctor.pk}
