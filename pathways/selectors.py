@@ -205,6 +205,18 @@ def task_row(task: Task, rights: access.PlanRights, today: date) -> TaskRow:
     )
 
 
+def task_rows_of(actor: User, access_to_plan: access.PlanAccess, tasks: QuerySet[Task]) -> list[TaskRow]:
+    """The rows of some of the plan's tasks as the plan page shows them (with markers), to swap in after
+    a change that altered them. The caller has the plan from access.access_plan."""
+    rows = [
+        task_row(task, access_to_plan.rights, timezone.localdate())
+        for task in tasks.filter(plan=access_to_plan.plan).select_related(
+            "responsible_organisation", "responsible_person", "depends_on", "goal"
+        )
+    ]
+    return with_markers(actor, access_to_plan.plan, rows)
+
+
 def with_markers(actor: User, plan: PathwayPlan, rows: list[TaskRow]) -> list[TaskRow]:
     """The rows with the markers the apps above put on tasks (one read per app for all rows)."""
     if not extensions.TASK_MARKERS or not rows:

@@ -10,6 +10,7 @@ from uuid import UUID
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.utils.translation import gettext
 from django.views.decorators.vary import vary_on_headers
 
@@ -18,6 +19,8 @@ from coordination.choices import DisputeStatus
 from coordination.forms import DisputeRaiseForm, DisputeResolveForm
 from coordination.models import Dispute
 from pathways import access as hub_access
+from pathways import selectors as hub_selectors
+from pathways.models import Task
 from pathways.services import VersionConflict
 from pathways.views.base import HtmxHttpRequest, editable_plan, plan_url, staff, staff_view
 
@@ -25,8 +28,18 @@ SECTION = "coordination/_partials/plan_disputes.html"
 
 
 def _section(request: HtmxHttpRequest, granted: hub_access.PlanAccess) -> HttpResponse:
+    """The disputes section as it is now and, out of band, the rows of its disputes' tasks on the plan
+    (their markers and, after a decision, their responsible organisation), so a reader's task table keeps
+    up with the section."""
     section = selectors.disputes_section_for(granted.plan, granted.rights)
-    return render(request, SECTION, {"plan": granted.plan, "disputes_section": section})
+    response = render(request, SECTION, {"plan": granted.plan, "disputes_section": section})
+    task_ids = [row.dispute.task_id for row in [*section.open, *section.resolved]]
+    if task_ids:
+        rows = hub_selectors.task_rows_of(staff(request), granted, Task.objects.filter(pk__in=task_ids))
+        response.content += render_to_string(
+            "pathways/_partials/task_rows_oob.html", {"oob_rows": rows, "plan": granted.plan}, request=request
+        ).encode()
+    return response
 
 
 def _changed(request: HtmxHttpRequest, granted: hub_access.PlanAccess) -> HttpResponse:

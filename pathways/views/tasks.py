@@ -9,6 +9,7 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.translation import gettext
 
@@ -67,11 +68,23 @@ def task_status_partial(request: HtmxHttpRequest, public_id: UUID, task_id: UUID
 def _task_row_response(
     request: HtmxHttpRequest, granted: access.PlanAccess, task_id: UUID, error: str = ""
 ) -> HttpResponse:
-    """The task's row as saved now (read again with its related objects), changed or not."""
+    """The task's row as saved now (read again with its related objects), changed or not, and the rows
+    of the tasks that wait for it (done: they are ready now; reopened: waiting again), out of band."""
     plan, rights = granted.plan, granted.rights
-    row = selectors.task_row(access.access_plan_task(granted, task_id), rights, timezone.localdate())
+    task = access.access_plan_task(granted, task_id)
+    row = selectors.task_row(task, rights, timezone.localdate())
     [row] = selectors.with_markers(staff(request), plan, [row])
-    response = render(request, "pathways/_partials/task_row.html", {"row": row, "plan": plan, "error": error})
+    context = {"row": row, "plan": plan, "error": error}
+    html = render_to_string("pathways/_partials/task_row.html", context, request=request)
+    if not error:
+        followers = selectors.task_rows_of(staff(request), granted, Task.objects.filter(depends_on=task))
+        if followers:
+            html += render_to_string(
+                "pathways/_partials/task_rows_oob.html",
+                {"oob_rows": followers, "plan": plan},
+                request=request,
+            )
+    response = HttpResponse(html)
     if not error:
         response["HX-Trigger"] = "plan-changed"
     return response

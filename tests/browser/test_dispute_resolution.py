@@ -114,6 +114,10 @@ def test_the_nurse_sees_the_dispute_resolved_by_the_coordinator_without_reloadin
         form.locator("select[name=responsible_organisation]").select_option(label="Holbæk Kommune")
         form.locator("button[type=submit]").click()
         expect(other.locator(f"#dispute-{dispute.public_id}")).to_have_attribute("data-status", "resolved")
+        # The task's row on her page follows: no marker, the organisation decided on.
+        her_row = other.locator(f"#task-{dispute.task.public_id}")
+        expect(her_row.locator("td[data-label='Ansvarlig']")).to_contain_text("Holbæk Kommune")
+        expect(her_row.locator(f"a[href='#dispute-{dispute.public_id}']")).to_have_count(0)
         screenshot(other, "dispute-resolved-coordinator")
     finally:
         coordinator_context.close()
@@ -121,6 +125,10 @@ def test_the_nurse_sees_the_dispute_resolved_by_the_coordinator_without_reloadin
     resolved = page.locator(f"#dispute-{dispute.public_id}")
     expect(resolved).to_have_attribute("data-status", "resolved", timeout=10_000)
     expect(resolved).to_contain_text("Kommunen bevilger måleren som hjælpemiddel.")
+    # And the nurse's task table: the marker is gone, the task is the municipality's.
+    row = page.locator(f"#task-{dispute.task.public_id}")
+    expect(row.locator("td[data-label='Ansvarlig']")).to_contain_text("Holbæk Kommune")
+    expect(page.locator(f"a[href='#dispute-{dispute.public_id}']")).to_have_count(0)
     assert page.evaluate("window.__notReloaded") is True  # refreshed in place, no reload
     screenshot(page, "dispute-resolved-nurse")
     dispute.refresh_from_db()

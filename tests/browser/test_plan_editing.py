@@ -12,6 +12,7 @@ from tests.browser.test_demo_walkthrough import log_in
 
 pytestmark = pytest.mark.browser
 HOME_VISIT = "Hjemmesygeplejebesøg inden for 24 timer efter udskrivelse"
+GP_FOLLOW_UP = "Opfølgning hos egen læge efter udskrivelse"
 
 
 def open_kirsten(page):
@@ -36,10 +37,14 @@ def test_nurse_marks_her_home_visit_done_and_the_row_updates_without_reload(
     assert "Lungemedicinsk ambulatorium" in main or "Medicinsk afdeling" in main
     assert "Lægehuset Algade" in main
     row = row_of(page, HOME_VISIT)
+    expect(row_of(page, GP_FOLLOW_UP)).to_contain_text("Venter")  # it waits for her visit
     page.evaluate("window.__notReloaded = true")
     row.get_by_label("Ny status").select_option(label="Udført")
     row.get_by_role("button", name="Skift").click()
     expect(row_of(page, HOME_VISIT).locator(".ff-status")).to_have_text("Udført")
+    # The GP's follow-up that waited for the visit is released on the same page.
+    expect(row_of(page, GP_FOLLOW_UP)).to_contain_text("Klar: opgaven, den ventede på, er udført")
+    expect(row_of(page, GP_FOLLOW_UP)).not_to_contain_text("Venter")
     assert page.evaluate("window.__notReloaded") is True  # swapped in place, no full reload
     screenshot(page, "plan-kirsten-after-edit")
     page.reload()

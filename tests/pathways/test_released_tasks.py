@@ -102,3 +102,17 @@ def test_the_plan_shows_the_released_task_as_ready_not_waiting(client, world, ch
     assert follow_up_row(after).is_ready
     assert not follow_up_row(after).is_blocked
     assert "Klar: opgaven, den ventede på, er udført" in after.content.decode()
+
+
+def test_the_status_change_answers_with_the_released_rows_out_of_band(client, world, chain):
+    visit, follow_up = chain
+    sign_in(client, world.home_nurse)
+    url = reverse("pathways:task-status-partial", args=[world.plan.public_id, visit.public_id])
+    response = client.post(url, {"status": "completed", "version": visit.version}, HTTP_HX_REQUEST="true")
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert f'<tr id="task-{visit.public_id}" class=' in body  # the row itself, swapped in place
+    # The follower, out of band (a <template> keeps the lone row intact), now ready.
+    oob = body[body.index("<template>") :]
+    assert f'id="task-{follow_up.public_id}" hx-swap-oob="true"' in oob
+    assert "Klar: opgaven, den ventede på, er udført" in oob
