@@ -32,12 +32,8 @@ from coordination.choices import (
 )
 from pathways.channels import PermanentSendError
 from pathways.choices import NotificationChannel
-from pathways.models import Notification, Organisation, PathwayPlan, Task, User, audited
+from pathways.models import Notification, Organisation, PathwayPlan, Task, User, audited, choices_check
 from pathways.numbers import NumericTextField, validate_phone
-
-
-def _choices_check(field: str, choices: type[models.TextChoices], name: str) -> models.CheckConstraint:
-    return models.CheckConstraint(condition=Q(**{f"{field}__in": choices.values}), name=name)
 
 
 def _day(value: Any) -> str:
@@ -81,7 +77,7 @@ class NeedAssessment(models.Model):
         verbose_name_plural = _("need assessments")
         ordering = ["-assessed_on", "-id"]
         constraints = [
-            _choices_check("outcome", NeedOutcome, "needassessment_outcome_valid"),
+            choices_check("outcome", NeedOutcome, "needassessment_outcome_valid"),
             models.CheckConstraint(
                 condition=Q(review_date__gt=F("assessed_on")), name="needassessment_review_after_assessment"
             ),
@@ -153,7 +149,7 @@ class EscalationStep(models.Model):
         verbose_name_plural = _("escalation ladder")
         ordering = ["step"]
         constraints = [
-            _choices_check("target", EscalationTarget, "escalationstep_target_valid"),
+            choices_check("target", EscalationTarget, "escalationstep_target_valid"),
             models.UniqueConstraint(fields=["after_working_days"], name="escalationstep_days_unique"),
         ]
 
@@ -305,8 +301,8 @@ class Dispute(models.Model):
         verbose_name_plural = _("responsibility disputes")
         ordering = ["raised_at", "id"]
         constraints = [
-            _choices_check("status", DisputeStatus, "dispute_status_valid"),
-            _choices_check("question", DisputeQuestion, "dispute_question_valid"),
+            choices_check("status", DisputeStatus, "dispute_status_valid"),
+            choices_check("question", DisputeQuestion, "dispute_question_valid"),
             models.UniqueConstraint(
                 fields=["task"],
                 condition=Q(status=DisputeStatus.OPEN),
@@ -356,7 +352,7 @@ class DisputeEscalation(models.Model):
         ordering = ["dispute", "step"]
         constraints = [
             models.UniqueConstraint(fields=["dispute", "step"], name="disputeescalation_once_per_step"),
-            _choices_check("target", EscalationTarget, "disputeescalation_target_valid"),
+            choices_check("target", EscalationTarget, "disputeescalation_target_valid"),
         ]
 
     def __str__(self) -> str:
@@ -419,7 +415,7 @@ class Message(models.Model):
         verbose_name_plural = _("messages")
         ordering = ["sent_at", "id"]
         constraints = [
-            _choices_check("priority", MessagePriority, "message_priority_valid"),
+            choices_check("priority", MessagePriority, "message_priority_valid"),
             models.CheckConstraint(condition=~Q(body=""), name="message_body_required"),
         ]
         # Sent is sent: a correction is a new message.

@@ -80,7 +80,7 @@ def event_model_label(model: type[models.Model]) -> str:
     return f"{model._meta.label}Event"
 
 
-def _choices_check(field: str, choices: type[models.TextChoices], name: str) -> models.CheckConstraint:
+def choices_check(field: str, choices: type[models.TextChoices], name: str) -> models.CheckConstraint:
     return models.CheckConstraint(condition=Q(**{f"{field}__in": choices.values}), name=name)
 
 
@@ -113,7 +113,7 @@ class Organisation(models.Model):
         verbose_name_plural = _("organisations")
         ordering = ["name"]
         constraints = [
-            _choices_check("sector", Sector, "organisation_sector_valid"),
+            choices_check("sector", Sector, "organisation_sector_valid"),
             models.UniqueConstraint(
                 fields=["sor_code"], condition=~Q(sor_code=""), name="organisation_sor_code_unique"
             ),
@@ -183,7 +183,7 @@ class Membership(models.Model):
         verbose_name = _("membership")
         verbose_name_plural = _("memberships")
         constraints = [
-            _choices_check("role", MembershipRole, "membership_role_valid"),
+            choices_check("role", MembershipRole, "membership_role_valid"),
             models.UniqueConstraint(
                 fields=["user", "organisation"],
                 condition=Q(ended_at__isnull=True),
@@ -232,7 +232,7 @@ class Patient(models.Model):
         verbose_name_plural = _("patients")
         ordering = ["family_name", "given_name"]
         constraints = [
-            _choices_check("preferred_contact", ContactChannel, "patient_preferred_contact_valid"),
+            choices_check("preferred_contact", ContactChannel, "patient_preferred_contact_valid"),
             models.CheckConstraint(condition=Q(cpr__regex=r"^[0-9]{10}$"), name="patient_cpr_ten_digits"),
         ]
         indexes = [models.Index(fields=["family_name", "given_name"], name="patient_name_idx")]
@@ -344,7 +344,7 @@ class PathwayPlan(models.Model):
         verbose_name_plural = _("pathway plans")
         ordering = ["-updated_at"]
         constraints = [
-            _choices_check("status", PlanStatus, "plan_status_valid"),
+            choices_check("status", PlanStatus, "plan_status_valid"),
             models.UniqueConstraint(
                 fields=["patient"],
                 condition=Q(status__in=[s.value for s in PLAN_OPEN_STATUSES]),
@@ -437,7 +437,7 @@ class Goal(models.Model):
         verbose_name = _("goal")
         verbose_name_plural = _("goals")
         ordering = ["sort_order", "id"]
-        constraints = [_choices_check("status", GoalStatus, "goal_status_valid")]
+        constraints = [choices_check("status", GoalStatus, "goal_status_valid")]
 
     def __str__(self) -> str:
         return self.description[:80]
@@ -494,8 +494,8 @@ class Task(models.Model):
         verbose_name_plural = _("tasks")
         ordering = ["due_date", "id"]
         constraints = [
-            _choices_check("status", TaskStatus, "task_status_valid"),
-            _choices_check("kind", TaskKind, "task_kind_valid"),
+            choices_check("status", TaskStatus, "task_status_valid"),
+            choices_check("kind", TaskKind, "task_kind_valid"),
             models.CheckConstraint(
                 condition=Q(window_start__isnull=True) | Q(due_date__isnull=False),
                 name="task_window_has_end",
@@ -559,8 +559,8 @@ class AccessLog(models.Model):
         verbose_name_plural = _("access log")
         ordering = ["-at"]
         constraints = [
-            _choices_check("action", AccessAction, "accesslog_action_valid"),
-            _choices_check("purpose", AccessPurpose, "accesslog_purpose_valid"),
+            choices_check("action", AccessAction, "accesslog_action_valid"),
+            choices_check("purpose", AccessPurpose, "accesslog_purpose_valid"),
         ]
         indexes = [models.Index(fields=["patient", "-at"], name="accesslog_patient_at_idx")]
         triggers = [pgtrigger.Protect(name="append_only", operation=pgtrigger.Update | pgtrigger.Delete)]
@@ -590,7 +590,7 @@ class SecurityEvent(models.Model):
         verbose_name = _("security event")
         verbose_name_plural = _("security events")
         ordering = ["-at"]
-        constraints = [_choices_check("kind", SecurityEventKind, "securityevent_kind_valid")]
+        constraints = [choices_check("kind", SecurityEventKind, "securityevent_kind_valid")]
         indexes = [models.Index(fields=["user", "-at"], name="securityevent_user_at_idx")]
         triggers = [pgtrigger.Protect(name="append_only", operation=pgtrigger.Update | pgtrigger.Delete)]
 
@@ -723,9 +723,9 @@ class Notification(models.Model):
         verbose_name_plural = _("outbox")
         ordering = ["-due_at"]
         constraints = [
-            _choices_check("kind", NotificationKind, "notification_kind_valid"),
-            _choices_check("channel", NotificationChannel, "notification_channel_valid"),
-            _choices_check("state", NotificationState, "notification_state_valid"),
+            choices_check("kind", NotificationKind, "notification_kind_valid"),
+            choices_check("channel", NotificationChannel, "notification_channel_valid"),
+            choices_check("state", NotificationState, "notification_state_valid"),
             models.CheckConstraint(
                 condition=(Q(state=NotificationState.SENT) & Q(sent_at__isnull=False))
                 | (~Q(state=NotificationState.SENT) & Q(sent_at__isnull=True)),

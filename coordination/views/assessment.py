@@ -17,6 +17,7 @@ from coordination import access as coordination_access
 from coordination import selectors, services
 from coordination.choices import NeedOutcome
 from coordination.forms import CoordinatorHandoverForm, NeedAssessmentForm
+from coordination.views.base import add_errors, form_response
 from pathways.access import PlanAccess
 from pathways.models import PathwayPlan, User
 from pathways.services import VersionConflict
@@ -45,29 +46,6 @@ def _section(request: HtmxHttpRequest, actor: User, granted: PlanAccess) -> Http
     response = render(request, "coordination/_partials/plan_coordination.html", context)
     response["HX-Trigger"] = "plan-changed"
     return response
-
-
-def _form_response(
-    request: HtmxHttpRequest, page: str, partial: str, form_id: str, context: dict[str, Any], status: int
-) -> HttpResponse:
-    if request.htmx:
-        # htmx swaps 2xx only: a form with errors is answered 200 and replaces the form itself.
-        response = render(request, partial, context)
-        if request.method == "POST":
-            response["HX-Retarget"] = f"#{form_id}"
-            response["HX-Reswap"] = "outerHTML"
-        return response
-    return render(request, page, context, status=status)
-
-
-def _add_errors(form: Any, error: ValidationError, names: dict[str, str] | None = None) -> None:
-    """A service's refusal on the form: each message by its field where the form has one."""
-    if not hasattr(error, "error_dict"):
-        form.add_error(None, error)
-        return
-    for name, errors in error.error_dict.items():
-        field = (names or {}).get(name, name)
-        form.add_error(field if field in form.fields else None, errors)
 
 
 @staff_view("GET", "POST")
@@ -102,16 +80,16 @@ def need_assessment(request: HtmxHttpRequest, public_id: UUID) -> HttpResponse:
                 review_date=data["review_date"],
             )
         except ValidationError as error:
-            _add_errors(form, error)
+            add_errors(form, error)
         else:
             return _section(request, actor, granted)
     context = {"plan": plan, "form": form, "suggestion": form.suggestion()}
-    return _form_response(
+    return form_response(
         request,
-        "coordination/need_assessment.html",
-        "coordination/_partials/need_assessment_form.html",
-        "need-assessment-form",
-        context,
+        page="coordination/need_assessment.html",
+        fragment="coordination/_partials/need_assessment_form.html",
+        form_id="need-assessment-form",
+        context=context,
         status=422 if form.errors else 200,
     )
 
@@ -176,15 +154,15 @@ def coordinator_handover(request: HtmxHttpRequest, public_id: UUID) -> HttpRespo
                 auto_id="handover-%s",
             )
         except ValidationError as refusal:
-            _add_errors(form, refusal, _HANDOVER_FIELDS)
+            add_errors(form, refusal, _HANDOVER_FIELDS)
         else:
             return _section(request, actor, granted)
     context = {"plan": plan, "form": form, "error": error}
-    return _form_response(
+    return form_response(
         request,
-        "coordination/coordinator_handover.html",
-        "coordination/_partials/coordinator_handover_form.html",
-        "coordinator-handover-form",
-        context,
+        page="coordination/coordinator_handover.html",
+        fragment="coordination/_partials/coordinator_handover_form.html",
+        form_id="coordinator-handover-form",
+        context=context,
         status=409 if error else 422 if form.errors else 200,
     )

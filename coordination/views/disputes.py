@@ -18,6 +18,7 @@ from coordination import access, selectors, services
 from coordination.choices import DisputeStatus
 from coordination.forms import DisputeRaiseForm, DisputeResolveForm
 from coordination.models import Dispute
+from coordination.views.base import add_errors, form_response
 from pathways import access as hub_access
 from pathways import selectors as hub_selectors
 from pathways.models import Task
@@ -50,20 +51,6 @@ def _changed(request: HtmxHttpRequest, granted: hub_access.PlanAccess) -> HttpRe
     response = _section(request, granted)
     response["HX-Trigger"] = "plan-changed"
     return response
-
-
-def _form_response(
-    request: HtmxHttpRequest, fragment: str, page: str, context: dict[str, Any], form_id: str, status: int
-) -> HttpResponse:
-    """The form again: in its slot for htmx (answered 200, as htmx swaps 2xx only; a POST's answer
-    replaces the form rather than the section it posts into), else on its own page with `status`."""
-    if request.htmx:
-        response = render(request, fragment, context)
-        if request.method == "POST":
-            response["HX-Retarget"] = f"#{form_id}"
-            response["HX-Reswap"] = "outerHTML"
-        return response
-    return render(request, page, context, status=status)
 
 
 @staff_view("GET", "HEAD")
@@ -118,28 +105,19 @@ def dispute_create(request: HtmxHttpRequest, public_id: UUID) -> HttpResponse:
                 interim_note=data["interim_note"],
             )
         except ValidationError as exc:
-            _add_errors(form, exc)
+            add_errors(form, exc)
         else:
             return _changed(request, granted)
     context = {"plan": plan, "form": form}
     status = 422 if form.errors else 200
-    return _form_response(
+    return form_response(
         request,
-        "coordination/_partials/dispute_form.html",
-        "coordination/dispute_create.html",
-        context,
-        "dispute-form",
-        status,
+        page="coordination/dispute_create.html",
+        fragment="coordination/_partials/dispute_form.html",
+        form_id="dispute-form",
+        context=context,
+        status=status,
     )
-
-
-def _add_errors(form: Any, exc: ValidationError) -> None:
-    """A service's refusal on the form: by field where the form has the field, else above it."""
-    if hasattr(exc, "error_dict"):
-        for field, errors in exc.message_dict.items():
-            form.add_error(field if field in form.fields else None, errors)
-    else:
-        form.add_error(None, exc.messages)
 
 
 def _resolve_initial(dispute: Dispute) -> dict[str, Any]:
@@ -193,7 +171,7 @@ def dispute_resolve(request: HtmxHttpRequest, public_id: UUID, dispute_id: UUID)
                 auto_id=auto_id,
             )
         except ValidationError as exc:
-            _add_errors(form, exc)
+            add_errors(form, exc)
         else:
             return _changed(request, granted)
     elif request.method == "GET" and dispute.status != DisputeStatus.OPEN:
@@ -201,11 +179,11 @@ def dispute_resolve(request: HtmxHttpRequest, public_id: UUID, dispute_id: UUID)
     if form.errors and not error:
         status = 422
     context = {"plan": plan, "dispute": dispute, "form": form, "error": error}
-    return _form_response(
+    return form_response(
         request,
-        "coordination/_partials/dispute_resolve_form.html",
-        "coordination/dispute_resolve.html",
-        context,
-        "dispute-resolve-form",
-        status,
+        page="coordination/dispute_resolve.html",
+        fragment="coordination/_partials/dispute_resolve_form.html",
+        form_id="dispute-resolve-form",
+        context=context,
+        status=status,
     )
