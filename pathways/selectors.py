@@ -3,6 +3,7 @@ constant number of queries, whatever the number of patients, tasks or organisati
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from typing import Any
@@ -205,15 +206,21 @@ def task_row(task: Task, rights: access.PlanRights, today: date) -> TaskRow:
     )
 
 
-def task_rows_of(actor: User, access_to_plan: access.PlanAccess, tasks: QuerySet[Task]) -> list[TaskRow]:
-    """The rows of some of the plan's tasks as the plan page shows them (with markers), to swap in after
-    a change that altered them. The caller has the plan from access.access_plan."""
-    rows = [
-        task_row(task, access_to_plan.rights, timezone.localdate())
-        for task in tasks.filter(plan=access_to_plan.plan).select_related(
-            "responsible_organisation", "responsible_person", "depends_on", "goal"
-        )
-    ]
+def task_rows_of(
+    actor: User,
+    access_to_plan: access.PlanAccess,
+    *,
+    task_ids: Iterable[int] = (),
+    waiting_for: Task | None = None,
+) -> list[TaskRow]:
+    """Rows of the plan's tasks as the plan page shows them (with markers), to swap in after a change
+    that altered them: the tasks `task_ids`, or those waiting for `waiting_for`. The caller has the plan
+    from access.access_plan; tasks of other plans are never among them."""
+    tasks = access_to_plan.plan.tasks.select_related(
+        "responsible_organisation", "responsible_person", "depends_on", "goal"
+    )
+    tasks = tasks.filter(depends_on=waiting_for) if waiting_for is not None else tasks.filter(pk__in=task_ids)
+    rows = [task_row(task, access_to_plan.rights, timezone.localdate()) for task in tasks]
     return with_markers(actor, access_to_plan.plan, rows)
 
 

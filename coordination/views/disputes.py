@@ -21,7 +21,6 @@ from coordination.models import Dispute
 from coordination.views.base import add_errors, form_response
 from pathways import access as hub_access
 from pathways import selectors as hub_selectors
-from pathways.models import Task
 from pathways.services import VersionConflict
 from pathways.views.base import HtmxHttpRequest, editable_plan, plan_url, staff, staff_view
 
@@ -36,7 +35,7 @@ def _section(request: HtmxHttpRequest, granted: hub_access.PlanAccess) -> HttpRe
     response = render(request, SECTION, {"plan": granted.plan, "disputes_section": section})
     task_ids = [row.dispute.task_id for row in [*section.open, *section.resolved]]
     if task_ids:
-        rows = hub_selectors.task_rows_of(staff(request), granted, Task.objects.filter(pk__in=task_ids))
+        rows = hub_selectors.task_rows_of(staff(request), granted, task_ids=task_ids)
         response.content += render_to_string(
             "pathways/_partials/task_rows_oob.html", {"oob_rows": rows, "plan": granted.plan}, request=request
         ).encode()

@@ -77,7 +77,7 @@ def _task_row_response(
     context = {"row": row, "plan": plan, "error": error}
     html = render_to_string("pathways/_partials/task_row.html", context, request=request)
     if not error:
-        followers = selectors.task_rows_of(staff(request), granted, Task.objects.filter(depends_on=task))
+        followers = selectors.task_rows_of(staff(request), granted, waiting_for=task)
         if followers:
             html += render_to_string(
                 "pathways/_partials/task_rows_oob.html",
