@@ -63,7 +63,7 @@ from pathways.models import (
     Task,
     User,
 )
-from pathways.selectors import emergency_alerts_for
+from pathways.selectors import emergency_alerts_for, plan_url
 
 # --- Worklist, risk and the caseload's columns -----------------------------------------------------------
 
@@ -119,10 +119,6 @@ def annotate_coordination(plans: QuerySet[PathwayPlan], actor: Any) -> QuerySet[
         + _risk_units(RiskPart.NO_RELATIVE, F("risk_no_relative"))
         + _risk_units(RiskPart.NEEDS_COORDINATOR, F("risk_needs_coordinator"))
     )
-
-
-def plan_url(plan: PathwayPlan, anchor: str = "") -> str:
-    return reverse("pathways:plan-detail", args=[plan.public_id]) + (f"#{anchor}" if anchor else "")
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ from django.db.models import (
     Value,
 )
 from django.db.models.functions import Coalesce
+from django.urls import reverse
 from django.utils import timezone
 
 from pathways import access, extensions
@@ -108,6 +109,11 @@ def caseload_for(
         if narrow is not None:
             plans = narrow[1](plans, actor)
     return plans
+
+
+def plan_url(plan: PathwayPlan, anchor: str = "") -> str:
+    """The plan page's address, at `anchor` (a task row, a section) when given."""
+    return reverse("pathways:plan-detail", args=[plan.public_id]) + (f"#{anchor}" if anchor else "")
 
 
 def caseload_sorts() -> dict[str, tuple[Any, ...]]:

@@ -12,7 +12,6 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 from django_htmx.middleware import HtmxDetails
@@ -20,6 +19,7 @@ from django_htmx.middleware import HtmxDetails
 from pathways import access
 from pathways.choices import AccessAction
 from pathways.models import PathwayPlan, User
+from pathways.selectors import plan_url as plan_url  # the views take it from here
 from pathways.signin import policy as signin
 
 View = TypeVar("View", bound=Callable[..., HttpResponse])
@@ -50,10 +50,6 @@ class HtmxHttpRequest(HttpRequest):
 
 def staff(request: HttpRequest) -> User:
     return cast(User, request.user)  # staff_view guarantees a signed-in staff user
-
-
-def plan_url(plan: PathwayPlan, anchor: str = "") -> str:
-    return reverse("pathways:plan-detail", args=[plan.public_id]) + (f"#{anchor}" if anchor else "")
 
 
 def editable_plan(
