@@ -4,6 +4,7 @@ import os
 from datetime import timedelta
 from pathlib import Path
 
+from celery.schedules import crontab
 from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
@@ -200,6 +201,11 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     # Every 15 minutes: open responsibility disputes climb the escalation ladder (coordination; each
     # step once per dispute, counted in working days).
     "disputes-escalate": {"task": "coordination.tasks.disputes_escalate", "schedule": 15 * 60.0},
+    # Every minute: received hospital notices held for an earlier message are applied once their wait is
+    # over (pathways.ingest; idempotent per message).
+    "medcom-release-held": {"task": "pathways.tasks.medcom_release_held", "schedule": 60.0},
+    # Every night at 03:30: notices about citizens without a plan older than MEDCOM_NO_PLAN_KEEP_DAYS go.
+    "medcom-prune": {"task": "pathways.tasks.medcom_prune", "schedule": crontab(hour=3, minute=30)},
 }
 
 # Notifications (pathways.outbox, pathways.channels). The defaults are the local sinks `make run` starts.
@@ -223,6 +229,18 @@ NOTIFICATION_MAX_ATTEMPTS = 5
 NOTIFICATION_LEASE_SECONDS = int(os.environ.get("FF_NOTIFICATION_LEASE_SECONDS", "300"))
 # How often an open plan page asks for its responsibility disputes again (coordination, htmx polling).
 DISPUTES_POLL_SECONDS = 30
+
+# Transitions and MedCom HospitalNotification ingest (pathways.stays, pathways.ingest).
+# An admission puts the municipality's and the GP's open tasks due in this many days on hold (the stay's
+# end is not known yet); tasks coming due later while the patient is still in hospital are held as well.
+ADMISSION_HOLD_DAYS = int(os.environ.get("FF_ADMISSION_HOLD_DAYS", "14"))
+# A notice that arrives before the one it follows (a discharge before its admission) waits this long for
+# it, then is applied on its own.
+MEDCOM_HOLD_MINUTES = int(os.environ.get("FF_MEDCOM_HOLD_MINUTES", "30"))
+# Notices about citizens without a plan are kept this long (the "admissions without a plan" list counts a
+# citizen's admissions over the last 12 months), then deleted.
+MEDCOM_NO_PLAN_KEEP_DAYS = int(os.environ.get("FF_MEDCOM_NO_PLAN_KEEP_DAYS", "400"))
+MEDCOM_MAX_BODY_BYTES = 256 * 1024
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

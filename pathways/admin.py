@@ -700,3 +700,12 @@ class NotificationAdmin(ReadOnlyAdmin, PatientDataAdmin):
         self.message_user(
             request, gettext("%(count)d failed messages will be sent again.") % {"count": count}
         )
+
+
+# --- templates ---
+
+
+# --- stays ---
+
+
+# --- ingest ---

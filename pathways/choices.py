@@ -178,6 +178,161 @@ class NotificationKind(models.TextChoices):
     DISPUTE_ESCALATED = "dispute_escalated", _("Responsibility dispute escalated")
     DISPUTE_RESOLVED = "dispute_resolved", _("Responsibility dispute resolved")
     MESSAGE_RECEIVED = "message_received", _("New message")
+    PATIENT_ADMITTED = "patient_admitted", _("Patient admitted to hospital")
+    PATIENT_ON_LEAVE = "patient_on_leave", _("Patient on leave from hospital")
+    PATIENT_DISCHARGED = "patient_discharged", _("Patient discharged from hospital")
+    PATIENT_DIED = "patient_died", _("Patient has died")
+    TRANSITION_REVERSED = "transition_reversed", _("Hospital notice corrected or cancelled")
+
+
+# --- transitions: pathway templates, hospital stays and their events, MedCom ingest ---
+
+
+class TemplateTrigger(models.TextChoices):
+    """When a template's task is put on a plan: when the plan is made from the template, or at every
+    discharge (a discharge rule)."""
+
+    PLAN_START = "plan_start", _("When the plan is made")
+    DISCHARGE = "discharge", _("At discharge")
+
+
+class MunicipalService(models.TextChoices):
+    """What a municipal unit does, so a follow-up for "home nursing in the patient's municipality" finds
+    the unit."""
+
+    HOME_NURSING = "home_nursing", _("Home nursing")
+    REHABILITATION = "rehabilitation", _("Rehabilitation")
+    PREVENTION = "prevention", _("Prevention and health centre")
+
+
+class ResponsibleParty(models.TextChoices):
+    """Who a template's task goes to, resolved for the patient when the task is made (see
+    pathway_templates.responsible_organisation): a municipal service of the patient's home municipality
+    (else the municipality itself), the patient's GP, the hospital, psychiatry or the coordinator's
+    organisation."""
+
+    HOME_NURSING = "home_nursing", _("Home nursing in the patient's municipality")
+    MUNICIPAL_REHABILITATION = "municipal_rehabilitation", _("Rehabilitation in the patient's municipality")
+    MUNICIPAL_PREVENTION = "municipal_prevention", _("Health centre in the patient's municipality")
+    HOME_MUNICIPALITY = "home_municipality", _("The patient's home municipality")
+    GENERAL_PRACTICE = "general_practice", _("The patient's GP")
+    HOSPITAL = "hospital", _("The hospital (the discharging one at discharge)")
+    PSYCHIATRY = "psychiatry", _("Psychiatry")
+    COORDINATOR = "coordinator", _("The coordinator's organisation")
+
+
+class StayClass(models.TextChoices):
+    """Encounter.class in MedCom's HospitalNotification: EMER (acute ambulant) or IMP (inpatient)."""
+
+    ACUTE_AMBULANT = "acute_ambulant", _("Acute ambulant")
+    INPATIENT = "inpatient", _("Admitted")
+
+
+class StayStatus(models.TextChoices):
+    """Encounter.status of a stay as the product knows it (onleave ↔ on_leave)."""
+
+    IN_PROGRESS = "in_progress", _("In hospital")
+    ON_LEAVE = "on_leave", _("On leave")
+    FINISHED = "finished", _("Ended")
+    CANCELLED = "cancelled", _("Cancelled")
+
+
+STAY_OPEN_STATUSES = (StayStatus.IN_PROGRESS, StayStatus.ON_LEAVE)
+
+
+class StayEnd(models.TextChoices):
+    DISCHARGED = "discharged", _("Discharged home")
+    DIED = "died", _("Died")
+    # MedCom sends no end message for these: a new STIN from another hospital (transfer), or an acute
+    # ambulant stay that became an admission (STAA → STIN). The new stay ends the old one.
+    TRANSFERRED = "transferred", _("Moved to another hospital")
+    CONVERTED = "converted", _("Became an admission")
+
+
+class TransitionKind(models.TextChoices):
+    """A hospital event on the plan; the MedCom code it corresponds to in the comment."""
+
+    ADMISSION_ACUTE = "admission_acute", _("Acute ambulant stay started")  # STAA
+    ADMISSION = "admission", _("Admitted")  # STIN
+    LEAVE_START = "leave_start", _("Leave started")  # STOR
+    LEAVE_END = "leave_end", _("Leave ended")  # SLOR
+    DISCHARGE = "discharge", _("Discharged home")  # SLHJ
+    DEATH = "death", _("Died")  # MORS
+
+
+STAY_STARTS = (TransitionKind.ADMISSION_ACUTE, TransitionKind.ADMISSION)
+
+
+class TransitionSource(models.TextChoices):
+    MANUAL = "manual", _("Entered by hand")
+    MEDCOM = "medcom", _("MedCom hospital notice")
+
+
+class TransitionState(models.TextChoices):
+    APPLIED = "applied", _("In effect")
+    # RE_: a correction replaced it (the correction is a new row pointing at it).
+    CORRECTED = "corrected", _("Corrected")
+    # AN_ or a cancellation on the plan page: what it did is undone.
+    CANCELLED = "cancelled", _("Cancelled")
+
+
+class TransitionEffectKind(models.TextChoices):
+    """What a transition did, one row each, so a correction or cancellation can undo exactly that."""
+
+    TASK_PAUSED = "task_paused", _("Task put on hold")
+    TASK_RESUMED = "task_resumed", _("Task resumed")
+    TASK_REDATED = "task_redated", _("Task given a new date")
+    TASK_CREATED = "task_created", _("Follow-up task created")
+    PLAN_COMPLETED = "plan_completed", _("Plan completed")
+    PLAN_REOPENED = "plan_reopened", _("Plan reopened")
+    REMINDERS_CANCELLED = "reminders_cancelled", _("Reminders cancelled")
+
+
+class MedcomCode(models.TextChoices):
+    """HospitalNotification message types (STANDARDS.md §2.2): the event, its correction (RE_) and its
+    cancellation (AN_)."""
+
+    STAA = "STAA", _("Start hospital stay – acute ambulant")
+    RE_STAA = "RE_STAA", _("Correction: start hospital stay – acute ambulant")
+    AN_STAA = "AN_STAA", _("Cancellation: start hospital stay – acute ambulant")
+    STIN = "STIN", _("Start hospital stay – admitted")
+    RE_STIN = "RE_STIN", _("Correction: start hospital stay – admitted")
+    AN_STIN = "AN_STIN", _("Cancellation: start hospital stay – admitted")
+    STOR = "STOR", _("Start leave")
+    RE_STOR = "RE_STOR", _("Correction: start leave")
+    AN_STOR = "AN_STOR", _("Cancellation: start leave")
+    SLOR = "SLOR", _("End leave")
+    RE_SLOR = "RE_SLOR", _("Correction: end leave")
+    AN_SLOR = "AN_SLOR", _("Cancellation: end leave")
+    SLHJ = "SLHJ", _("End hospital stay – discharged home")
+    RE_SLHJ = "RE_SLHJ", _("Correction: end hospital stay – discharged home")
+    AN_SLHJ = "AN_SLHJ", _("Cancellation: end hospital stay – discharged home")
+    MORS = "MORS", _("Deceased")
+    RE_MORS = "RE_MORS", _("Correction: deceased")
+    AN_MORS = "AN_MORS", _("Cancellation: deceased")
+
+
+# The event each base code stands for.
+MEDCOM_TRANSITIONS: dict[str, str] = {
+    "STAA": TransitionKind.ADMISSION_ACUTE,
+    "STIN": TransitionKind.ADMISSION,
+    "STOR": TransitionKind.LEAVE_START,
+    "SLOR": TransitionKind.LEAVE_END,
+    "SLHJ": TransitionKind.DISCHARGE,
+    "MORS": TransitionKind.DEATH,
+}
+
+
+class ReceivedState(models.TextChoices):
+    """What became of a received HospitalNotification."""
+
+    APPLIED = "applied", _("Applied to the plan")
+    # Arrived before the message it follows (e.g. a discharge before its admission): applied when that
+    # arrives, or on its own by the sweeper after MEDCOM_HOLD_MINUTES.
+    HELD = "held", _("Waiting for an earlier message")
+    NO_PLAN = "no_plan", _("Citizen without a plan")
+    # Nothing to do (e.g. a cancellation of something that was never applied); kept for the record.
+    NOTED = "noted", _("Noted, nothing to change")
 
 
 class NotificationChannel(models.TextChoices):

@@ -19,7 +19,15 @@ from datetime import date, timedelta
 from django.utils import timezone
 
 from pathways import services
-from pathways.choices import ContactChannel, MembershipRole, PlanStatus, Sector, TaskKind, TaskStatus
+from pathways.choices import (
+    ContactChannel,
+    MembershipRole,
+    MunicipalService,
+    PlanStatus,
+    Sector,
+    TaskKind,
+    TaskStatus,
+)
 from pathways.models import (
     Goal,
     Membership,
@@ -87,6 +95,8 @@ class _OrgSpec:
     sector: Sector
     parent: str | None
     phone: str
+    municipality_code: str = ""
+    service: str = ""
 
 
 @dataclass(frozen=True)
@@ -113,7 +123,9 @@ ORGANISATIONS: list[_OrgSpec] = [
         "endo", "990100000000004", "Endokrinologisk ambulatorium", Sector.HOSPITAL, "sygehus", "47 32 23 00"
     ),
     _OrgSpec("psyk", "990100000000005", "Psykiatrisk afdeling", Sector.PSYCHIATRY, "sygehus", "47 32 40 00"),
-    _OrgSpec("roskilde", "990200000000001", "Roskilde Kommune", Sector.MUNICIPALITY, None, "46 31 30 00"),
+    _OrgSpec(
+        "roskilde", "990200000000001", "Roskilde Kommune", Sector.MUNICIPALITY, None, "46 31 30 00", "265"
+    ),
     _OrgSpec(
         "hjsp_roskilde",
         "990200000000002",
@@ -121,6 +133,8 @@ ORGANISATIONS: list[_OrgSpec] = [
         Sector.MUNICIPALITY,
         "roskilde",
         "46 31 74 00",
+        "265",
+        MunicipalService.HOME_NURSING,
     ),
     _OrgSpec(
         "genoptr_roskilde",
@@ -129,6 +143,8 @@ ORGANISATIONS: list[_OrgSpec] = [
         Sector.MUNICIPALITY,
         "roskilde",
         "46 31 75 00",
+        "265",
+        MunicipalService.REHABILITATION,
     ),
     _OrgSpec(
         "sundhedscenter",
@@ -137,8 +153,10 @@ ORGANISATIONS: list[_OrgSpec] = [
         Sector.MUNICIPALITY,
         "roskilde",
         "46 31 76 00",
+        "265",
+        MunicipalService.PREVENTION,
     ),
-    _OrgSpec("holbaek", "990300000000001", "Holbæk Kommune", Sector.MUNICIPALITY, None, "72 36 36 36"),
+    _OrgSpec("holbaek", "990300000000001", "Holbæk Kommune", Sector.MUNICIPALITY, None, "72 36 36 36", "316"),
     _OrgSpec(
         "hjsp_holbaek",
         "990300000000002",
@@ -146,6 +164,8 @@ ORGANISATIONS: list[_OrgSpec] = [
         Sector.MUNICIPALITY,
         "holbaek",
         "72 36 40 00",
+        "316",
+        MunicipalService.HOME_NURSING,
     ),
     _OrgSpec(
         "genoptr_holbaek",
@@ -154,6 +174,8 @@ ORGANISATIONS: list[_OrgSpec] = [
         Sector.MUNICIPALITY,
         "holbaek",
         "72 36 41 00",
+        "316",
+        MunicipalService.REHABILITATION,
     ),
     _OrgSpec("algade", "990400000000001", "Lægehuset Algade", Sector.GENERAL_PRACTICE, None, "46 35 01 02"),
     _OrgSpec(
@@ -239,6 +261,8 @@ class _Seeder:
                     "sector": spec.sector,
                     "parent": self.orgs[spec.parent] if spec.parent else None,
                     "phone": spec.phone,
+                    "municipality_code": spec.municipality_code,
+                    "municipal_service": spec.service,
                 },
             )
             self.orgs[spec.key] = organisation
@@ -280,6 +304,7 @@ class _Seeder:
         preferred_contact: ContactChannel = ContactChannel.DIGITAL,
         language: str = "da",
         interpreter_needed: bool = False,
+        gp: str | None = None,
     ) -> tuple[Patient, bool]:
         """The patient, and whether a plan still has to be built for them (no current plan yet)."""
         patient = Patient.objects.filter(cpr=cpr).first()
@@ -297,6 +322,7 @@ class _Seeder:
                 preferred_contact=preferred_contact,
                 language=language,
                 interpreter_needed=interpreter_needed,
+                general_practice=self.orgs[gp] if gp else None,
             )
             self.created["patients"] += 1
         needs_plan = not PathwayPlan.objects.open().filter(patient=patient).exists()
@@ -415,6 +441,7 @@ class _Seeder:
             city="Roskilde",
             phone="22 41 63 18",
             email="kirsten.poulsen@example.invalid",
+            gp="algade",
         )
         if not needs_plan:
             return
@@ -636,6 +663,7 @@ class _Seeder:
             city="Holbæk",
             phone="31 72 05 44",
             email="helle.soerensen@example.invalid",
+            gp="fjorden",
         )
         if not needs_plan:
             return
@@ -766,6 +794,7 @@ class _Seeder:
             city="Roskilde",
             phone="46 35 27 81",
             preferred_contact=ContactChannel.LETTER,
+            gp="algade",
         )
         if not needs_plan:
             return
@@ -904,6 +933,7 @@ class _Seeder:
             city="Holbæk",
             phone="27 90 14 66",
             preferred_contact=ContactChannel.PHONE,
+            gp="fjorden",
         )
         if not needs_plan:
             return
@@ -1026,6 +1056,7 @@ class _Seeder:
             preferred_contact=ContactChannel.PHONE,
             language="tr",
             interpreter_needed=True,
+            gp="fjorden",
         )
         if not needs_plan:
             return
@@ -1134,6 +1165,7 @@ class _Seeder:
             city="Holbæk",
             phone="40 55 19 73",
             email="jens.pedersen@example.invalid",
+            gp="fjorden",
         )
         if not needs_plan:
             return
@@ -1208,6 +1240,23 @@ class _Seeder:
             for assign in self.pending_coordinators:
                 assign()
             self.pending_coordinators.clear()
+        _seed_stays(self)
+        _seed_medcom(self)
+
+
+# --- stays ---
+
+
+def _seed_stays(seeder: _Seeder) -> None:
+    """Kirsten's earlier admission and discharge (issue 12), through pathways.stays."""
+
+
+# --- ingest ---
+
+
+def _seed_medcom(seeder: _Seeder) -> None:
+    """The integration credential of the demo hospital, Kirsten's current admission received as a MedCom
+    message, and citizens without a plan (issue 12), through pathways.ingest."""
 
 
 def seed(write: Callable[[str], None]) -> None:

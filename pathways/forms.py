@@ -289,3 +289,12 @@ class EmergencyAccessForm(CprSearchForm):
         first = organisations.first()
         if first is not None:
             field.initial = first.public_id
+
+
+# --- templates ---
+
+
+# --- stays ---
+
+
+# --- ingest ---

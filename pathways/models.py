@@ -24,6 +24,7 @@ from django.contrib.auth.models import AbstractUser
 from django.contrib.contenttypes.fields import GenericForeignKey
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
@@ -39,15 +40,27 @@ from pathways.choices import (
     AccessPurpose,
     ContactChannel,
     GoalStatus,
+    MedcomCode,
     MembershipRole,
+    MunicipalService,
     NotificationChannel,
     NotificationKind,
     NotificationState,
     PlanStatus,
+    ReceivedState,
+    ResponsibleParty,
     Sector,
     SecurityEventKind,
+    StayClass,
+    StayEnd,
+    StayStatus,
     TaskKind,
     TaskStatus,
+    TemplateTrigger,
+    TransitionEffectKind,
+    TransitionKind,
+    TransitionSource,
+    TransitionState,
 )
 from pathways.cpr import cpr_parse, validate_cpr
 from pathways.numbers import NumericTextField, validate_phone, validate_postcode, validate_sor_code
@@ -106,6 +119,19 @@ class Organisation(models.Model):
         related_name="children",
     )
     phone = NumericTextField(_("phone"), max_length=30, blank=True, validators=[validate_phone])
+    municipality_code = models.CharField(
+        _("municipality"),
+        max_length=3,
+        choices=MUNICIPALITIES,
+        blank=True,
+        help_text=_(
+            "For a municipal unit: its municipality. Follow-ups for a patient's home municipality go to "
+            "the unit of that municipality."
+        ),
+    )
+    municipal_service = models.CharField(
+        _("municipal service"), max_length=16, choices=MunicipalService.choices, blank=True
+    )
     is_active = models.BooleanField(_("active"), default=True)
 
     class Meta:
@@ -114,6 +140,10 @@ class Organisation(models.Model):
         ordering = ["name"]
         constraints = [
             choices_check("sector", Sector, "organisation_sector_valid"),
+            models.CheckConstraint(
+                condition=Q(municipal_service="") | Q(municipal_service__in=MunicipalService.values),
+                name="organisation_municipal_service_valid",
+            ),
             models.UniqueConstraint(
                 fields=["sor_code"], condition=~Q(sor_code=""), name="organisation_sor_code_unique"
             ),
@@ -224,6 +254,16 @@ class Patient(models.Model):
         _("language"), max_length=8, default="da", help_text=_("ISO 639-1 code, e.g. da, en, ar, tr.")
     )
     interpreter_needed = models.BooleanField(_("needs an interpreter"), default=False)
+    general_practice = models.ForeignKey(
+        Organisation,
+        verbose_name=_("GP"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="listed_patients",
+        limit_choices_to={"sector": Sector.GENERAL_PRACTICE},
+        help_text=_("The practice the patient is listed with (egen læge)."),
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -331,6 +371,13 @@ class PathwayPlan(models.Model):
         null=True,
         blank=True,
         related_name="substitute_for_plans",
+    )
+    resume_services_on_leave = models.BooleanField(
+        _("resume municipal services during leave"),
+        default=False,
+        help_text=_(
+            "Leave from hospital does not restart the tasks put on hold at admission unless this is set."
+        ),
     )
     version = models.PositiveIntegerField(_("version"), default=1)
     created_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+", null=True, blank=True)
@@ -482,6 +529,21 @@ class Task(models.Model):
         null=True,
         blank=True,
         related_name="dependents",
+    )
+    hold_reason = models.CharField(
+        _("why on hold"), max_length=200, blank=True, help_text=_("Set when the task is put on hold.")
+    )
+    # Where the task came from: the template item (kept so "update from template" and several templates'
+    # merge recognise it) and, for a discharge follow-up, the discharge that made it.
+    template_key = models.SlugField(_("template item"), max_length=64, blank=True, editable=False)
+    created_by_transition = models.ForeignKey(
+        "Transition",
+        verbose_name=_("made by the hospital event"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        editable=False,
+        related_name="created_tasks",
     )
     version = models.PositiveIntegerField(_("version"), default=1)
     created_by = models.ForeignKey(User, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
@@ -792,3 +854,446 @@ class AuditEvent(Events):
         proxy = True
         verbose_name = _("audit trail entry")
         verbose_name_plural = _("audit trail")
+
+
+# --- Pathway templates ------------------------------------------------------------------------------------
+# Administrators edit a template (its goals, tasks and discharge rules) in the admin; every save that
+# changes it publishes a new, frozen PathwayTemplateVersion (a snapshot). A plan records the version it was
+# made from (PlanTemplate), so a later change never alters existing plans: they are offered the update.
+
+
+class PathwayTemplate(models.Model):
+    """A pathway template ("forløbsskabelon"): the working copy administrators edit."""
+
+    public_id = models.UUIDField(default=uuid4, unique=True, editable=False)
+    code = models.SlugField(_("code"), max_length=40, unique=True, help_text=_("e.g. kol, diabetes-2"))
+    name = models.CharField(_("name"), max_length=200)
+    description = models.TextField(_("description"), blank=True, max_length=2000)
+    condition = models.CharField(
+        _("condition"), max_length=200, blank=True, help_text=_("Put on the plan as its condition.")
+    )
+    icd10_code = models.CharField(_("ICD-10 code"), max_length=10, blank=True)
+    is_active = models.BooleanField(_("offered for new plans"), default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("pathway template")
+        verbose_name_plural = _("pathway templates")
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class TemplateGoal(models.Model):
+    template = models.ForeignKey(PathwayTemplate, on_delete=models.CASCADE, related_name="goals")
+    key = models.SlugField(
+        _("key"),
+        max_length=64,
+        help_text=_("Stable name; goals with the same key in several templates merge."),
+    )
+    description = models.TextField(_("goal"), max_length=1000)
+    expected_result = models.TextField(_("expected result"), blank=True, max_length=1000)
+    sort_order = models.PositiveSmallIntegerField(_("order"), default=0)
+
+    class Meta:
+        verbose_name = _("template goal")
+        verbose_name_plural = _("template goals")
+        ordering = ["sort_order", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["template", "key"], name="templategoal_key_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return self.description
+
+
+class TemplateTask(models.Model):
+    """A task a template puts on the plan when the plan is made, or a discharge rule (trigger
+    "discharge"): a follow-up every discharge creates, due `offset_days` after the discharge day."""
+
+    template = models.ForeignKey(PathwayTemplate, on_delete=models.CASCADE, related_name="tasks")
+    key = models.SlugField(
+        _("key"),
+        max_length=64,
+        help_text=_("Stable name; tasks with the same key in several templates become one task."),
+    )
+    title = models.CharField(_("task"), max_length=200)
+    description = models.TextField(_("description"), blank=True, max_length=2000)
+    kind = models.CharField(_("kind"), max_length=32, choices=TaskKind.choices, default=TaskKind.OTHER)
+    trigger = models.CharField(
+        _("when"), max_length=16, choices=TemplateTrigger.choices, default=TemplateTrigger.PLAN_START
+    )
+    responsible = models.CharField(_("responsible"), max_length=32, choices=ResponsibleParty.choices)
+    offset_days = models.PositiveSmallIntegerField(
+        _("due after (days)"),
+        default=0,
+        validators=[MaxValueValidator(730)],
+        help_text=_("Days from the plan's start, or from the discharge day for a discharge rule."),
+    )
+    window_days = models.PositiveSmallIntegerField(
+        _("window (days)"),
+        null=True,
+        blank=True,
+        validators=[MaxValueValidator(365)],
+        help_text=_("If set, the task may be done from this many days before it is due."),
+    )
+    goal_key = models.SlugField(_("goal (key)"), max_length=64, blank=True)
+    depends_on_key = models.SlugField(_("depends on (key)"), max_length=64, blank=True)
+    visible_to_patient = models.BooleanField(_("visible to the patient"), default=True)
+    after_acute_ambulant = models.BooleanField(
+        _("also after an acute ambulant stay"),
+        default=False,
+        help_text=_("Discharge rules: by default only a discharge from an admission creates the task."),
+    )
+    sort_order = models.PositiveSmallIntegerField(_("order"), default=0)
+
+    class Meta:
+        verbose_name = _("template task")
+        verbose_name_plural = _("template tasks")
+        ordering = ["trigger", "sort_order", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["template", "key"], name="templatetask_key_unique"),
+            choices_check("kind", TaskKind, "templatetask_kind_valid"),
+            choices_check("trigger", TemplateTrigger, "templatetask_trigger_valid"),
+            choices_check("responsible", ResponsibleParty, "templatetask_responsible_valid"),
+            models.CheckConstraint(
+                condition=Q(offset_days__lte=730), name="templatetask_offset_at_most_two_years"
+            ),
+            models.CheckConstraint(
+                condition=~Q(depends_on_key=F("key")), name="templatetask_not_own_dependency"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class PathwayTemplateVersion(models.Model):
+    """A published, frozen snapshot of a template. `content` holds the goals and tasks as they were:
+
+    {"name", "condition", "icd10_code", "goals": [{"key", "description", "expected_result"}],
+     "tasks": [{"key", "title", "description", "kind", "trigger", "responsible", "offset_days",
+                "window_days", "goal_key", "depends_on_key", "visible_to_patient",
+                "after_acute_ambulant"}]}
+    Never updated (a trigger refuses it)."""
+
+    public_id = models.UUIDField(default=uuid4, unique=True, editable=False)
+    template = models.ForeignKey(
+        PathwayTemplate, verbose_name=_("template"), on_delete=models.PROTECT, related_name="versions"
+    )
+    number = models.PositiveIntegerField(_("version"))
+    content = models.JSONField(_("content"))
+    published_at = models.DateTimeField(_("published"), default=timezone.now)
+    published_by = models.ForeignKey(
+        User,
+        verbose_name=_("published by"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+
+    class Meta:
+        verbose_name = _("template version")
+        verbose_name_plural = _("template versions")
+        ordering = ["template", "-number"]
+        constraints = [
+            models.UniqueConstraint(fields=["template", "number"], name="templateversion_number_unique"),
+        ]
+        triggers = [pgtrigger.Protect(name="template_version_frozen", operation=pgtrigger.Update)]
+
+    def __str__(self) -> str:
+        return f"{self.template} v{self.number}"
+
+
+@audited()
+class PlanTemplate(models.Model):
+    """Which template version a plan was made from (or last updated to), one row per template."""
+
+    plan = models.ForeignKey(PathwayPlan, on_delete=models.CASCADE, related_name="templates")
+    template = models.ForeignKey(
+        PathwayTemplate, verbose_name=_("template"), on_delete=models.PROTECT, related_name="+"
+    )
+    version = models.ForeignKey(
+        PathwayTemplateVersion, verbose_name=_("version"), on_delete=models.PROTECT, related_name="+"
+    )
+    applied_at = models.DateTimeField(_("applied"), default=timezone.now)
+    applied_by = models.ForeignKey(User, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+
+    class Meta:
+        verbose_name = _("plan's template")
+        verbose_name_plural = _("plan's templates")
+        constraints = [
+            models.UniqueConstraint(fields=["plan", "template"], name="plantemplate_one_per_template"),
+        ]
+
+    def __str__(self) -> str:
+        return str(self.version)
+
+
+# --- Hospital stays and transitions -----------------------------------------------------------------------
+# A stay (FHIR Encounter) starts with an admission and ends with a discharge, a death, or a new stay that
+# takes over (transfer, STAA → STIN). Each event on it is a Transition, entered on the plan page or received
+# as a MedCom HospitalNotification; what a transition did to the plan is one TransitionEffect row each, so a
+# correction (RE_) or cancellation (AN_) undoes exactly that.
+
+
+class HospitalStay(models.Model):
+    public_id = models.UUIDField(default=uuid4, unique=True, editable=False)
+    patient = models.ForeignKey(
+        Patient, verbose_name=_("patient"), on_delete=models.PROTECT, related_name="hospital_stays"
+    )
+    plan = models.ForeignKey(
+        PathwayPlan,
+        verbose_name=_("plan"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="hospital_stays",
+    )
+    hospital = models.ForeignKey(
+        Organisation, verbose_name=_("hospital"), on_delete=models.PROTECT, related_name="hospital_stays"
+    )
+    stay_class = models.CharField(_("kind of stay"), max_length=16, choices=StayClass.choices)
+    episode_id = models.CharField(
+        _("episode id"), max_length=100, blank=True, help_text=_("The hospital's forløbsid (MedCom).")
+    )
+    status = models.CharField(
+        _("status"), max_length=16, choices=StayStatus.choices, default=StayStatus.IN_PROGRESS
+    )
+    started_at = models.DateTimeField(_("started"))
+    ended_at = models.DateTimeField(_("ended"), null=True, blank=True)
+    end_reason = models.CharField(_("how it ended"), max_length=16, choices=StayEnd.choices, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("hospital stay")
+        verbose_name_plural = _("hospital stays")
+        ordering = ["-started_at"]
+        constraints = [
+            choices_check("stay_class", StayClass, "hospitalstay_class_valid"),
+            choices_check("status", StayStatus, "hospitalstay_status_valid"),
+            models.CheckConstraint(
+                condition=Q(end_reason="") | Q(end_reason__in=StayEnd.values), name="hospitalstay_end_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(ended_at__isnull=True) | Q(ended_at__gte=F("started_at")),
+                name="hospitalstay_ends_after_start",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["plan", "-started_at"], name="hospitalstay_plan_idx"),
+            models.Index(fields=["patient", "-started_at"], name="hospitalstay_patient_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.hospital} {self.started_at:%Y-%m-%d}"
+
+
+@audited()
+class Transition(models.Model):
+    """An event of a hospital stay that acts on the plan: admission, leave start/end, discharge, death."""
+
+    public_id = models.UUIDField(default=uuid4, unique=True, editable=False)
+    stay = models.ForeignKey(
+        HospitalStay, verbose_name=_("stay"), on_delete=models.PROTECT, related_name="transitions"
+    )
+    plan = models.ForeignKey(
+        PathwayPlan,
+        verbose_name=_("plan"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="transitions",
+    )
+    kind = models.CharField(_("event"), max_length=20, choices=TransitionKind.choices)
+    occurred_at = models.DateTimeField(_("when"))
+    source = models.CharField(_("source"), max_length=16, choices=TransitionSource.choices)
+    state = models.CharField(
+        _("state"), max_length=16, choices=TransitionState.choices, default=TransitionState.APPLIED
+    )
+    corrects = models.ForeignKey(
+        "self",
+        verbose_name=_("corrects"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="corrections",
+    )
+    message = models.ForeignKey(
+        "ReceivedMessage",
+        verbose_name=_("received message"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="transitions",
+    )
+    recorded_by = models.ForeignKey(
+        User, verbose_name=_("entered by"), on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    note = models.CharField(_("note"), max_length=500, blank=True)
+    reversed_at = models.DateTimeField(_("undone"), null=True, blank=True)
+    created_at = models.DateTimeField(_("recorded"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("hospital event")
+        verbose_name_plural = _("hospital events")
+        ordering = ["occurred_at", "id"]
+        constraints = [
+            choices_check("kind", TransitionKind, "transition_kind_valid"),
+            choices_check("source", TransitionSource, "transition_source_valid"),
+            choices_check("state", TransitionState, "transition_state_valid"),
+            models.CheckConstraint(
+                condition=Q(state=TransitionState.APPLIED) | Q(reversed_at__isnull=False),
+                name="transition_undone_has_moment",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["plan", "-occurred_at"], name="transition_plan_idx"),
+            # The worklist's "recent admissions and discharges".
+            models.Index(
+                fields=["-occurred_at"],
+                name="transition_recent_idx",
+                condition=Q(state=TransitionState.APPLIED),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.occurred_at:%Y-%m-%d %H:%M}"
+
+
+class TransitionEffect(models.Model):
+    """One thing a transition did; `reversed_at` once a correction or cancellation undid it."""
+
+    transition = models.ForeignKey(Transition, on_delete=models.CASCADE, related_name="effects")
+    kind = models.CharField(_("what"), max_length=32, choices=TransitionEffectKind.choices)
+    task = models.ForeignKey(
+        Task, verbose_name=_("task"), on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    status_before = models.CharField(_("status before"), max_length=16, blank=True)
+    hold_reason_before = models.CharField(max_length=200, blank=True)
+    window_start_before = models.DateField(null=True, blank=True)
+    due_date_before = models.DateField(null=True, blank=True)
+    count = models.PositiveIntegerField(_("how many"), default=0)
+    reversed_at = models.DateTimeField(_("undone"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("effect of a hospital event")
+        verbose_name_plural = _("effects of hospital events")
+        ordering = ["id"]
+        constraints = [choices_check("kind", TransitionEffectKind, "transitioneffect_kind_valid")]
+        indexes = [models.Index(fields=["task"], name="transitioneffect_task_idx")]
+
+    def __str__(self) -> str:
+        return self.get_kind_display()
+
+
+# --- MedCom HospitalNotification ingest -------------------------------------------------------------------
+
+
+class IntegrationCredential(models.Model):
+    """A sending system's key, tied to its organisation (SOR). Only a hash is stored; the key is shown
+    once when issued."""
+
+    public_id = models.UUIDField(default=uuid4, unique=True, editable=False)
+    organisation = models.ForeignKey(
+        Organisation,
+        verbose_name=_("organisation"),
+        on_delete=models.PROTECT,
+        related_name="integration_credentials",
+    )
+    name = models.CharField(_("name"), max_length=200, help_text=_("Which system uses it."))
+    key_prefix = models.CharField(_("key starts with"), max_length=16, unique=True, editable=False)
+    key_hash = models.CharField(max_length=64, unique=True, editable=False)
+    created_at = models.DateTimeField(_("issued"), auto_now_add=True)
+    created_by = models.ForeignKey(User, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    last_used_at = models.DateTimeField(_("last used"), null=True, blank=True)
+    revoked_at = models.DateTimeField(_("revoked"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("integration credential")
+        verbose_name_plural = _("integration credentials")
+        ordering = ["organisation", "name"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.key_prefix}…)"
+
+
+class ReceivedMessage(models.Model):
+    """A HospitalNotification as received (the body kept verbatim for audit) and what became of it.
+    (sender, message_id) is unique: a repeat gets the stored acknowledgement and changes nothing.
+
+    Hospitals notify for every citizen, so most rows have no patient: `citizen_key` (a keyed hash of the
+    CPR number) counts a citizen's admissions without keeping the number outside `body`; such rows are
+    pruned after MEDCOM_NO_PLAN_KEEP_DAYS."""
+
+    public_id = models.UUIDField(default=uuid4, unique=True, editable=False)
+    message_id = models.CharField(_("message id"), max_length=100)
+    sender = models.ForeignKey(
+        Organisation, verbose_name=_("sender"), on_delete=models.PROTECT, related_name="+"
+    )
+    receiver = models.ForeignKey(
+        Organisation,
+        verbose_name=_("receiver"),
+        on_delete=models.PROTECT,
+        related_name="received_messages",
+    )
+    credential = models.ForeignKey(
+        IntegrationCredential, verbose_name=_("credential"), on_delete=models.PROTECT, related_name="+"
+    )
+    code = models.CharField(_("message type"), max_length=8, choices=MedcomCode.choices)
+    event_at = models.DateTimeField(_("event time"))
+    received_at = models.DateTimeField(_("received"), default=timezone.now)
+    body = models.TextField(_("as received"))
+    episode_id = models.CharField(_("episode id"), max_length=100, blank=True)
+    encounter_id = models.CharField(_("encounter id"), max_length=100, blank=True)
+    stay_class = models.CharField(_("kind of stay"), max_length=16, choices=StayClass.choices)
+    refers_to = models.CharField(
+        _("refers to message"),
+        max_length=100,
+        blank=True,
+        help_text=_("For a correction or cancellation: the message id it corrects."),
+    )
+    citizen_key = models.CharField(max_length=64, db_index=True, editable=False)
+    citizen_name = models.CharField(_("citizen"), max_length=200, blank=True)
+    citizen_birth_date = models.DateField(_("date of birth"), null=True, blank=True)
+    patient = models.ForeignKey(
+        Patient, verbose_name=_("patient"), on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    plan = models.ForeignKey(
+        PathwayPlan, verbose_name=_("plan"), on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    state = models.CharField(_("state"), max_length=16, choices=ReceivedState.choices)
+    hold_until = models.DateTimeField(_("held until"), null=True, blank=True)
+    applied_at = models.DateTimeField(_("applied"), null=True, blank=True)
+    acknowledgement = models.JSONField(_("acknowledgement sent"), default=dict, editable=False)
+
+    class Meta:
+        verbose_name = _("received hospital notice")
+        verbose_name_plural = _("received hospital notices")
+        ordering = ["-received_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["sender", "message_id"], name="receivedmessage_once_per_sender"),
+            choices_check("code", MedcomCode, "receivedmessage_code_valid"),
+            choices_check("state", ReceivedState, "receivedmessage_state_valid"),
+            choices_check("stay_class", StayClass, "receivedmessage_class_valid"),
+        ]
+        indexes = [
+            # "Admissions without a plan" for the receiving organisation, newest first.
+            models.Index(
+                fields=["receiver", "-event_at"],
+                name="receivedmessage_noplan_idx",
+                condition=Q(state=ReceivedState.NO_PLAN),
+            ),
+            models.Index(fields=["citizen_key", "event_at"], name="receivedmessage_citizen_idx"),
+            models.Index(
+                fields=["hold_until"], name="receivedmessage_held_idx", condition=Q(state=ReceivedState.HELD)
+            ),
+            models.Index(fields=["received_at"], name="receivedmessage_received_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.message_id}"

@@ -642,3 +642,6 @@ def sweep(*, now: datetime | None = None, seconds: float | None = None) -> int:
     """The minute job: take back rows of dead workers, then deliver everything due."""
     reclaim_expired(now=now)
     return deliver_due(now=now, seconds=seconds)
+
+
+# --- stays: what the participants are told of hospital events ---

@@ -386,3 +386,12 @@ def letters_for(user: Any) -> QuerySet[Notification]:
         .select_related("plan__patient", "task")
         .order_by(F("read_at").desc(nulls_first=True), "due_at")
     )
+
+
+# --- templates ---
+
+
+# --- stays ---
+
+
+# --- ingest ---

@@ -79,6 +79,7 @@ def patient_create(
     preferred_contact: ContactChannel = ContactChannel.DIGITAL,
     language: str = "da",
     interpreter_needed: bool = False,
+    general_practice: Organisation | None = None,
 ) -> Patient:
     parsed = cpr_parse(cpr)
     patient = Patient(
@@ -95,6 +96,7 @@ def patient_create(
         preferred_contact=preferred_contact,
         language=language,
         interpreter_needed=interpreter_needed,
+        general_practice=general_practice,
     )
     patient.full_clean()
     patient.save()

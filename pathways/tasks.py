@@ -30,3 +30,6 @@ def notifications_sweep() -> int:
 def overdue_scan() -> int:
     """Every 15 minutes (beat): a notice per overdue task per day to the plan's coordinator."""
     return outbox.overdue_scan()
+
+
+# --- ingest ---

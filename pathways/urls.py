@@ -1,7 +1,18 @@
 from django.urls import path
 
 from pathways.signin import views as account_views
-from pathways.views import caseload, emergency, goals, letters, notifications, plans, tasks
+from pathways.views import (
+    admissions,
+    caseload,
+    emergency,
+    goals,
+    letters,
+    notifications,
+    plan_templates,
+    plans,
+    stays,
+    tasks,
+)
 
 app_name = "pathways"
 urlpatterns = [
@@ -47,6 +58,9 @@ urlpatterns = [
         notifications.notification_read_partial,
         name="notification-read-partial",
     ),
+    # --- templates ---
+    # --- stays ---
+    # --- ingest ---
     # Sign-in and the account's security (no patient data).
     path("login/second-step/", account_views.mfa_verify, name="mfa-verify"),
     path("account/two-step/", account_views.mfa_setup, name="mfa-setup"),

@@ -10,7 +10,7 @@ from django_otp import DEVICE_ID_SESSION_KEY
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from pathways import services
-from pathways.choices import MembershipRole, PlanStatus, Sector, TaskKind
+from pathways.choices import MembershipRole, MunicipalService, PlanStatus, Sector, TaskKind
 from pathways.models import Organisation, PathwayPlan, Patient, User
 from pathways.signin import policy as signin
 from tests.sinks import mail_sink, sms_sink  # noqa: F401 (fixtures: importing them registers them)
@@ -77,11 +77,19 @@ def _fast_password_hashing(settings):
 def world(db) -> World:
     hospital = Organisation.objects.create(name="Medicinsk afdeling", sector=Sector.HOSPITAL, sor_code="1001")
     municipality = Organisation.objects.create(
-        name="Hjemmesygeplejen Roskilde", sector=Sector.MUNICIPALITY, sor_code="2001"
+        name="Hjemmesygeplejen Roskilde",
+        sector=Sector.MUNICIPALITY,
+        sor_code="2001",
+        municipality_code="265",
+        municipal_service=MunicipalService.HOME_NURSING,
     )
     gp = Organisation.objects.create(name="Lægerne i Byen", sector=Sector.GENERAL_PRACTICE, sor_code="3001")
     unrelated = Organisation.objects.create(
-        name="Hjemmeplejen Holbæk", sector=Sector.MUNICIPALITY, sor_code="2002"
+        name="Hjemmeplejen Holbæk",
+        sector=Sector.MUNICIPALITY,
+        sor_code="2002",
+        municipality_code="316",
+        municipal_service=MunicipalService.HOME_NURSING,
     )
     hospital_doctor = make_user("hospital_doctor", hospital)
     home_nurse = make_user("home_nurse", municipality)
@@ -91,7 +99,11 @@ def world(db) -> World:
     admin = User.objects.create_superuser(username="admin", password=PASSWORD, email="admin@example.invalid")
 
     patient = services.patient_create(
-        cpr="0707614285", given_name="Kirsten", family_name="Testesen", home_municipality="265"
+        cpr="0707614285",
+        given_name="Kirsten",
+        family_name="Testesen",
+        home_municipality="265",
+        general_practice=gp,
     )
     plan = services.plan_create(
         actor=coordinator,

@@ -64,12 +64,21 @@ from pathways.models import (
 from tests import conftest
 from tests.conftest import PASSWORD, make_user, sign_in
 from tests.coordination import matrix_assessment, matrix_disputes, matrix_messages, matrix_worklist
+from tests.pathways import matrix_ingest, matrix_stays, matrix_templates
 
 # The other apps' rows, one module per part (see tests/coordination/matrix_disputes.py): ROWS (as MATRIX),
 # BODIES, CHANGES, URL_KINDS (object kind → (world, plan) → the URL's arguments), build(world) (the objects
 # its URLs point at, made once in the module's world), ADMIN_MODELS, ADMIN_ADD_BODIES and ADMIN_ROWS_OF
 # (admin row name → world → the row).
-PARTS = (matrix_assessment, matrix_disputes, matrix_messages, matrix_worklist)
+PARTS = (
+    matrix_assessment,
+    matrix_disputes,
+    matrix_messages,
+    matrix_worklist,
+    matrix_templates,
+    matrix_stays,
+    matrix_ingest,
+)
 
 ROLES = ["anonymous", "admin", "coordinator", "hospital_doctor", "home_nurse", "gp_doctor", "outsider"]
 STAFF = ROLES[1:]

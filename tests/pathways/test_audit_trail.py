@@ -11,6 +11,7 @@ import pytest
 from django.db import DatabaseError, connection, transaction
 from django.db.models import Model
 from django.urls import reverse
+from django.utils import timezone
 
 from pathways import services
 from pathways.choices import (
@@ -18,19 +19,27 @@ from pathways.choices import (
     AccessPurpose,
     GoalStatus,
     MembershipRole,
+    StayClass,
     TaskStatus,
+    TransitionKind,
+    TransitionSource,
 )
 from pathways.models import (
     AUDITED_MODELS,
     AccessLog,
     AuditEvent,
     Goal,
+    HospitalStay,
     Membership,
     PathwayPlan,
+    PathwayTemplate,
+    PathwayTemplateVersion,
     Patient,
     PlanCondition,
     PlanParticipant,
+    PlanTemplate,
     Task,
+    Transition,
     event_model_label,
 )
 from tests.conftest import sign_in
@@ -63,6 +72,8 @@ def test_the_issues_models_are_all_tracked():
         Goal,
         Task,
         Membership,
+        PlanTemplate,
+        Transition,
     }
 
 
@@ -95,6 +106,25 @@ def lifecycle(world) -> Lifecycle:
         membership = services.membership_add(
             user=world.outsider, organisation=world.gp, role=MembershipRole.ADMINISTRATIVE
         )
+        template = PathwayTemplate.objects.create(code="kol-test", name="KOL")
+        versions = [
+            PathwayTemplateVersion.objects.create(template=template, number=n, content={}) for n in (1, 2)
+        ]
+        plan_template = PlanTemplate.objects.create(plan=plan, template=template, version=versions[0])
+        stay = HospitalStay.objects.create(
+            patient=patient,
+            plan=plan,
+            hospital=world.hospital,
+            stay_class=StayClass.INPATIENT,
+            started_at=timezone.now(),
+        )
+        transition = Transition.objects.create(
+            stay=stay,
+            plan=plan,
+            kind=TransitionKind.ADMISSION,
+            occurred_at=stay.started_at,
+            source=TransitionSource.MANUAL,
+        )
         pks = {
             Patient: patient.pk,
             PathwayPlan: plan.pk,
@@ -103,6 +133,8 @@ def lifecycle(world) -> Lifecycle:
             Goal: goal.pk,
             Task: task.pk,
             Membership: membership.pk,
+            PlanTemplate: plan_template.pk,
+            Transition: transition.pk,
         }
 
         patient.phone = "12 34 56 78"
@@ -116,8 +148,12 @@ def lifecycle(world) -> Lifecycle:
         services.task_transition(actor=actor, task=task, to_status=TaskStatus.ACCEPTED)
         membership.role = MembershipRole.CLINICIAN
         membership.save()
+        plan_template.version = versions[1]
+        plan_template.save()
+        transition.note = "Rettet"
+        transition.save()
 
-        for obj in (task, goal, condition, participant, membership):
+        for obj in (task, goal, condition, participant, membership, plan_template, transition, stay):
             obj.delete()
         PathwayPlan.objects.filter(pk=plan.pk).delete()
         Patient.objects.filter(pk=patient.pk).delete()
@@ -131,6 +167,8 @@ def lifecycle(world) -> Lifecycle:
             Goal: ("status", GoalStatus.ACTIVE, GoalStatus.COMPLETED),
             Task: ("status", TaskStatus.REQUESTED, TaskStatus.ACCEPTED),
             Membership: ("role", MembershipRole.ADMINISTRATIVE, MembershipRole.CLINICIAN),
+            PlanTemplate: ("version_id", versions[0].pk, versions[1].pk),
+            Transition: ("note", "", "Rettet"),
         },
     )
 
@@ -238,8 +276,8 @@ def one_row(sql: str, params: list[Any] | None = None) -> tuple[Any, ...]:
 
 
 @pytest.mark.parametrize("model", HUB_AUDITED_MODELS)
-def test_event_rows_cannot_be_updated_or_deleted(world, model):
-    services.goal_create(actor=None, plan=world.plan, description="Et mål, så også mål har historik")
+def test_event_rows_cannot_be_updated_or_deleted(lifecycle, model):
+    # lifecycle: one object of every tracked model made, changed and deleted, so each table has events.
     table = f"{model._meta.app_label}_{model.__name__.lower()}event"
     (pgh_id,) = one_row(f"SELECT min(pgh_id) FROM {table}")  # noqa: S608 - table names from the models
     assert pgh_id is not None

@@ -1,0 +1,1 @@
+"""The plan's hospital stays: recording, correcting and cancelling admissions, leave, discharge and death."""
