@@ -7,7 +7,9 @@ run:
 test:
 	@bash config/stack.sh test $(PYTEST_ARGS)
 
-# Caseload and plan page time against the SQL floor at 12 000 and 120 000 synthetic patients (≈ 7 min).
+# Caseload and plan page time against the SQL floor at 12 000 and 120 000 synthetic patients, MedCom
+# ingest (10 000 messages, 4 clients) at 12 000, the outbox sweep. A quick run: FF_BENCH_SIZES=2000
+# FF_BENCH_INGEST_MESSAGES=500 FF_BENCH_OUTBOX_ROWS=2000 make bench.
 bench:
 	@bash config/stack.sh bench
 

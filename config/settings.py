@@ -206,6 +206,13 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "medcom-release-held": {"task": "pathways.tasks.medcom_release_held", "schedule": 60.0},
     # Every night at 03:30: notices about citizens without a plan older than MEDCOM_NO_PLAN_KEEP_DAYS go.
     "medcom-prune": {"task": "pathways.tasks.medcom_prune", "schedule": crontab(hour=3, minute=30)},
+    # Every morning at 05:45: while a patient is in hospital, the municipality's and the GP's tasks coming
+    # due within ADMISSION_HOLD_DAYS are put on hold as the admission's were (pathways.stays; each task
+    # once per stay, so safe to run again).
+    "stays-hold-coming-due": {
+        "task": "pathways.tasks.stays_hold_coming_due",
+        "schedule": crontab(hour=5, minute=45),
+    },
 }
 
 # Notifications (pathways.outbox, pathways.channels). The defaults are the local sinks `make run` starts.

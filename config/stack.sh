@@ -204,6 +204,22 @@ cmd_test() {
   "$VENV/bin/pytest" "$@"
 }
 
+# MedCom ingest against a real server (gunicorn, as deployed): FF_BENCH_INGEST_MESSAGES hospital notices
+# (10 000) from FF_BENCH_INGEST_CLIENTS concurrent clients (4). The server is stopped again either way.
+bench_ingest() {
+  local port status=0; port=$(free_port)
+  DJANGO_ALLOWED_HOSTS="127.0.0.1" DJANGO_LOG_LEVEL=WARNING "$VENV/bin/gunicorn" config.wsgi \
+    --bind "127.0.0.1:$port" \
+    --workers "${FF_BENCH_INGEST_WORKERS:-4}" --log-level warning &
+  local server=$!
+  for _ in $(seq 100); do (: > "/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.2; done
+  "$PY" manage.py bench_ingest --url "http://127.0.0.1:$port" --header \
+    --messages "${FF_BENCH_INGEST_MESSAGES:-10000}" --clients "${FF_BENCH_INGEST_CLIENTS:-4}" || status=$?
+  kill "$server" 2>/dev/null || true
+  wait "$server" 2>/dev/null || true
+  return $status
+}
+
 cmd_bench() {
   ensure_system_packages run
   ensure_venv
@@ -224,6 +240,8 @@ cmd_bench() {
     log "Benchmark at $size patients"
     if [ $first = 1 ]; then
       "$PY" manage.py bench_pages --header | tee -a "$report"
+      log "MedCom ingest at $size patients: ${FF_BENCH_INGEST_MESSAGES:-10000} messages"
+      bench_ingest | tee -a "$report"
       first=0
     else
       "$PY" manage.py bench_pages | tee -a "$report"

@@ -94,6 +94,8 @@ class WorkItemKind(models.TextChoices):
     OVERDUE = "overdue", _("Overdue tasks")
     DUE_SOON = "due_soon", _("Due within 7 days")
     READY = "ready", _("Ready: what they waited for is done")
+    # Hospital events of the coordinator's plans (pathways.stays): tasks were put on hold or resumed.
+    HOSPITAL = "hospital", _("Admitted or discharged in the last 7 days")
     DISPUTE = "dispute", _("Open responsibility disputes")
     UNREAD = "unread", _("Unread messages")
     REVIEW = "review", _("Review or reassessment date passed")

@@ -63,7 +63,7 @@ from pathways.models import (
     Task,
     User,
 )
-from pathways.selectors import emergency_alerts_for, plan_url
+from pathways.selectors import emergency_alerts_for, plan_url, recent_hospital_events
 
 # --- Worklist, risk and the caseload's columns -----------------------------------------------------------
 
@@ -389,6 +389,24 @@ def worklist_for_coordinator(actor: User, *, show: str = "") -> Worklist:
                         (today - reassess).days,
                     )
                 )
+    if as_coordinator:
+        # Admissions and discharges of the last 7 days: held tasks, follow-ups to see to.
+        for event in recent_hospital_events(by_id):
+            if event.plan_id is None:
+                continue
+            plan = by_id[event.plan_id]
+            happened = timezone.localdate(event.occurred_at)
+            items[WorkItemKind.HOSPITAL].append(
+                WorkItem(
+                    WorkItemKind.HOSPITAL,
+                    plan,
+                    event.get_kind_display(),
+                    event.stay.hospital.name,
+                    plan_url(plan, f"stay-event-{event.public_id}"),
+                    happened,
+                    (today - happened).days,
+                )
+            )
     # Plans without a coordinator are nobody's to coordinate yet: every participant's worklist shows those
     # assessed as needing one.
     needing = list(
@@ -447,7 +465,7 @@ def worklist_for_coordinator(actor: User, *, show: str = "") -> Worklist:
     sections = [
         WorkSection(kind, str(WorkItemKind(kind).label), items[kind])
         for kind in WorkItemKind.values
-        if as_coordinator or kind not in (WorkItemKind.REVIEW, WorkItemKind.EMERGENCY)
+        if as_coordinator or kind not in (WorkItemKind.REVIEW, WorkItemKind.EMERGENCY, WorkItemKind.HOSPITAL)
     ]
     # Each patient the page names is a read: the lines' and the risk table's (the riskiest of one's own).
     risk_table = plans[:RISK_TABLE_SIZE] if as_coordinator else []

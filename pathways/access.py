@@ -42,6 +42,7 @@ from pathways.models import (
     Patient,
     PlanParticipant,
     Task,
+    Transition,
     User,
 )
 
@@ -294,6 +295,11 @@ def access_goal(plan_access: PlanAccess, goal_id: UUID | str) -> Goal:
 
 def access_participant(plan_access: PlanAccess, participant_id: UUID | str) -> PlanParticipant:
     return _one_of(plan_access.plan.participants.all(), participant_id)
+
+
+def access_transition(plan_access: PlanAccess, transition_id: UUID | str) -> Transition:
+    """A hospital event of the plan (pathways.stays), with its stay."""
+    return _one_of(plan_access.plan.transitions.select_related("stay__hospital"), transition_id)
 
 
 def access_emergency_grant_as_coordinator(user: Any, access_id: UUID | str) -> EmergencyAccess:

@@ -4,6 +4,8 @@ audit trail are read-only here, for superusers too, and append-only in the datab
 
 from __future__ import annotations
 
+import json
+import logging
 from collections.abc import Sequence
 from typing import Any, cast
 
@@ -14,10 +16,12 @@ from django.contrib.admin.views.main import ChangeList
 from django.contrib.admin.widgets import AutocompleteSelect
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Exists, OuterRef, QuerySet
+from django.db import transaction
+from django.db.models import Exists, OuterRef, QuerySet, Subquery
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
-from django.utils.html import format_html_join
+from django.urls import reverse
+from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 from django.utils.text import capfirst
 from django.utils.translation import gettext
@@ -26,9 +30,9 @@ from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from typing_extensions import override
 
-from pathways import services
+from pathways import ingest, pathway_templates, services
 from pathways.audit import PatientRead, RequestOrigin, access_log_write
-from pathways.choices import AccessAction, AccessPurpose
+from pathways.choices import AccessAction, AccessPurpose, TemplateTrigger
 from pathways.history import HISTORY_KIND_LABELS, HistoryEntry, history_entries
 from pathways.models import (
     AUDITED_MODELS,
@@ -36,15 +40,21 @@ from pathways.models import (
     AuditEvent,
     EmergencyAccess,
     Goal,
+    IntegrationCredential,
     Membership,
     Notification,
     Organisation,
     PathwayPlan,
+    PathwayTemplate,
+    PathwayTemplateVersion,
     Patient,
     PlanCondition,
     PlanParticipant,
+    ReceivedMessage,
     SecurityEvent,
     Task,
+    TemplateGoal,
+    TemplateTask,
     User,
     event_model_label,
 )
@@ -320,6 +330,18 @@ class PathwayPlanAdmin(ServiceAdmin, KeepHistoryAdmin):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[PathwayPlan]:
         return super().get_queryset(request).distinct()
+
+    @override
+    def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
+        if obj is None:  # a new plan may start from pathway templates (section "templates" below)
+            kwargs["form"] = PlanFromTemplatesAdminForm
+        return super().get_form(request, obj, change=change, **kwargs)
+
+    @override
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        super().save_related(request, form, formsets, change)
+        if not change:  # after the participants, so the templates' tasks find the plan's hospital
+            plan_templates_apply_in_admin(self, request, form.instance, form.cleaned_data.get("templates"))
 
     @override
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
@@ -703,9 +725,440 @@ class NotificationAdmin(ReadOnlyAdmin, PatientDataAdmin):
 
 
 # --- templates ---
+# Administrators edit a template's goals, tasks and discharge rules here; every save that changes them
+# publishes a new frozen version (plans made from earlier versions are offered the update on the plan
+# page, never changed by the save). A new plan in the admin may start from templates.
+
+
+class PlanFromTemplatesAdminForm(VersionedAdminForm):
+    templates = forms.ModelMultipleChoiceField(
+        label=_("Start from pathway templates"),
+        queryset=PathwayTemplate.objects.filter(is_active=True).order_by("name"),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text=_(
+            "The plan gets the templates' conditions, goals and tasks (merged, without duplicates) and "
+            "their discharge rules. It can be changed freely afterwards."
+        ),
+    )
+
+
+def plan_templates_apply_in_admin(
+    model_admin: admin.ModelAdmin,  # type: ignore[type-arg]
+    request: HttpRequest,
+    plan: PathwayPlan,
+    chosen: Any,
+) -> None:
+    """Make the new plan's goals and tasks from the chosen templates; a refusal undoes the whole save."""
+    if not chosen:
+        return
+    try:
+        made = pathway_templates.plan_templates_apply(
+            actor=cast(User, request.user), plan=plan, templates=list(chosen)
+        )
+    except PermissionDenied:
+        raise _ServiceRefused(gettext("You may not make this change.")) from None
+    except ValidationError as error:
+        raise _ServiceRefused(" ".join(error.messages)) from None
+    model_admin.message_user(
+        request,
+        gettext("%(count)d tasks made from the templates %(names)s.")
+        % {"count": len(made), "names": ", ".join(t.name for t in chosen)},
+        messages.SUCCESS,
+    )
+    if made.skipped:
+        model_admin.message_user(
+            request,
+            gettext("Not made, because no organisation was found for the patient: %(items)s.")
+            % {"items": "; ".join(f"{s.title} ({s.party_label})" for s in made.skipped)},
+            messages.WARNING,
+        )
+
+
+class TemplateItemsFormSet(forms.BaseInlineFormSet):  # type: ignore[type-arg]
+    """The goals, the tasks and the discharge rules of a template are three formsets of one page; the
+    last of them checks that their keys hold together (pathway_templates.content_validate), so a template
+    that could not be published is shown again with the reason rather than saved."""
+
+    trigger = ""
+
+    def __init__(self, *args: Any, siblings: list[TemplateItemsFormSet] | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.siblings = siblings if siblings is not None else []
+        self.siblings.append(self)
+
+    def kept_rows(self) -> list[dict[str, Any]]:
+        return [
+            form.cleaned_data
+            for form in self.forms
+            if form.cleaned_data and not form.cleaned_data.get("DELETE")
+        ]
+
+    @override
+    def clean(self) -> None:
+        super().clean()
+        if self is not self.siblings[-1] or not all(s.is_valid() for s in self.siblings if s is not self):
+            return
+        goals: list[dict[str, Any]] = []
+        tasks: list[dict[str, Any]] = []
+        for formset in self.siblings:
+            if formset.model is TemplateGoal:
+                goals += [{"key": row["key"]} for row in formset.kept_rows()]
+            else:
+                tasks += [
+                    {
+                        "key": row["key"],
+                        "title": row.get("title", ""),
+                        "trigger": formset.trigger,
+                        "goal_key": row.get("goal_key", ""),
+                        "depends_on_key": row.get("depends_on_key", ""),
+                    }
+                    for row in formset.kept_rows()
+                ]
+        try:
+            pathway_templates.content_validate({"goals": goals, "tasks": tasks})
+        except ValidationError as error:
+            raise ValidationError(error.messages) from None
+
+
+class PlanStartFormSet(TemplateItemsFormSet):
+    trigger = TemplateTrigger.PLAN_START
+
+    @classmethod
+    def get_default_prefix(cls) -> str:
+        return "plan_start_tasks"
+
+
+class DischargeRuleFormSet(TemplateItemsFormSet):
+    trigger = TemplateTrigger.DISCHARGE
+
+    @classmethod
+    def get_default_prefix(cls) -> str:
+        return "discharge_rules"
+
+
+class TemplateGoalInline(admin.TabularInline):  # type: ignore[type-arg]
+    model = TemplateGoal
+    formset = TemplateItemsFormSet
+    fields = ["key", "description", "expected_result", "sort_order"]
+    extra = 0
+
+
+class TemplateTaskInline(admin.StackedInline):  # type: ignore[type-arg]
+    """The template's tasks of one trigger; a new row gets the trigger of the inline it is added in."""
+
+    model = TemplateTask
+    extra = 0
+    trigger = ""
+
+    @override
+    def get_queryset(self, request: HttpRequest) -> QuerySet[TemplateTask]:
+        return super().get_queryset(request).filter(trigger=self.trigger)
+
+    @override
+    def get_formset(self, request: HttpRequest, obj: Any = None, **kwargs: Any) -> Any:
+        formset = super().get_formset(request, obj, **kwargs)
+        trigger = self.trigger
+
+        class WithTrigger(formset):  # type: ignore[misc, valid-type]
+            def _construct_form(self, i: int, **form_kwargs: Any) -> Any:
+                form = super()._construct_form(i, **form_kwargs)
+                form.instance.trigger = trigger
+                return form
+
+        return WithTrigger
+
+
+class PlanStartTaskInline(TemplateTaskInline):
+    formset = PlanStartFormSet
+    trigger = TemplateTrigger.PLAN_START
+    verbose_name = _("task when the plan is made")
+    verbose_name_plural = _("tasks when the plan is made (due “days after” the plan starts)")
+    fields = [
+        ("key", "title", "kind"),
+        "description",
+        ("responsible", "offset_days", "window_days"),
+        ("goal_key", "depends_on_key", "visible_to_patient", "sort_order"),
+    ]
+
+
+class DischargeRuleInline(TemplateTaskInline):
+    formset = DischargeRuleFormSet
+    trigger = TemplateTrigger.DISCHARGE
+    verbose_name = _("discharge rule")
+    verbose_name_plural = _(
+        "discharge rules: follow-ups every discharge creates (due “days after” the discharge day)"
+    )
+    fields = [
+        ("key", "title", "kind"),
+        "description",
+        ("responsible", "offset_days", "window_days"),
+        ("depends_on_key", "after_acute_ambulant", "visible_to_patient", "sort_order"),
+    ]
+
+
+class TemplateVersionInline(admin.TabularInline):  # type: ignore[type-arg]
+    """The published versions, newest first, read-only (a version is frozen)."""
+
+    model = PathwayTemplateVersion
+    fields = ["number", "published_at", "published_by"]
+    readonly_fields = ["number", "published_at", "published_by"]
+    ordering = ["-number"]
+    show_change_link = True
+    extra = 0
+    can_delete = False
+
+    @override
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    @override
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(PathwayTemplate)
+class PathwayTemplateAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    list_display = ["name", "code", "condition", "icd10_code", "is_active", "latest_version"]
+    list_filter = ["is_active"]
+    search_fields = ["name", "code", "condition", "icd10_code"]
+    inlines = [TemplateGoalInline, PlanStartTaskInline, DischargeRuleInline, TemplateVersionInline]
+
+    @override
+    def get_queryset(self, request: HttpRequest) -> QuerySet[PathwayTemplate]:
+        templates: QuerySet[PathwayTemplate] = super().get_queryset(request)
+        latest = PathwayTemplateVersion.objects.filter(template=OuterRef("pk")).order_by("-number")
+        return templates.annotate(latest_number=Subquery(latest.values("number")[:1]))
+
+    @override
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # plans record the versions they were made from: retire it by no longer offering it
+
+    @admin.display(description=_("latest version"), ordering="latest_number")
+    def latest_version(self, obj: Any) -> Any:
+        return getattr(obj, "latest_number", None)
+
+    def get_formset_kwargs(self, request: HttpRequest, obj: Any, inline: Any, prefix: str) -> dict[str, Any]:
+        kwargs = super().get_formset_kwargs(request, obj, inline, prefix)
+        if issubclass(inline.formset, TemplateItemsFormSet):
+            # The goal, task and discharge-rule formsets of this request check their keys together.
+            kwargs["siblings"] = request.__dict__.setdefault("_ff_template_formsets", [])
+        return kwargs
+
+    @override
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        super().save_related(request, form, formsets, change)
+        try:
+            version = pathway_templates.template_publish(
+                actor=cast(User, request.user), template=form.instance
+            )
+        except ValidationError as error:  # the formsets check this first; kept whole should that miss
+            transaction.set_rollback(True)
+            self.message_user(request, " ".join(error.messages), messages.ERROR)
+            return
+        if version is None:
+            self.message_user(request, gettext("No change: no new version published."), messages.INFO)
+        else:
+            self.message_user(
+                request,
+                gettext(
+                    "Published as version %(number)d. Plans made from earlier versions are offered "
+                    "the update."
+                )
+                % {"number": version.number},
+                messages.SUCCESS,
+            )
+
+
+@admin.register(PathwayTemplateVersion)
+class PathwayTemplateVersionAdmin(ReadOnlyAdmin):
+    """Published versions: frozen (the database refuses to change one); plans record the one they use."""
+
+    list_display = ["template", "number", "published_at", "published_by"]
+    list_filter = ["template"]
+    list_select_related = ["template", "published_by"]
+    fields = ["template", "number", "published_at", "published_by", "snapshot"]
+    readonly_fields = ["template", "number", "published_at", "published_by", "snapshot"]
+
+    @admin.display(description=_("content"))
+    def snapshot(self, obj: PathwayTemplateVersion) -> str:
+        return format_html("<pre>{}</pre>", json.dumps(obj.content, indent=2, ensure_ascii=False))
 
 
 # --- stays ---
 
 
 # --- ingest ---
+
+
+_NEW_KEY_SESSION = "pathways.ingest.new_credential_key"
+access_log = logging.getLogger("faelles_forloeb.access")
+
+
+class IntegrationCredentialForm(forms.ModelForm):  # type: ignore[type-arg]
+    class Meta:
+        model = IntegrationCredential
+        fields = ["organisation", "name"]
+
+    def clean_organisation(self) -> Organisation:
+        organisation: Organisation = self.cleaned_data["organisation"]
+        if not organisation.sor_code:
+            raise ValidationError(_("The organisation needs a SOR code: messages name their sender by it."))
+        return organisation
+
+
+@admin.register(IntegrationCredential)
+class IntegrationCredentialAdmin(SafeAutocompleteMixin, admin.ModelAdmin):  # type: ignore[type-arg]
+    """Keys of the hospitals' sending systems (MedCom ingest). Issued here, the key shown once; revoked by
+    the list's action; never changed or deleted: received messages name the credential they came with."""
+
+    form = IntegrationCredentialForm
+    list_display = ["name", "organisation", "key_prefix", "created_at", "last_used_at", "revoked_at"]
+    list_filter = [("revoked_at", admin.EmptyFieldListFilter)]
+    search_fields = ["name", "organisation__name"]
+    list_select_related = ["organisation"]
+    autocomplete_fields = ["organisation"]
+    actions = ["revoke"]
+
+    @override
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
+        if obj is None:
+            return ("organisation", "name")
+        return (
+            "organisation",
+            "name",
+            "key_prefix",
+            "created_at",
+            "created_by",
+            "last_used_at",
+            "revoked_at",
+        )
+
+    @override
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    @override
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_revoke_permission(self, request: HttpRequest) -> bool:
+        return bool(request.user.is_active and request.user.has_perm("pathways.change_integrationcredential"))
+
+    @override
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        credential, key = ingest.credential_issue(
+            actor=cast(User, request.user),
+            organisation=form.cleaned_data["organisation"],
+            name=form.cleaned_data["name"],
+        )
+        obj.__dict__.update(credential.__dict__)
+        # Shown once, on the page the administrator is sent to next; kept in the server-side session
+        # until then, never in a cookie or a URL.
+        request.session[_NEW_KEY_SESSION] = {"id": credential.pk, "key": key}
+
+    @override
+    def response_add(
+        self, request: HttpRequest, obj: Any, post_url_continue: str | None = None
+    ) -> HttpResponse:
+        return HttpResponseRedirect(reverse("admin:pathways_integrationcredential_change", args=[obj.pk]))
+
+    @override
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        issued = request.session.get(_NEW_KEY_SESSION)
+        if request.method == "GET" and issued and str(issued.get("id")) == object_id:
+            del request.session[_NEW_KEY_SESSION]
+            self.message_user(
+                request,
+                format_html(
+                    "{} <code>{}</code>",
+                    gettext("The key, shown this once: copy it into the sending system now."),
+                    issued["key"],
+                ),
+                messages.WARNING,
+            )
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    @admin.action(description=_("Revoke the selected keys"), permissions=["revoke"])
+    def revoke(self, request: HttpRequest, queryset: QuerySet[IntegrationCredential]) -> None:
+        for credential in queryset:
+            ingest.credential_revoke(actor=cast(User, request.user), credential=credential)
+        self.message_user(request, gettext("%(count)d keys revoked.") % {"count": len(queryset)})
+
+
+@admin.register(ReceivedMessage)
+class ReceivedMessageAdmin(ReadOnlyAdmin):
+    """Received hospital notices as they came (the body verbatim) and what became of them. The list shows
+    no patient data; opening one shows the message, CPR number included: logged like any read (in the
+    access log where the citizen is a patient of the product, else in the access log file)."""
+
+    list_display = ["received_at", "code", "state", "sender", "receiver", "event_at", "hold_until"]
+    list_filter = ["state", "code", ("receiver", admin.RelatedOnlyFieldListFilter), "received_at"]
+    list_select_related = ["sender", "receiver"]
+    date_hierarchy = "received_at"
+    fields = [
+        "public_id",
+        "message_id",
+        "code",
+        "state",
+        "sender",
+        "receiver",
+        "credential",
+        "event_at",
+        "received_at",
+        "hold_until",
+        "applied_at",
+        "episode_id",
+        "encounter_id",
+        "stay_class",
+        "refers_to",
+        "citizen_name",
+        "citizen_birth_date",
+        "patient",
+        "plan",
+        "message_as_received",
+        "acknowledgement_sent",
+    ]
+
+    @admin.display(description=_("as received"))
+    def message_as_received(self, obj: ReceivedMessage) -> str:
+        try:
+            text = json.dumps(json.loads(obj.body), indent=2, ensure_ascii=False)
+        except ValueError:
+            text = obj.body
+        return format_html("<pre>{}</pre>", text)
+
+    @admin.display(description=_("acknowledgement sent"))
+    def acknowledgement_sent(self, obj: ReceivedMessage) -> str:
+        return format_html("<pre>{}</pre>", json.dumps(obj.acknowledgement, indent=2, ensure_ascii=False))
+
+    @override
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        response = super().change_view(request, object_id, form_url, extra_context)
+        if request.method == "GET" and isinstance(response, TemplateResponse) and response.context_data:
+            original = response.context_data.get("original")
+            if isinstance(original, ReceivedMessage):
+                if original.patient_id is not None:
+                    access_log_write(
+                        actor=cast(User, request.user),
+                        reads=[PatientRead(patient_id=original.patient_id, plan_id=original.plan_id)],
+                        action=AccessAction.ADMIN_VIEW,
+                        purpose=AccessPurpose.ADMINISTRATION,
+                    )
+                else:
+                    access_log.info(
+                        "admin_view received_message=%s user=%s", original.public_id, request.user.pk
+                    )
+        return response

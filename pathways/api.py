@@ -6,26 +6,33 @@ from __future__ import annotations
 from typing import Any, cast
 from uuid import UUID
 
+from django.conf import settings
 from django.contrib.auth import authenticate
+from django.contrib.auth.models import AnonymousUser
 from django.http import HttpResponse
 from django.utils.translation import gettext
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.utils import (
     OpenApiParameter,
     OpenApiResponse,
     extend_schema,
     extend_schema_serializer,
 )
-from rest_framework import serializers, status
+from rest_framework import exceptions, serializers, status
+from rest_framework.authentication import BaseAuthentication, get_authorization_header
 from rest_framework.pagination import CursorPagination
-from rest_framework.permissions import AllowAny
+from rest_framework.permissions import AllowAny, BasePermission
+from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.throttling import SimpleRateThrottle
 from rest_framework.views import APIView
+from typing_extensions import override
 
-from pathways import access, selectors
+from pathways import access, ingest, medcom, selectors
 from pathways.audit import RequestOrigin
 from pathways.choices import AccessAction
-from pathways.models import User
+from pathways.models import IntegrationCredential, User
 from pathways.signin import policy as signin
 from pathways.signin import services as signin_services
 
@@ -250,3 +257,198 @@ class AuthTokenApi(APIView):
         except signin_services.ApiSignInRefused as refused:
             return Response({"detail": refused.detail}, status=refused.status)
         return Response(self.Output({"token": token}).data)
+
+
+# --- ingest ---
+# MedCom HospitalNotification from hospitals' systems (pathways.ingest). The sender is no user: it signs
+# in with an integration credential (`Authorization: Bearer <key>`), tied to its organisation (SOR). The
+# rest of the API keeps its user sign-in. Every answer is FHIR: the Acknowledgement message, or an
+# OperationOutcome naming the problem (also for DRF's own refusals).
+
+
+class IntegrationCredentialAuthentication(BaseAuthentication):
+    """`Authorization: Bearer <key>` with an active integration credential: request.auth is the
+    credential, request.user is anonymous (no user acts)."""
+
+    @override
+    def authenticate(self, request: Request) -> tuple[AnonymousUser, IntegrationCredential] | None:
+        header = get_authorization_header(request).split()
+        if not header or header[0].lower() != b"bearer":
+            return None
+        if len(header) != 2:
+            raise exceptions.AuthenticationFailed(gettext("Send the key as: Authorization: Bearer <key>."))
+        try:
+            key = header[1].decode("ascii")
+        except UnicodeDecodeError:
+            raise exceptions.AuthenticationFailed(gettext("The key is not valid.")) from None
+        credential = ingest.credential_authenticate(key)
+        if credential is None:
+            raise exceptions.AuthenticationFailed(gettext("The key is not valid or has been revoked."))
+        return AnonymousUser(), credential
+
+    @override
+    def authenticate_header(self, request: Request) -> str:
+        return 'Bearer realm="medcom"'
+
+
+class IntegrationCredentialScheme(OpenApiAuthenticationExtension):  # type: ignore[no-untyped-call]
+    target_class = "pathways.api.IntegrationCredentialAuthentication"
+    name = "integrationKey"
+
+    @override
+    def get_security_definition(self, auto_schema: Any) -> dict[str, str]:
+        return {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "An integration credential's key, issued by an administrator for one sending "
+            "system of one organisation (shown once).",
+        }
+
+
+class HasIntegrationCredential(BasePermission):
+    @override
+    def has_permission(self, request: Request, view: Any) -> bool:
+        return isinstance(request.auth, IntegrationCredential)
+
+
+class IntegrationThrottle(SimpleRateThrottle):
+    """Per credential (per address before one is known): far above what a hospital sends, low enough
+    that a runaway client cannot starve the server."""
+
+    scope = "medcom"
+    rate = "3000/min"
+
+    @override
+    def get_cache_key(self, request: Request, view: Any) -> str:
+        if isinstance(request.auth, IntegrationCredential):
+            return f"throttle_medcom_{request.auth.key_prefix}"
+        return f"throttle_medcom_{self.get_ident(request)}"
+
+
+class FhirJsonRenderer(JSONRenderer):
+    media_type = medcom.FHIR_JSON
+    format = "fhir"
+
+
+class FhirMessageOutput(serializers.Serializer[object]):
+    """A FHIR message Bundle (the HospitalNotification sent, the Acknowledgement answered): a
+    MessageHeader first, then the resources it refers to."""
+
+    resourceType = serializers.CharField()
+    id = serializers.CharField(required=False)
+    type = serializers.CharField()
+    timestamp = serializers.CharField(required=False)
+    entry = serializers.ListField(child=serializers.DictField())
+
+
+class _IssueOut(serializers.Serializer[object]):
+    severity = serializers.CharField()
+    code = serializers.CharField()
+    diagnostics = serializers.CharField()
+    expression = serializers.ListField(child=serializers.CharField(), required=False)
+
+
+class OperationOutcomeOutput(serializers.Serializer[object]):
+    """FHIR OperationOutcome: what is wrong, with a FHIRPath to where in the message."""
+
+    resourceType = serializers.CharField()
+    issue = _IssueOut(many=True)
+
+
+def _outcome(description: str) -> OpenApiResponse:
+    return OpenApiResponse(OperationOutcomeOutput, description)
+
+
+_MEDCOM_CONTENT_TYPES = ("application/fhir+json", "application/json")
+_ISSUE_CODES = {401: "login", 403: "forbidden", 405: "not-supported", 406: "not-supported", 429: "throttled"}
+
+
+class MedcomHospitalNotificationApi(APIView):
+    """POST a MedCom HospitalNotification message (FHIR R4 Bundle, every type STAA … AN_MORS, read from
+    Provenance.activity, Encounter.class and .status and Patient.deceased); the answer is MedCom's
+    Acknowledgement message (response.identifier: the MessageHeader.id received). The same message id
+    again gets the same acknowledgement and changes nothing. A message about a citizen without a plan is
+    acknowledged like any other; one that arrives before the message it follows is kept and applied in
+    event-time order. The sender must be the credential's organisation (SOR). A refused message gets an
+    OperationOutcome naming the problem, and nothing is kept."""
+
+    authentication_classes = [IntegrationCredentialAuthentication]
+    permission_classes = [HasIntegrationCredential]
+    throttle_classes = [IntegrationThrottle]
+    # application/json unless the sender asks for application/fhir+json (Accept), as FHIR servers do.
+    renderer_classes = [JSONRenderer, FhirJsonRenderer]
+    parser_classes: list[type] = []  # the body is read as sent and kept verbatim
+
+    @override
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        # A method the view has not is refused before anyone is asked for a key (in the format asked for).
+        self.format_kwarg = self.get_format_suffix(**kwargs)
+        if request.method is None or not hasattr(self, request.method.lower()):
+            raise exceptions.MethodNotAllowed(str(request.method))
+        super().initial(request, *args, **kwargs)
+
+    @override
+    def handle_exception(self, exc: Exception) -> Response:
+        response = super().handle_exception(exc)
+        detail = getattr(exc, "detail", "")
+        response.data = medcom.operation_outcome(
+            [medcom.Issue(code=_ISSUE_CODES.get(response.status_code, "processing"), diagnostics=str(detail))]
+        )
+        return response
+
+    @extend_schema(
+        request=dict.fromkeys(_MEDCOM_CONTENT_TYPES, FhirMessageOutput),
+        responses={
+            200: OpenApiResponse(
+                FhirMessageOutput,
+                "Received (also when it was received before: the same acknowledgement again). MedCom's "
+                "Acknowledgement message, response.code ok.",
+            ),
+            400: _outcome("The body is not a JSON object, or not a FHIR resource."),
+            401: _outcome("No key, or a key that is not valid or has been revoked."),
+            403: _outcome("The message's sender is another organisation than the credential's."),
+            413: _outcome("The body is larger than the limit (256 kB)."),
+            415: _outcome("Send application/fhir+json or application/json (UTF-8)."),
+            422: _outcome(
+                "A FHIR resource, but no valid HospitalNotification: wrong resource types, missing "
+                "mandatory elements, unknown codes, a message type the codes do not give, or a receiver "
+                "that is not in Fælles forløb."
+            ),
+            429: _outcome("Too many messages from this credential: wait the Retry-After seconds."),
+        },
+        parameters=[
+            OpenApiParameter(
+                "Retry-After",
+                int,
+                OpenApiParameter.HEADER,
+                required=True,
+                response=[429],
+                description="Seconds until more messages are taken.",
+            )
+        ],
+        summary="Receive a MedCom HospitalNotification (advis om sygehusophold)",
+    )
+    def post(self, request: Request) -> Response:
+        credential = cast(IntegrationCredential, request.auth)
+        django_request = request._request
+        if django_request.content_type not in _MEDCOM_CONTENT_TYPES:
+            return Response(
+                medcom.operation_outcome(
+                    [
+                        medcom.Issue(
+                            code="not-supported",
+                            diagnostics=gettext("Send application/fhir+json or application/json."),
+                        )
+                    ]
+                ),
+                status=status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
+            )
+        try:
+            length = int(django_request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0
+        if length > settings.MEDCOM_MAX_BODY_BYTES:
+            answer_status, answer = ingest.too_large()  # refused unread
+        else:
+            answer_status, answer = ingest.medcom_receive(credential=credential, body=django_request.body)
+        return Response(answer, status=answer_status)

@@ -9,4 +9,10 @@ urlpatterns = [
     path("plans/<uuid:public_id>/", api.PlanDetailApi.as_view(), name="plan-detail"),
     path("plans/<uuid:public_id>/tasks/", api.PlanTaskListApi.as_view(), name="plan-task-list"),
     path("tasks/<uuid:public_id>/", api.TaskDetailApi.as_view(), name="task-detail"),
+    # --- ingest ---
+    path(
+        "medcom/hospital-notification/",
+        api.MedcomHospitalNotificationApi.as_view(),
+        name="medcom-hospital-notification",
+    ),
 ]

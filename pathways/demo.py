@@ -11,28 +11,38 @@ addresses and phone numbers are made up.
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, time, timedelta
+from typing import Any
 
 from django.utils import timezone
 
-from pathways import services
+from pathways import ingest, medcom, outbox, pathway_templates, services, stays
 from pathways.choices import (
     ContactChannel,
     MembershipRole,
     MunicipalService,
+    NotificationKind,
+    NotificationState,
     PlanStatus,
     Sector,
     TaskKind,
     TaskStatus,
+    TransitionKind,
+    TransitionSource,
 )
 from pathways.models import (
     Goal,
+    HospitalStay,
+    IntegrationCredential,
     Membership,
+    Notification,
     Organisation,
     PathwayPlan,
+    PathwayTemplate,
     Patient,
     PlanCondition,
     PlanParticipant,
@@ -340,8 +350,10 @@ class _Seeder:
         participants: list[tuple[str, str]],
         accepted_by: dict[str, str],
         status: PlanStatus = PlanStatus.ACTIVE,
+        templates: tuple[str, ...] = (),
     ) -> PathwayPlan:
-        """A plan with its participants (org key, commitment), some of which accept (org key → username)."""
+        """A plan with its participants (org key, commitment), some of which accept (org key → username),
+        and the goals and tasks of the pathway templates `templates` (codes, as shipped)."""
         author = self.users[actor]
         plan = services.plan_create(
             actor=author,
@@ -357,6 +369,9 @@ class _Seeder:
             )
             if key in accepted_by:
                 services.participant_accept(actor=self.users[accepted_by[key]], participant=participant)
+        if templates:
+            chosen = list(PathwayTemplate.objects.filter(code__in=templates).order_by("name"))
+            pathway_templates.plan_templates_apply(actor=author, plan=plan, templates=chosen)
         if status != PlanStatus.DRAFT:
             plan = services.plan_transition(actor=author, plan=plan, to_status=PlanStatus.ACTIVE)
         if status not in (PlanStatus.DRAFT, PlanStatus.ACTIVE):
@@ -476,6 +491,9 @@ class _Seeder:
                 "algade": "egenlaege",
                 # Sundhedscenter Roskilde has not accepted yet.
             },
+            # Spirometry, inhaler technique, COPD rehabilitation, smoking cessation, vaccination, HbA1c,
+            # feet and eyes, the annual check-up; and the follow-ups every discharge makes.
+            templates=("kol", "diabetes-2"),
         )
         self.coordinator(plan, username="koordinator", organisation="roskilde", substitute="kommune")
         stay_home = self.goal(
@@ -592,16 +610,6 @@ class _Seeder:
         )
         self.task(
             plan,
-            "Kontrol af inhalationsteknik",
-            organisation="lunge",
-            kind=TaskKind.APPOINTMENT,
-            actor="sygehus",
-            due=10,
-            status=TaskStatus.ACCEPTED,
-            goal=medicine,
-        )
-        self.task(
-            plan,
             "Genoptræning: gang- og trappetræning",
             organisation="genoptr_roskilde",
             kind=TaskKind.REHABILITATION,
@@ -612,20 +620,6 @@ class _Seeder:
             description="To gange om ugen i 6 uger. Mål: at gå 2 etager uden pause.",
             goal=stairs,
             depends_on=rehab_plan,
-        )
-        self.task(
-            plan,
-            "KOL-rehabiliteringsforløb på Sundhedscenter Roskilde",
-            organisation="sundhedscenter",
-            kind=TaskKind.REHABILITATION,
-            actor="koordinator",
-            start=14,
-            due=70,
-            description=(
-                "8 ugers forløb med træning to gange om ugen og undervisning i at leve med KOL: "
-                "vejrtrækning, kost og støtte til rygestop. Egen læge kan se forløbet i planen."
-            ),
-            goal=stay_home,
         )
         self.task(
             plan,
@@ -1247,16 +1241,119 @@ class _Seeder:
 # --- stays ---
 
 
+# Who marks a follow-up of Kirsten's earlier stay done, by the organisation responsible for it.
+_DONE_BY = {
+    "hjsp_roskilde": "kommune",
+    "medicinsk": "sygehus",
+    "lunge": "sygehus",
+    "genoptr_roskilde": "koordinator",
+    "sundhedscenter": "koordinator",
+    "roskilde": "koordinator",
+    "algade": "egenlaege",
+}
+
+
 def _seed_stays(seeder: _Seeder) -> None:
-    """Kirsten's earlier admission and discharge (issue 12), through pathways.stays."""
+    """Kirsten's earlier admission and discharge (issue 12), through pathways.stays: admitted to Medicinsk
+    afdeling 20 days ago, discharged 15 days ago, as the hospital entered it. The discharge made the
+    follow-ups of her plan's templates (COPD, type 2 diabetes) with due dates from that day; those due by
+    now were done, as the plan's history then shows. The participants heard of it back then: the notices
+    are not sent again today. Nothing is added where Kirsten already has a stay (a second run)."""
+    plan = PathwayPlan.objects.open().filter(patient__cpr="1403612126").first()
+    if plan is None or HospitalStay.objects.filter(patient_id=plan.patient_id).exists():
+        return
+    nurse, hospital = seeder.users["sygehus"], seeder.orgs["medicinsk"]
+    admitted = outbox.local_moment(seeder.day(-20) or seeder.today, time(14, 35))
+    discharged = outbox.local_moment(seeder.day(-15) or seeder.today, time(10, 20))
+    for kind, moment, note in (
+        (TransitionKind.ADMISSION, admitted, "Akut indlagt med KOL-forværring og lungebetændelse."),
+        (TransitionKind.DISCHARGE, discharged, "Udskrevet til eget hjem; epikrise sendt til egen læge."),
+    ):
+        event = stays.transition_record(
+            actor=nurse,
+            patient=plan.patient,
+            kind=kind,
+            occurred_at=moment,
+            hospital=hospital,
+            source=TransitionSource.MANUAL,
+            note=note,
+        )
+        Notification.objects.filter(
+            plan=plan,
+            kind__in=[NotificationKind.PATIENT_ADMITTED, NotificationKind.PATIENT_DISCHARGED],
+            state=NotificationState.PENDING,
+        ).update(state=NotificationState.CANCELLED)
+    people = {seeder.orgs[key].pk: seeder.users[username] for key, username in _DONE_BY.items()}
+    followups = Task.objects.filter(created_by_transition=event, due_date__lt=seeder.today)
+    for task in followups.order_by("due_date", "id"):
+        services.task_transition(
+            actor=people.get(task.responsible_organisation_id), task=task, to_status=TaskStatus.COMPLETED
+        )
 
 
 # --- ingest ---
 
+# The demo hospital's sending system: Medicinsk afdeling's EPJ. Its key is published (README, seed output)
+# so that `manage.py medcom_send <example>` can post the example messages to `make run`'s server.
+DEMO_MEDCOM_KEY = "ffm_demo-medicinsk-afdeling-2026"  # a published demo key, never for real data
+DEMO_MEDCOM_SENDER = "medicinsk"
+DEMO_MEDCOM_RECEIVER = "roskilde"
+
+# Hospital notices about citizens of Roskilde with no plan: (message id, episode (forløbsid), code, given
+# name, family name, CPR number, days ago, kind of stay), ids without their "ff-demo-" prefix. Erik Hansen
+# has been admitted four times this year: the list marks him as a candidate for a plan and a coordinator.
+_NO_PLAN_NOTICES: list[tuple[str, str, str, str, str, str, int, str]] = [
+    ("erik-stin-1", "erik-1", "STIN", "Erik", "Hansen", "0512431234", 290, "inpatient"),
+    ("erik-stin-2", "erik-2", "STIN", "Erik", "Hansen", "0512431234", 160, "inpatient"),
+    ("erik-stin-3", "erik-3", "STIN", "Erik", "Hansen", "0512431234", 70, "inpatient"),
+    ("erik-stin-4", "erik-4", "STIN", "Erik", "Hansen", "0512431234", 6, "inpatient"),
+    ("poul-stin", "poul", "STIN", "Poul", "Andersen", "0103452789", 4, "inpatient"),
+    ("poul-slhj", "poul", "SLHJ", "Poul", "Andersen", "0103452789", 1, "inpatient"),
+    ("birthe-staa", "birthe", "STAA", "Birthe", "Olsen", "1109502345", 2, "acute_ambulant"),
+    ("karl-stin-1", "karl-1", "STIN", "Karl", "Mikkelsen", "2803371122", 120, "inpatient"),
+    ("karl-stin-2", "karl-2", "STIN", "Karl", "Mikkelsen", "2803371122", 1, "inpatient"),
+]  # fmt: skip
+
+
+def _receive_demo_message(credential: IntegrationCredential, message: dict[str, Any]) -> None:
+    status, answer = ingest.medcom_receive(credential=credential, body=json.dumps(message).encode("utf-8"))
+    if status != 200:
+        raise RuntimeError(f"The demo message {message['id']} was refused ({status}): {answer}")
+
 
 def _seed_medcom(seeder: _Seeder) -> None:
     """The integration credential of the demo hospital, Kirsten's current admission received as a MedCom
-    message, and citizens without a plan (issue 12), through pathways.ingest."""
+    message, and citizens without a plan (issue 12), through pathways.ingest. Repeats of the same
+    messages (fixed message ids) change nothing, so running it again adds nothing."""
+    credential = ingest.credential_authenticate(DEMO_MEDCOM_KEY)
+    if credential is None:
+        credential, _key = ingest.credential_issue(
+            actor=None,
+            organisation=seeder.orgs[DEMO_MEDCOM_SENDER],
+            name="EPJ, Sygehus Sjælland Øst (demo)",
+            key=DEMO_MEDCOM_KEY,
+        )
+    # Kirsten is in hospital again: `manage.py medcom_send kirsten-discharge` sends her home.
+    _receive_demo_message(credential, medcom.example_message("kirsten-admission"))
+    sender, receiver = seeder.orgs[DEMO_MEDCOM_SENDER], seeder.orgs[DEMO_MEDCOM_RECEIVER]
+    now = timezone.now()
+    for message_id, episode, code, given, family, cpr, days_ago, stay_class in _NO_PLAN_NOTICES:
+        moment = now - timedelta(days=days_ago, hours=3)
+        message = medcom.notification_bundle(
+            code=code,
+            message_id=f"ff-demo-{message_id}",
+            sender=(sender.sor_code, sender.name),
+            receiver=(receiver.sor_code, receiver.name),
+            cpr=cpr,
+            given_name=given,
+            family_name=family,
+            episode_id=f"ff-demo-forloeb-{episode}",
+            admitted_at=moment - timedelta(days=3) if code == "SLHJ" else moment,
+            ended_at=moment if code == "SLHJ" else None,
+            sent_at=moment,
+            stay_class=stay_class,
+        )
+        _receive_demo_message(credential, message)
 
 
 def seed(write: Callable[[str], None]) -> None:
@@ -1285,3 +1382,7 @@ def seed(write: Callable[[str], None]) -> None:
     width = max(len(username) for username, _who, _sees in DEMO_LOGINS)
     for username, who, sees in DEMO_LOGINS:
         write(f"  {username.ljust(width)}  {who}\n  {'':{width}}  sees: {sees}")
+    write(
+        f"\nMedCom demo key (Medicinsk afdeling's EPJ): {DEMO_MEDCOM_KEY}\n"
+        "  Send an example hospital notice to the running server: manage.py medcom_send kirsten-discharge"
+    )

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from django import forms
+from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
 from pathways import extensions
@@ -14,8 +17,10 @@ from pathways.choices import (
     TASK_TRANSITIONS,
     GoalStatus,
     Sector,
+    StayClass,
     TaskKind,
     TaskStatus,
+    TransitionKind,
 )
 from pathways.cpr import cpr_parse, validate_cpr
 from pathways.models import Goal, Organisation, PathwayPlan, Task, User
@@ -294,7 +299,88 @@ class EmergencyAccessForm(CprSearchForm):
 # --- templates ---
 
 
+class TemplateUpdateForm(forms.Form):
+    """Update the plan from its template: the version the preview showed (a newer one is refused)."""
+
+    version = forms.IntegerField(min_value=1, widget=forms.HiddenInput)
+
+
 # --- stays ---
+
+# The events a hospital enters by hand; an admission is acute ambulant or admitted (the kind of stay).
+ADMISSION = "admission"
+STAY_EVENTS = [
+    (ADMISSION, _("Admission")),
+    (TransitionKind.LEAVE_START.value, TransitionKind.LEAVE_START.label),
+    (TransitionKind.LEAVE_END.value, TransitionKind.LEAVE_END.label),
+    (TransitionKind.DISCHARGE.value, TransitionKind.DISCHARGE.label),
+    (TransitionKind.DEATH.value, TransitionKind.DEATH.label),
+]
+
+
+class StayMomentForm(forms.Form):
+    """When a hospital event happened: a date and a time of day in Danish time."""
+
+    day = forms.DateField(label=_("Date"), widget=IsoDateInput)
+    time = forms.TimeField(label=_("Time"), widget=forms.TimeInput(format="%H:%M", attrs={"type": "time"}))
+    note = forms.CharField(label=_("Note (optional)"), required=False, max_length=500)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        style_fields(self)
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        day, time = data.get("day"), data.get("time")
+        if day is not None and time is not None:
+            data["occurred_at"] = datetime.combine(day, time, tzinfo=ZoneInfo(settings.TIME_ZONE))
+        return data
+
+
+class StayEventForm(StayMomentForm):
+    """A hospital event entered on the plan page by a hospital taking part in the plan."""
+
+    event = forms.ChoiceField(label=_("Event"), choices=STAY_EVENTS)
+    stay_class = forms.ChoiceField(
+        label=_("Kind of stay (for an admission)"),
+        choices=[("", "—"), *StayClass.choices],
+        required=False,
+    )
+    hospital = forms.ModelChoiceField(
+        label=_("Hospital"), queryset=Organisation.objects.none(), to_field_name="public_id"
+    )
+    field_order = ["event", "stay_class", "day", "time", "hospital", "note"]
+
+    def __init__(self, *args: Any, organisations: list[Organisation], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field = self.fields["hospital"]
+        field.queryset = Organisation.objects.filter(  # type: ignore[attr-defined]
+            pk__in=[organisation.pk for organisation in organisations]
+        ).order_by("name")
+        if organisations:
+            field.initial = organisations[0].public_id
+        self.order_fields(self.field_order)
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        event = data.get("event")
+        if event == ADMISSION:
+            if not data.get("stay_class"):
+                self.add_error("stay_class", _("Choose the kind of stay for an admission."))
+            else:
+                acute = data["stay_class"] == StayClass.ACUTE_AMBULANT
+                data["kind"] = TransitionKind.ADMISSION_ACUTE if acute else TransitionKind.ADMISSION
+        elif event:
+            data["kind"] = TransitionKind(event)
+        return data
+
+
+class StayEventCancelForm(forms.Form):
+    note = forms.CharField(label=_("Why (optional)"), required=False, max_length=500)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        style_fields(self)
 
 
 # --- ingest ---

@@ -32,6 +32,7 @@ from pathways.models import (
     PlanCondition,
     PlanParticipant,
     Task,
+    Transition,
     User,
 )
 
@@ -53,7 +54,14 @@ HISTORY_HIDDEN_FIELDS = frozenset(
 # Goals and tasks are named after their own snapshots (so a deleted one keeps its name); other objects
 # that events point to are read from their tables.
 _NAMED_BY_SNAPSHOT: tuple[type[Model], ...] = (Goal, Task)
-PLAN_HISTORY_MODELS: tuple[type[Model], ...] = (PathwayPlan, PlanCondition, PlanParticipant, Goal, Task)
+PLAN_HISTORY_MODELS: tuple[type[Model], ...] = (
+    PathwayPlan,
+    PlanCondition,
+    PlanParticipant,
+    Goal,
+    Task,
+    Transition,  # hospital events (pathways.stays); what each changed shows as its tasks' and plan's changes
+)
 
 
 def plan_history_models() -> list[type[Model]]:
@@ -165,6 +173,12 @@ def _record_name(model: type[Model], data: dict[str, Any], lookup: _Lookup) -> s
         return f"{user} · {lookup.name(Organisation, data.get('organisation_id'))}"
     if model is Patient:
         return f"{data.get('given_name', '')} {data.get('family_name', '')}"
+    if model is Transition:
+        # "Discharged home · 3. marts 2026 10:15", the time in local time (the snapshot holds it in UTC).
+        kind = Transition._meta.get_field("kind")
+        occurred = Transition._meta.get_field("occurred_at")
+        when = _readable(model, occurred, data.get("occurred_at"), lookup)
+        return f"{_readable(model, kind, data.get('kind'), lookup)} · {when}"
     # The others name themselves from their own columns (title, description, display).
     fields = _fields_by_column(model)
     own = {fields[c].attname: v for c, v in data.items() if c in fields and not fields[c].is_relation}

@@ -475,6 +475,8 @@ class Goal(models.Model):
     )
     target_date = models.DateField(_("target date"), null=True, blank=True)
     sort_order = models.PositiveSmallIntegerField(_("order"), default=0)
+    # The template goal it came from, so several templates' goals with the same key merge into one.
+    template_key = models.SlugField(_("template item"), max_length=64, blank=True, editable=False)
     version = models.PositiveIntegerField(_("version"), default=1)
     created_by = models.ForeignKey(User, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
@@ -1019,6 +1021,8 @@ class PlanTemplate(models.Model):
     version = models.ForeignKey(
         PathwayTemplateVersion, verbose_name=_("version"), on_delete=models.PROTECT, related_name="+"
     )
+    # The day the template's "days from the plan's start" count from.
+    start_date = models.DateField(_("counted from"), default=timezone.localdate)
     applied_at = models.DateTimeField(_("applied"), default=timezone.now)
     applied_by = models.ForeignKey(User, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
 

@@ -459,7 +459,7 @@ def _message(row: Notification) -> channels.OutgoingMessage:
                 "There is news for you in a pathway plan in Fælles forløb (%(what)s).\n\n"
                 "See it here (sign in first): %(link)s\n\n"
                 "This message holds no health information."
-            ) % {"what": str(row.get_kind_display()).lower(), "link": link}
+            ) % {"what": stay_notice_what(row.kind) or str(row.get_kind_display()).lower(), "link": link}
     else:
         language = getattr(recipient, "language", "da")
         with override(language if language in dict(settings.LANGUAGES) else "da"):
@@ -645,3 +645,50 @@ def sweep(*, now: datetime | None = None, seconds: float | None = None) -> int:
 
 
 # --- stays: what the participants are told of hospital events ---
+
+# An e-mail about a hospital event says only that there is news about a hospital stay: which event (an
+# admission, a death) and whose is read in the product after signing in, where the in-app list names them.
+STAY_NOTICE_KINDS = frozenset(
+    {
+        NotificationKind.PATIENT_ADMITTED,
+        NotificationKind.PATIENT_ON_LEAVE,
+        NotificationKind.PATIENT_DISCHARGED,
+        NotificationKind.PATIENT_DIED,
+        NotificationKind.TRANSITION_REVERSED,
+    }
+)
+
+
+def stay_notice_what(kind: str) -> str | None:
+    """What an e-mail to staff calls a hospital event (in the active language); None for other kinds."""
+    if kind in STAY_NOTICE_KINDS:
+        return str(_("news about a hospital stay"))
+    return None
+
+
+def hospital_event_notify(
+    *, plan: PathwayPlan, kind: NotificationKind, event: str, actor: User | None
+) -> set[str]:
+    """Tell the staff of every organisation taking part in the plan, at once, in the product and by e-mail
+    (the worker is asked when the transaction commits), except the person who recorded the event. `event`
+    names the hospital event, so telling it twice leaves one message each."""
+    staff = User.objects.filter(
+        is_active=True,
+        memberships__organisation__participations__plan=plan,
+        memberships__ended_at__isnull=True,
+    ).distinct()
+    if actor is not None:
+        staff = staff.exclude(pk=actor.pk)
+    return notify_staff(staff, kind=kind, plan=plan, due_at=timezone.now(), event=event)
+
+
+def non_staff_messages_cancel(*, plan: PathwayPlan) -> int:
+    """Cancel every message about the plan still waiting for a recipient who is not staff: the patient's
+    reminders and letters, and a relative's once relatives are told (a death). Rows a worker holds are
+    cancelled too: it checks before it sends. Returns how many."""
+    staff_type = ContentType.objects.get_for_model(User)
+    return (
+        Notification.objects.filter(plan=plan, state__in=_WAITING)
+        .exclude(recipient_type=staff_type)
+        .update(state=NotificationState.CANCELLED, lease_until=None)
+    )

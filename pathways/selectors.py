@@ -3,6 +3,7 @@ constant number of queries, whatever the number of patients, tasks or organisati
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
@@ -26,13 +27,24 @@ from django.urls import reverse
 from django.utils import timezone
 
 from pathways import access, extensions
+from pathways.audit import PatientRead, access_log_write
 from pathways.choices import (
     PLAN_OPEN_STATUSES,
+    STAY_OPEN_STATUSES,
+    STAY_STARTS,
     TASK_OPEN_STATUSES,
     TASK_TRANSITIONS,
     AccessAction,
+    MedcomCode,
+    ReceivedState,
     Sector,
+    StayEnd,
+    StayStatus,
     TaskStatus,
+    TransitionEffectKind,
+    TransitionKind,
+    TransitionSource,
+    TransitionState,
 )
 from pathways.history import HistoryEntry, history_entries, plan_history_models
 from pathways.models import (
@@ -40,12 +52,18 @@ from pathways.models import (
     AuditEvent,
     EmergencyAccess,
     Goal,
+    HospitalStay,
     Notification,
     Organisation,
     PathwayPlan,
+    PathwayTemplateVersion,
     PlanCondition,
     PlanParticipant,
+    PlanTemplate,
+    ReceivedMessage,
     Task,
+    Transition,
+    TransitionEffect,
     User,
     event_model_label,
 )
@@ -183,6 +201,10 @@ class PlanPage:
     emergency_alerts: list[EmergencyAccess] = field(default_factory=list)
     # The sections the apps above add (pathways.extensions.PlanSection): (template, context) in order.
     sections: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    # The pathway templates the plan was made from, with their versions (section "templates").
+    templates: list[PlanTemplateRow] = field(default_factory=list)
+    # The hospital stays and their events (section "stays").
+    stays: StaysSection | None = None
 
 
 def _sector_group_key(sector: str) -> str:
@@ -306,7 +328,9 @@ def plan_page_for(actor: User, public_id: UUID) -> PlanPage:
         emergency_alerts=_unseen_emergency_accesses(plan.emergency_accesses.all())
         if rights.is_coordinator
         else [],
+        templates=plan_templates_of(plan),
     )
+    page.stays = stays_section(actor, plan, [p for p, _accept in page.participants], rows)
     for section in extensions.PLAN_SECTIONS:
         context = section.context(actor, page)
         if context is not None:
@@ -391,7 +415,311 @@ def letters_for(user: Any) -> QuerySet[Notification]:
 # --- templates ---
 
 
+@dataclass(frozen=True)
+class PlanTemplateRow:
+    """A pathway template the plan was made from: the version the plan has, and the template's latest."""
+
+    plan_template: PlanTemplate
+    latest_number: int
+
+    @property
+    def template(self) -> Any:
+        return self.plan_template.template
+
+    @property
+    def number(self) -> int:
+        return self.plan_template.version.number
+
+    @property
+    def has_update(self) -> bool:
+        return self.latest_number > self.number
+
+
+def plan_templates_of(plan: PathwayPlan) -> list[PlanTemplateRow]:
+    """The plan's templates with their versions and whether a newer one is out, in one query."""
+    latest = (
+        PathwayTemplateVersion.objects.filter(template=OuterRef("template_id"))
+        .order_by("-number")
+        .values("number")[:1]
+    )
+    rows = (
+        PlanTemplate.objects.filter(plan=plan)
+        .select_related("template", "version")
+        .annotate(latest_number=Subquery(latest))
+        .order_by("template__name", "id")
+    )
+    return [PlanTemplateRow(row, row.latest_number or row.version.number) for row in rows]
+
+
 # --- stays ---
+
+# Who records hospital events by hand: staff acting for a hospital or psychiatry organisation taking part.
+HOSPITAL_EVENT_SECTORS = (Sector.HOSPITAL, Sector.PSYCHIATRY)
+
+
+def hospital_event_organisations(actor: User, participants: Iterable[PlanParticipant]) -> list[Organisation]:
+    """The organisations taking part in the plan (`participants`, with their organisations) for which the
+    actor records hospital events by hand: the hospitals and psychiatry they act for (their own and the
+    departments under them)."""
+    acting = access.acting_organisation_ids(actor)
+    return [
+        p.organisation
+        for p in participants
+        if p.organisation.sector in HOSPITAL_EVENT_SECTORS and p.organisation_id in acting
+    ]
+
+
+def hospital_event_organisations_of(actor: User, plan: PathwayPlan) -> list[Organisation]:
+    participants = plan.participants.select_related("organisation").order_by("organisation__name", "id")
+    return hospital_event_organisations(actor, participants)
+
+
+@dataclass(frozen=True)
+class StayEvent:
+    """A hospital event as the plan page shows it: what it changed (while it is in effect) and what the
+    reader may do with it."""
+
+    transition: Transition
+    paused: list[Task]
+    kept_on_hold: list[Task]
+    resumed: list[Task]
+    redated: list[Task]
+    created: list[Task]
+    plan_completed: bool
+    reminders_cancelled: int | None
+    can_correct: bool
+    can_cancel: bool
+
+    @property
+    def in_effect(self) -> bool:
+        return self.transition.state == TransitionState.APPLIED
+
+    @property
+    def changed_something(self) -> bool:
+        return bool(
+            self.paused
+            or self.kept_on_hold
+            or self.resumed
+            or self.redated
+            or self.created
+            or self.plan_completed
+            or self.reminders_cancelled
+        )
+
+
+@dataclass(frozen=True)
+class StayRow:
+    stay: HospitalStay
+    events: list[StayEvent]
+
+    @property
+    def is_open(self) -> bool:
+        return self.stay.status in STAY_OPEN_STATUSES
+
+
+@dataclass(frozen=True)
+class StaysSection:
+    """The plan's hospital stays, newest first, each with its events in the order they happened."""
+
+    stays: list[StayRow]
+    open_stay: HospitalStay | None
+    # New events are recorded in a current plan; those entered by hand are corrected or cancelled in a
+    # closed one too (a death completes the plan).
+    can_record: bool
+
+
+def stays_section(
+    actor: User, plan: PathwayPlan, participants: Iterable[PlanParticipant], rows: Iterable[TaskRow]
+) -> StaysSection:
+    """The stays section of the plan page in two queries, whatever the number of stays and events (one for
+    a plan without stays): the events with their stays and hospitals, and what they did (the tasks are the
+    page's own rows)."""
+    records = bool(hospital_event_organisations(actor, participants))
+    tasks = {row.task.pk: row.task for row in rows}
+    transitions = list(
+        plan.transitions.select_related("stay__hospital").order_by("stay__started_at", "occurred_at", "id")
+    )
+    effects: dict[int, list[TransitionEffect]] = {}
+    in_effect = TransitionEffect.objects.filter(transition__plan=plan, reversed_at__isnull=True)
+    for effect in in_effect.order_by("id") if transitions else []:
+        effects.setdefault(effect.transition_id, []).append(effect)
+    by_stay: dict[int, list[Transition]] = {}
+    stays: dict[int, HospitalStay] = {}
+    for transition in transitions:
+        by_stay.setdefault(transition.stay_id, []).append(transition)
+        stays[transition.stay_id] = transition.stay
+    rows_out = []
+    starts = [s.started_at for s in stays.values() if s.status != StayStatus.CANCELLED]
+    for stay_id, events in by_stay.items():
+        stay = stays[stay_id]
+        applied = [t for t in events if t.state == TransitionState.APPLIED]
+        last_applied = applied[-1] if applied else None
+        # Events of a stay another one followed are not cancelled (the service refuses: that one first).
+        followed = stay.end_reason in (StayEnd.TRANSFERRED, StayEnd.CONVERTED) or any(
+            start > stay.started_at for start in starts
+        )
+        rows_out.append(
+            StayRow(
+                stay=stay,
+                events=[
+                    _stay_event(
+                        transition,
+                        effects.get(transition.pk, []),
+                        tasks,
+                        may_change=records,
+                        is_last=transition == last_applied,
+                        followed=followed,
+                    )
+                    for transition in events
+                ],
+            )
+        )
+    rows_out.sort(key=lambda row: (row.stay.started_at, row.stay.pk), reverse=True)
+    open_stay = next((row.stay for row in rows_out if row.is_open), None)
+    return StaysSection(
+        stays=rows_out, open_stay=open_stay, can_record=records and plan.status in PLAN_OPEN_STATUSES
+    )
+
+
+def _stay_event(
+    transition: Transition,
+    effects: list[TransitionEffect],
+    tasks: dict[int, Task],
+    *,
+    may_change: bool,
+    is_last: bool,
+    followed: bool,
+) -> StayEvent:
+    def of(kind: str, *, carried: bool | None = None) -> list[Task]:
+        found = []
+        for effect in effects:
+            if effect.kind != kind or effect.task_id not in tasks:
+                continue
+            if carried is not None and (effect.status_before == TaskStatus.ON_HOLD) != carried:
+                continue
+            found.append(tasks[effect.task_id])
+        return found
+
+    counted = [e.count for e in effects if e.kind == TransitionEffectKind.REMINDERS_CANCELLED]
+    manual = transition.source == TransitionSource.MANUAL and transition.state == TransitionState.APPLIED
+    # An admission is cancelled with everything after it in its stay; another event only while it is the
+    # stay's last; nothing of a stay another one followed (the service says so too).
+    cancellable = not followed and (transition.kind in STAY_STARTS or is_last)
+    return StayEvent(
+        transition=transition,
+        paused=of(TransitionEffectKind.TASK_PAUSED, carried=False),
+        kept_on_hold=of(TransitionEffectKind.TASK_PAUSED, carried=True),
+        resumed=of(TransitionEffectKind.TASK_RESUMED),
+        redated=of(TransitionEffectKind.TASK_REDATED),
+        created=of(TransitionEffectKind.TASK_CREATED),
+        plan_completed=any(e.kind == TransitionEffectKind.PLAN_COMPLETED for e in effects),
+        reminders_cancelled=counted[0] if counted else None,
+        can_correct=may_change and manual,
+        can_cancel=may_change and manual and cancellable,
+    )
+
+
+def recent_hospital_events(plan_ids: Iterable[int], *, days: int = 7) -> list[Transition]:
+    """Admissions and discharges in effect of the last `days` days in the plans, newest first (the
+    coordinator's worklist), with their stays' hospitals."""
+    since = timezone.now() - timedelta(days=days)
+    return list(
+        Transition.objects.filter(
+            plan_id__in=list(plan_ids),
+            state=TransitionState.APPLIED,
+            kind__in=[*STAY_STARTS, TransitionKind.DISCHARGE],
+            occurred_at__gte=since,
+        )
+        .select_related("stay__hospital")
+        .order_by("-occurred_at", "-id")
+    )
 
 
 # --- ingest ---
+# "Admissions without a plan": the receiving organisation's hospital notices about citizens with no plan.
+# Who reads them: the staff of the receiving organisation, of the units under it (a municipality's home
+# nursing reads what the municipality receives: it is the service that pauses), and of the organisation
+# above a receiving unit (a municipality's staff act for its units, as access.acting_organisation_ids
+# says). Other organisations see none of them. The link to the list costs the pages showing it one query.
+
+# A citizen with this many admissions in 12 months is a candidate for a plan and a coordinator.
+ADMISSIONS_CANDIDATE = 3
+_ADMISSION_CODES = [MedcomCode.STAA, MedcomCode.STIN]
+_ADMISSION_CANCELS = [MedcomCode.AN_STAA, MedcomCode.AN_STIN]
+_access_log_file = logging.getLogger("faelles_forloeb.access")
+
+
+def _notice_receivers(own: frozenset[int]) -> QuerySet[Organisation, int]:
+    """The organisations whose notices the staff of `own` read (see above), as one subquery."""
+    return Organisation.objects.filter(
+        Q(id__in=own) | Q(parent_id__in=own) | Q(children__id__in=own, sector=Sector.MUNICIPALITY)
+    ).values_list("id", flat=True)
+
+
+def notice_receivers_for(user: User) -> frozenset[int]:
+    """The organisations whose received hospital notices the user reads (see above)."""
+    own = access.active_organisation_ids(user)
+    if not own:
+        return frozenset()
+    return frozenset(_notice_receivers(own))
+
+
+def admissions_without_plan_for(user: User) -> QuerySet[ReceivedMessage]:
+    """The notices about citizens without a plan received by the user's organisations, newest first, each
+    with `admissions_12m`: the citizen's admissions (distinct stays, cancelled ones left out) received by
+    the same organisation in the last 12 months, counted in the same query."""
+    receivers = notice_receivers_for(user)
+    if not receivers:
+        return ReceivedMessage.objects.none()
+    cancelled = ReceivedMessage.objects.filter(
+        sender_id=OuterRef("sender_id"), refers_to=OuterRef("message_id"), code__in=_ADMISSION_CANCELS
+    )
+    admissions = (
+        ReceivedMessage.objects.filter(
+            citizen_key=OuterRef("citizen_key"),
+            receiver_id=OuterRef("receiver_id"),
+            code__in=_ADMISSION_CODES,
+            event_at__gte=timezone.now() - timedelta(days=365),
+        )
+        .exclude(Exists(cancelled))
+        .order_by()
+        .values("citizen_key")
+        .annotate(stays=Count("episode_id", distinct=True))
+        .values("stays")
+    )
+    return (
+        ReceivedMessage.objects.filter(state=ReceivedState.NO_PLAN, receiver_id__in=receivers)
+        .select_related("sender", "receiver")
+        .annotate(admissions_12m=Coalesce(Subquery(admissions, output_field=IntegerField()), Value(0)))
+        .order_by("-event_at", "-id")
+    )
+
+
+def admissions_without_plan_exist(user: User) -> bool:
+    """Whether the user has an "admissions without a plan" list to read (for the link to it)."""
+    own = access.active_organisation_ids(user)
+    return bool(own) and (
+        ReceivedMessage.objects.filter(
+            state=ReceivedState.NO_PLAN, receiver_id__in=_notice_receivers(own)
+        ).exists()
+    )
+
+
+def admissions_without_plan_log(user: User, notices: Iterable[ReceivedMessage]) -> None:
+    """Log the page as the read of patient data it is. A notice about a patient the product knows is an
+    access-log row of that patient (a list read, through the receiving organisation), in one INSERT. Most
+    notices are about citizens the product does not know: the access log has no row for someone who is no
+    patient of the product, so those reads go to the access log file (faelles_forloeb.access) by the
+    notices' public ids, never the CPR number or the name; the notice ties the id to the citizen while it
+    is kept (MEDCOM_NO_PLAN_KEEP_DAYS)."""
+    notices = list(notices)
+    known = [
+        PatientRead(patient_id=notice.patient_id, organisation_id=notice.receiver_id)
+        for notice in notices
+        if notice.patient_id is not None
+    ]
+    if known:
+        access_log_write(actor=user, reads=known, action=AccessAction.LIST)
+    unknown = [str(notice.public_id) for notice in notices if notice.patient_id is None]
+    if unknown:
+        _access_log_file.info("list admissions_without_plan user=%s notices=%s", user.pk, ",".join(unknown))

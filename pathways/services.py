@@ -40,6 +40,7 @@ from pathways.models import (
     PlanCondition,
     PlanParticipant,
     Task,
+    Transition,
     User,
 )
 
@@ -345,6 +346,7 @@ def goal_create(
     description: str,
     expected_result: str = "",
     target_date: date | None = None,
+    template_key: str = "",
 ) -> Goal:
     plan = PathwayPlan.objects.select_for_update().get(pk=plan.pk)  # one sort order per goal
     _require(actor, plan, _can_edit_plan, "goal")
@@ -355,6 +357,7 @@ def goal_create(
         expected_result=expected_result,
         target_date=target_date,
         sort_order=order,
+        template_key=template_key,
         created_by=actor,
     )
     goal.full_clean()
@@ -378,6 +381,8 @@ def task_create(
     status: TaskStatus = TaskStatus.REQUESTED,
     visible_to_patient: bool = True,
     depends_on: Task | None = None,
+    template_key: str = "",
+    created_by_transition: Transition | None = None,
 ) -> Task:
     current = PathwayPlan.objects.get(pk=plan.pk)  # the rights of now, not of the caller's copy
     _require(actor, current, lambda rights: rights.can_add_task_for(responsible_organisation.pk), "task")
@@ -394,6 +399,8 @@ def task_create(
         status=status,
         visible_to_patient=visible_to_patient,
         depends_on=depends_on,
+        template_key=template_key,
+        created_by_transition=created_by_transition,
         created_by=actor,
         completed_at=timezone.now() if status == TaskStatus.COMPLETED else None,
     )
@@ -431,6 +438,52 @@ def task_transition(
     outbox.task_reminders_sync(task=locked)
     if to_status == TaskStatus.COMPLETED:
         outbox.tasks_released(task=locked, actor=actor)
+    return locked
+
+
+@transaction.atomic
+def task_change_by_hospital_event(
+    *,
+    task: Task,
+    status: TaskStatus,
+    hold_reason: str,
+    window_start: date | None,
+    due_date: date | None,
+) -> Task:
+    """A hospital event puts a task on hold, resumes it, gives it new dates or cancels a follow-up it made
+    (pathways.stays, which records what it did so that it can be undone). The product's own change: stays
+    has checked that the actor may record the event, whoever is responsible for the task. Transitions as
+    TASK_TRANSITIONS; only what changes is written (a new version, reminders following)."""
+    locked = Task.objects.select_for_update(of=("self",)).get(pk=task.pk)
+    if status != locked.status and status not in TASK_TRANSITIONS[locked.status]:
+        raise TransitionNotAllowed(
+            _("A task that is %(from)s cannot become %(to)s.")
+            % {"from": locked.get_status_display(), "to": TaskStatus(status).label},
+            code="task_transition",
+        )
+    values = {
+        "status": status,
+        "hold_reason": hold_reason,
+        "window_start": window_start,
+        "due_date": due_date,
+    }
+    changed = _set_changed(locked, values)
+    if changed:
+        _save_new_version(locked, changed)
+        outbox.task_reminders_sync(task=locked)
+    return locked
+
+
+@transaction.atomic
+def plan_status_by_hospital_event(*, plan: PathwayPlan, to_status: PlanStatus) -> PathwayPlan:
+    """A death completes the plan whatever its open status, and cancelling the death (AN_MORS) puts back
+    the status it had, a completed plan included: outside PLAN_TRANSITIONS, for pathways.stays only, which
+    has checked the actor's rights and tells the participants itself. Reminders follow the status."""
+    locked = PathwayPlan.objects.select_for_update().get(pk=plan.pk)
+    changed = _set_changed(locked, {"status": to_status})
+    if changed:
+        _save_new_version(locked, changed)
+        outbox.plan_reminders_sync(plan=locked)
     return locked
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from pathways import outbox
+from pathways import ingest, outbox, stays
 
 # Well inside the soft time limit (CELERY_TASK_SOFT_TIME_LIMIT): what is left goes in the next run.
 DELIVERY_BUDGET_SECONDS = 150.0
@@ -32,4 +32,27 @@ def overdue_scan() -> int:
     return outbox.overdue_scan()
 
 
+# --- stays ---
+
+
+@shared_task(name="pathways.tasks.stays_hold_coming_due", acks_late=True, ignore_result=True)
+def stays_hold_coming_due() -> int:
+    """Every morning (beat): while patients are in hospital, the tasks coming due are put on hold as their
+    admission's were (each task once per stay; safe twice)."""
+    return stays.stays_hold_coming_due()
+
+
 # --- ingest ---
+
+
+@shared_task(name="pathways.tasks.medcom_release_held", acks_late=True, ignore_result=True)
+def medcom_release_held() -> int:
+    """Every minute (beat): received hospital notices whose wait for an earlier message is over are
+    applied on their own (each row locked; safe twice)."""
+    return ingest.medcom_release_held()
+
+
+@shared_task(name="pathways.tasks.medcom_prune", acks_late=True, ignore_result=True)
+def medcom_prune() -> int:
+    """Nightly (beat): notices about citizens without a plan older than MEDCOM_NO_PLAN_KEEP_DAYS go."""
+    return ingest.medcom_prune()

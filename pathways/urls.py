@@ -59,8 +59,30 @@ urlpatterns = [
         name="notification-read-partial",
     ),
     # --- templates ---
+    # What updating the plan to a newer version of one of its templates would do (GET), and doing it (POST).
+    path(
+        "plans/<uuid:public_id>/templates/<uuid:template_id>/update/",
+        plan_templates.plan_template_update,
+        name="plan-template-update",
+    ),
     # --- stays ---
+    path(
+        "plans/<uuid:public_id>/stays/record/",
+        stays.stay_event_record_partial,
+        name="stay-event-record-partial",
+    ),
+    path(
+        "plans/<uuid:public_id>/stays/events/<uuid:transition_id>/correct/",
+        stays.stay_event_correct_partial,
+        name="stay-event-correct-partial",
+    ),
+    path(
+        "plans/<uuid:public_id>/stays/events/<uuid:transition_id>/cancel/",
+        stays.stay_event_cancel_partial,
+        name="stay-event-cancel-partial",
+    ),
     # --- ingest ---
+    path("admissions-without-plan/", admissions.admissions_without_plan, name="admissions-without-plan"),
     # Sign-in and the account's security (no patient data).
     path("login/second-step/", account_views.mfa_verify, name="mfa-verify"),
     path("account/two-step/", account_views.mfa_setup, name="mfa-setup"),

@@ -29,6 +29,12 @@ class NotificationBell:
     def unread(self) -> int:
         return selectors.unread_notification_count(self._user) if self.shown else 0
 
+    @cached_property
+    def admissions_without_plan(self) -> bool:
+        """Whether the user's organisations have received notices about citizens without a plan (the
+        caseload and the worklist link to the list; asked only there)."""
+        return self.shown and selectors.admissions_without_plan_exist(self._user)
+
 
 def notification_bell(request: HttpRequest) -> dict[str, Any]:
     """`notification_bell` for signed-in users; nothing at all for anonymous ones."""

@@ -1,11 +1,17 @@
 """Headless Chromium (the system's, driven by Playwright) against pytest-django's live server."""
 
+import json
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from django.core.management import call_command
+from django.utils import timezone
 from playwright.sync_api import sync_playwright
+
+from pathways import ingest, medcom
+from pathways.demo import DEMO_MEDCOM_KEY
 
 CHROMIUM = os.environ.get("FF_CHROMIUM", "/usr/bin/chromium")
 SCREENSHOTS = Path(
@@ -35,8 +41,17 @@ def page(browser):
 
 @pytest.fixture
 def demo(transactional_db, settings):
+    """The demo, with Kirsten back home: seed_demo leaves her admitted (so that a person trying the product
+    can send her discharge); here the demo's discharge notice is received, so her home visit and GP
+    follow-up are no longer on hold (a visit cannot be done while she is in hospital)."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     call_command("seed_demo", stdout=open(os.devnull, "w"))  # noqa: SIM115
+    credential = ingest.credential_authenticate(DEMO_MEDCOM_KEY)
+    assert credential is not None
+    # Ten minutes ago, so that a test can admit her again and discharge her by hand "now".
+    message = medcom.example_message("kirsten-discharge", now=timezone.now() - timedelta(minutes=10))
+    status, _answer = ingest.medcom_receive(credential=credential, body=json.dumps(message).encode())
+    assert status == 200
 
 
 @pytest.fixture

@@ -29,6 +29,7 @@ from pathways import services
 from pathways.choices import TaskKind
 from pathways.models import PathwayPlan, Task, User
 from tests.conftest import PASSWORD, World
+from tests.pathways import medcom_messages as medcom
 
 TOKEN_URL = reverse("api:auth-token")
 
@@ -182,6 +183,66 @@ def fail_four_times(targets: Targets) -> None:
         assert response.status_code == 400
 
 
+def medcom_post(
+    make: Callable[[], bytes],
+    *,
+    content_type: str = "application/fhir+json",
+    key: str | None = None,
+    throttled: bool = False,
+) -> Call:
+    """A POST of a HospitalNotification by the world's hospital's sending system (MedCom ingest)."""
+
+    def call(client: APIClient, targets: Targets) -> Any:
+        sender = medcom.sender_for(targets.world.hospital)
+        authorization = f"Bearer {sender.key if key is None else key}"
+        body = make().decode()
+        if not throttled:
+            return client.generic("POST", medcom.URL, body, content_type, HTTP_AUTHORIZATION=authorization)
+        rate, pathways_api.IntegrationThrottle.rate = pathways_api.IntegrationThrottle.rate, "1/min"
+        try:
+            client.generic("POST", medcom.URL, body, content_type, HTTP_AUTHORIZATION=authorization)
+            return client.generic("POST", medcom.URL, body, content_type, HTTP_AUTHORIZATION=authorization)
+        finally:
+            pathways_api.IntegrationThrottle.rate = rate
+
+    return call
+
+
+def _admission() -> bytes:
+    return medcom.body(medcom.bundle("STIN", cpr=medcom.NO_PLAN_CPR))
+
+
+MEDCOM = "medcom-hospital-notification"
+MEDCOM_CASES = [
+    Case(f"{MEDCOM}-200", MEDCOM, "post", 200, medcom_post(_admission)),
+    Case(f"{MEDCOM}-400-not-json", MEDCOM, "post", 400, medcom_post(lambda: b"{not json")),
+    Case(f"{MEDCOM}-401-wrong-key", MEDCOM, "post", 401, medcom_post(_admission, key="ffm_wrong")),
+    Case(
+        f"{MEDCOM}-403-another-sender",
+        MEDCOM,
+        "post",
+        403,
+        medcom_post(lambda: medcom.body(medcom.bundle("STIN", sender=("3001", "Lægerne")))),
+    ),
+    Case(
+        f"{MEDCOM}-413-too-large",
+        MEDCOM,
+        "post",
+        413,
+        medcom_post(lambda: b" " * (settings.MEDCOM_MAX_BODY_BYTES + 1) + _admission()),
+    ),
+    Case(f"{MEDCOM}-415-text", MEDCOM, "post", 415, medcom_post(_admission, content_type="text/plain")),
+    Case(
+        f"{MEDCOM}-422-not-a-bundle",
+        MEDCOM,
+        "post",
+        422,
+        medcom_post(lambda: b'{"resourceType": "Patient"}'),
+    ),
+    Case(f"{MEDCOM}-429-throttled", MEDCOM, "post", 429, medcom_post(_admission, throttled=True)),
+]
+
+
 GET_URLS = ["plan-list", "plan-detail", "plan-task-list", "task-detail"]
 NURSE = {"username": "home_nurse", "password": PASSWORD}
 
@@ -226,6 +287,7 @@ CASES = [
         429,
         token_post({"username": "gp_doctor", "password": "wrong"}, fail_four_times),
     ),
+    *MEDCOM_CASES,
 ]
 
 

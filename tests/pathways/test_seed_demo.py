@@ -137,7 +137,10 @@ def test_demo_logins_table_names_exactly_the_patients_each_login_sees():
 
 @pytest.mark.django_db
 def test_kirstens_discharge_home_visit_is_due_within_a_day_with_a_named_nurse():
-    visit = Task.objects.get(plan__patient__given_name="Kirsten", kind=TaskKind.HOME_VISIT)
+    # The visit after her latest discharge (her earlier stay's follow-up visit, made by that one, is done).
+    visit = Task.objects.get(
+        plan__patient__given_name="Kirsten", kind=TaskKind.HOME_VISIT, created_by_transition__isnull=True
+    )
     assert visit.due_date is not None
     assert 0 <= (visit.due_date - timezone.localdate()).days <= 1
     assert visit.responsible_person is not None

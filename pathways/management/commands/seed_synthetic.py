@@ -26,6 +26,7 @@ from pathways.choices import (
     AccessAction,
     AccessPurpose,
     MembershipRole,
+    MunicipalService,
     PlanStatus,
     Sector,
     TaskKind,
@@ -165,9 +166,18 @@ class Command(BaseCommand):
             wanted.append((f"{SOR_PREFIX}-G{g}", f"Lægepraksis {g + 1}", Sector.GENERAL_PRACTICE, None))
         have = {o.sor_code: o for o in Organisation.objects.filter(sor_code__startswith=f"{SOR_PREFIX}-")}
         missing = [w for w in wanted if w[0] not in have]
+        services = {"HS": MunicipalService.HOME_NURSING, "GT": MunicipalService.REHABILITATION}
         for sor, name, sector, parent in sorted(missing, key=lambda w: w[3] is not None):
+            # SYN-K265-HS: home nursing of municipality 265 (discharge follow-ups find it by these two).
+            parts = sor.split("-")
+            municipal = sector == Sector.MUNICIPALITY
             have[sor] = Organisation.objects.create(
-                sor_code=sor, name=name, sector=sector, parent=have[parent] if parent else None
+                sor_code=sor,
+                name=name,
+                sector=sector,
+                parent=have[parent] if parent else None,
+                municipality_code=parts[1][1:] if municipal else "",
+                municipal_service=services.get(parts[-1], "") if municipal else "",
             )
         return {
             "departments": [
@@ -222,9 +232,10 @@ class Command(BaseCommand):
             Patient,
             ["id", "public_id", "cpr", "birth_date", "given_name", "family_name", "address", "postal_code",
              "city", "phone", "email", "home_municipality", "preferred_contact", "language",
-             "interpreter_needed", "created_at", "updated_at"],
+             "interpreter_needed", "general_practice", "created_at", "updated_at"],
             [(p.pk, p.public_id, p.cpr, p.birth_date, p.given_name, p.family_name, "", "", "", p.phone, "",
-              p.home_municipality, p.preferred_contact, "da", False, today_ts, today_ts) for p in patients],
+              p.home_municipality, p.preferred_contact, "da", False, orgs["gp"][i % len(orgs["gp"])].pk,
+              today_ts, today_ts) for i, p in enumerate(patients, start=start)],
         )  # fmt: skip
         plans, triples = [], []
         for i, patient in enumerate(patients, start=start):
@@ -252,10 +263,10 @@ class Command(BaseCommand):
             PathwayPlan,
             ["id", "public_id", "patient", "title", "what_matters", "status", "review_date",
              "coordinator", "coordinator_organisation", "coordinator_phone", "coordinator_substitute",
-             "version", "created_by", "created_at", "updated_at"],
+             "resume_services_on_leave", "version", "created_by", "created_at", "updated_at"],
             [(p.pk, p.public_id, p.patient.pk, p.title, p.what_matters, p.status, p.review_date,
-              p.coordinator_id, p.coordinator_organisation_id, "", None, p.version, None, today_ts, today_ts)
-             for p in plans],
+              p.coordinator_id, p.coordinator_organisation_id, "", None, False, p.version, None, today_ts,
+              today_ts) for p in plans],
         )  # fmt: skip
         # The bulk of the rows (≈ 20 per patient) goes in with COPY: model instances and bound INSERTs
         # made the first version ≈ 40 times slower.
@@ -275,7 +286,7 @@ class Command(BaseCommand):
                      users[org.pk].pk if accepted else None)
                 )  # fmt: skip
             for order, text in enumerate(["Færre akutte indlæggelser", "Klare hverdagen selv"]):
-                goals.append((uuid4(), plan.pk, text, "", "active", None, order, 1, None, now, now))
+                goals.append((uuid4(), plan.pk, text, "", "active", None, order, "", 1, None, now, now))
             by_sector = {Sector.HOSPITAL: dept, Sector.MUNICIPALITY: home, Sector.GENERAL_PRACTICE: gp}
             for _ in range(rng.randint(6, 18)):  # 12 on average
                 sector, kind, title = rng.choice(TASKS)
@@ -286,7 +297,7 @@ class Command(BaseCommand):
                 person = users.get(org.pk)
                 tasks.append(
                     (uuid4(), plan.pk, None, title, "", kind.value, org.pk, person.pk if person else None,
-                     None, due, status.value, True, None, rng.randint(1, 4), None, now, now,
+                     None, due, status.value, True, None, "", "", None, rng.randint(1, 4), None, now, now,
                      now - timedelta(days=(today - due).days) if done else None)
                 )  # fmt: skip
             for org in (dept, home):
@@ -305,14 +316,15 @@ class Command(BaseCommand):
         _copy(
             Goal,
             ["public_id", "plan", "description", "expected_result", "status", "target_date", "sort_order",
-             "version", "created_by", "created_at", "updated_at"],
+             "template_key", "version", "created_by", "created_at", "updated_at"],
             goals,
         )  # fmt: skip
         _copy(
             Task,
             ["public_id", "plan", "goal", "title", "description", "kind", "responsible_organisation",
              "responsible_person", "window_start", "due_date", "status", "visible_to_patient", "depends_on",
-             "version", "created_by", "created_at", "updated_at", "completed_at"],
+             "hold_reason", "template_key", "created_by_transition", "version", "created_by", "created_at",
+             "updated_at", "completed_at"],
             tasks,
         )  # fmt: skip
         _copy(
