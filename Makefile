@@ -1,5 +1,5 @@
 # The README's two commands. Everything is in config/stack.sh so CI and people run the same steps.
-.PHONY: run test bench lint
+.PHONY: run test bench lint send-notice
 
 run:
 	@bash config/stack.sh run
@@ -15,3 +15,8 @@ bench:
 
 lint:
 	.venv/bin/ruff check . && .venv/bin/ruff format --check . && .venv/bin/mypy .
+
+# One of the demo's MedCom hospital notices (pathways/medcom_examples/) to the server `make run` started:
+# make send-notice NAME=kirsten-discharge (make send-notice ARGS=--list names them).
+send-notice:
+	@bash config/stack.sh send $(NAME) $(ARGS)

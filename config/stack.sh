@@ -176,6 +176,21 @@ cmd_run() {
   wait "$honcho" 2>/dev/null || true
 }
 
+# One of the demo's MedCom hospital notices to the server `make run` runs (make send-notice
+# NAME=kirsten-discharge): the settings need the secret key make run keeps; the command talks HTTP only.
+cmd_send() {
+  ensure_venv
+  local var; var=$(data_root)
+  if [ ! -f "$var/secret_key" ]; then
+    echo "Start the product with 'make run' first." >&2
+    exit 1
+  fi
+  export DJANGO_SECRET_KEY; DJANGO_SECRET_KEY=$(cat "$var/secret_key")
+  export DJANGO_ENV="${DJANGO_ENV:-development}" DJANGO_DEBUG="${DJANGO_DEBUG:-1}"
+  cd "$ROOT"
+  "$PY" manage.py medcom_send --url "http://127.0.0.1:${PORT:-8000}" "$@"
+}
+
 cmd_test() {
   ensure_system_packages test
   ensure_venv
@@ -257,5 +272,6 @@ case "${1:-}" in
   run) shift; cmd_run "$@" ;;
   test) shift; cmd_test "$@" ;;
   bench) shift; cmd_bench "$@" ;;
+  send) shift; cmd_send "$@" ;;
   *) echo "usage: $0 run|test|bench [pytest args]" >&2; exit 2 ;;
 esac

@@ -330,7 +330,36 @@ def _superseded(message: ReceivedMessage) -> bool:
 
 def _process(message: ReceivedMessage, *, alone: bool) -> None:
     """Apply, hold or note one message of a citizen with a plan (its row locked or just inserted).
-    `alone`: its hold ran out, so it is applied without waiting for the message it follows."""
+    `alone`: its hold ran out, so it is applied without waiting for the message it follows. Then the
+    corrections and cancellations that arrived before it and waited for it."""
+    _process_one(message, alone=alone)
+    if message.state == ReceivedState.HELD:
+        return
+    waiting = list(
+        ReceivedMessage.objects.select_for_update(of=("self",), skip_locked=True)
+        .select_related("sender", "patient")
+        .filter(state=ReceivedState.HELD, sender_id=message.sender_id, refers_to=message.message_id)
+    )
+    for later in sorted(waiting, key=_release_order):
+        _process(later, alone=False)
+
+
+def _process_one(message: ReceivedMessage, *, alone: bool) -> None:
+    if message.refers_to:
+        referred = ReceivedMessage.objects.filter(
+            sender_id=message.sender_id, message_id=message.refers_to
+        ).first()
+        if referred is None and not alone:
+            # A correction or cancellation before the message it replaces: it waits for it (MedCom
+            # messages may overtake each other), else the replaced message would win when it comes.
+            _set_state(message, ReceivedState.HELD, hold=True)
+            return
+        if referred is not None:
+            # Its type may depend on the referred message's (a "not deceased" after a death cancels it).
+            final = medcom.code_after(medcom.notice_parse(message.body.encode("utf-8")), referred.code)
+            if final.code != message.code:
+                message.code, message.event_at = final.code, final.event_at
+                message.save(update_fields=["code", "event_at"])
     code = str(message.code)
     if _replaces(code):
         referred = ReceivedMessage.objects.filter(

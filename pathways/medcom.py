@@ -24,7 +24,7 @@ import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, cast
 from uuid import uuid4
@@ -56,6 +56,10 @@ FHIR_JSON = "application/fhir+json"
 RESOURCE_TYPES = frozenset({"MessageHeader", "Patient", "Encounter", "Organization", "Provenance"})
 # No HospitalNotification nests deeper than about ten levels.
 MAX_DEPTH = 32
+# FHIR's id datatype; also what the received_message.message_id column holds.
+FHIR_ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")
+PLAUSIBLE_PAST = timedelta(days=10 * 366)
+PLAUSIBLE_AHEAD = timedelta(days=1)
 
 CLASSES = {"EMER": StayClass.ACUTE_AMBULANT, "IMP": StayClass.INPATIENT}
 CLASS_CODES = {value: code for code, value in CLASSES.items()}
@@ -371,6 +375,16 @@ def _moment(value: Any, expression: str, *, required: bool = True) -> datetime |
         moment = None
     if moment is None or moment.tzinfo is None or "T" not in value:
         raise _refuse("value", _("A time must have a date, a time of day and a time zone."), expression)
+    # A hospital notice is about now: a clock a day fast, or a stay begun years ago, but not year 1 or 9999
+    # (which the database and the lists would carry for ever).
+    try:
+        plausible = (
+            timezone.now() - PLAUSIBLE_PAST <= moment.astimezone(UTC) <= timezone.now() + PLAUSIBLE_AHEAD
+        )
+    except OverflowError:
+        plausible = False
+    if not plausible:
+        raise _refuse("value", _("The time is too far in the past or the future to be true."), expression)
     return moment
 
 
@@ -398,6 +412,12 @@ def _header(message: _Message) -> tuple[int, dict[str, Any]]:
         )
     if not isinstance(first.get("id"), str):
         raise _refuse("required", _("The MessageHeader has no id."), "Bundle.entry[0].resource.id")
+    if not FHIR_ID.fullmatch(first["id"]):
+        raise _refuse(
+            "value",
+            _("A FHIR id has 1 to 64 letters, digits, '-' and '.'."),
+            "Bundle.entry[0].resource.id",
+        )
     return 0, first
 
 

@@ -23,12 +23,13 @@ import pgtrigger
 from django.contrib.auth.models import AbstractUser
 from django.contrib.contenttypes.fields import GenericForeignKey
 from django.contrib.contenttypes.models import ContentType
-from django.core.exceptions import ValidationError
+from django.core.exceptions import ObjectDoesNotExist, ValidationError
 from django.core.validators import MaxValueValidator
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
+from django.utils.formats import date_format
 from django.utils.translation import get_language_info
 from django.utils.translation import gettext_lazy as _
 from pghistory.models import Context, Events
@@ -466,6 +467,8 @@ class PlanParticipant(models.Model):
 class Goal(models.Model):
     """An agreed goal (FHIR Goal)."""
 
+    history_hidden_fields = ("template_key",)
+
     public_id = models.UUIDField(default=uuid4, unique=True, editable=False)
     plan = models.ForeignKey(PathwayPlan, on_delete=models.CASCADE, related_name="goals")
     description = models.TextField(_("goal"), max_length=1000)
@@ -495,6 +498,9 @@ class Goal(models.Model):
 @audited()
 class Task(models.Model):
     """A commitment in the plan with one responsible organisation (FHIR Task; CarePlan.activity)."""
+
+    # Which template item made it is bookkeeping, not something a reader of the plan's history needs.
+    history_hidden_fields = ("template_key",)
 
     public_id = models.UUIDField(default=uuid4, unique=True, editable=False)
     plan = models.ForeignKey(PathwayPlan, on_delete=models.CASCADE, related_name="tasks")
@@ -964,7 +970,9 @@ class TemplateTask(models.Model):
                 condition=Q(offset_days__lte=730), name="templatetask_offset_at_most_two_years"
             ),
             models.CheckConstraint(
-                condition=~Q(depends_on_key=F("key")), name="templatetask_not_own_dependency"
+                condition=~Q(depends_on_key=F("key")),
+                name="templatetask_not_own_dependency",
+                violation_error_message=_("A task cannot depend on itself."),
             ),
         ]
 
@@ -1034,7 +1042,11 @@ class PlanTemplate(models.Model):
         ]
 
     def __str__(self) -> str:
-        return str(self.version)
+        # The audit trail renders rows whose version is gone from its snapshot: say which it was.
+        try:
+            return str(self.version)
+        except ObjectDoesNotExist:
+            return f"{self.template_id} v{self.version_id}"
 
 
 # --- Hospital stays and transitions -----------------------------------------------------------------------
@@ -1094,7 +1106,7 @@ class HospitalStay(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.hospital} {self.started_at:%Y-%m-%d}"
+        return f"{self.hospital} {date_format(timezone.localtime(self.started_at), 'DATE_FORMAT')}"
 
 
 @audited()
@@ -1166,7 +1178,9 @@ class Transition(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_kind_display()} {self.occurred_at:%Y-%m-%d %H:%M}"
+        # Read in the plan's history: Danish time, written the Danish way.
+        when = date_format(timezone.localtime(self.occurred_at), "DATETIME_FORMAT")
+        return f"{self.get_kind_display()} {when}"
 
 
 class TransitionEffect(models.Model):

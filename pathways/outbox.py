@@ -54,7 +54,7 @@ from pathways.choices import (
     TaskKind,
     TaskStatus,
 )
-from pathways.models import Notification, PathwayPlan, Patient, Task, User
+from pathways.models import Membership, Notification, PathwayPlan, Patient, Task, User
 
 logger = logging.getLogger(__name__)
 
@@ -254,6 +254,28 @@ def task_assigned(*, task: Task, actor: User | None) -> None:
         due_at=timezone.now(),
         event=f"v{task.version}",
     )
+
+
+def tasks_assigned_to_organisations(*, tasks: Iterable[Task]) -> None:
+    """New tasks that came to organisations rather than to a person (a discharge's follow-ups): the staff
+    of each responsible organisation hear of them (bell and e-mail), so the GP learns of the follow-up as
+    soon as the discharge is known, not two days before it is due."""
+    tasks = [task for task in tasks if task.responsible_person_id is None]
+    members = Membership.objects.active().filter(
+        organisation_id__in={task.responsible_organisation_id for task in tasks}, user__is_active=True
+    )
+    staff: dict[int, list[User]] = {}
+    for membership in members.select_related("user"):
+        staff.setdefault(membership.organisation_id, []).append(membership.user)
+    for task in tasks:
+        notify_staff(
+            staff.get(task.responsible_organisation_id, []),
+            kind=NotificationKind.TASK_ASSIGNED,
+            plan=task.plan,
+            task=task,
+            due_at=timezone.now(),
+            event=f"v{task.version}",
+        )
 
 
 def tasks_released(*, task: Task, actor: User | None) -> None:
@@ -683,12 +705,11 @@ def hospital_event_notify(
 
 
 def non_staff_messages_cancel(*, plan: PathwayPlan) -> int:
-    """Cancel every message about the plan still waiting for a recipient who is not staff: the patient's
-    reminders and letters, and a relative's once relatives are told (a death). Rows a worker holds are
+    """Cancel every message about the plan still waiting for the patient — reminders and letters — (and
+    for relatives, once relatives are told: issue 13) at a death. Not the messages to staff or to an
+    escalation's secretariat: the work about the plan is theirs to close. Rows a worker holds are
     cancelled too: it checks before it sends. Returns how many."""
-    staff_type = ContentType.objects.get_for_model(User)
-    return (
-        Notification.objects.filter(plan=plan, state__in=_WAITING)
-        .exclude(recipient_type=staff_type)
-        .update(state=NotificationState.CANCELLED, lease_until=None)
+    patient_type = ContentType.objects.get_for_model(Patient)
+    return Notification.objects.filter(plan=plan, state__in=_WAITING, recipient_type=patient_type).update(
+        state=NotificationState.CANCELLED, lease_until=None
     )

@@ -17,7 +17,7 @@ from django.db.models import Exists, OuterRef
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from pathways import access, selectors, services
+from pathways import access, outbox, selectors, services
 from pathways.choices import (
     PLAN_OPEN_STATUSES,
     TASK_OPEN_STATUSES,
@@ -515,6 +515,7 @@ def followups_create(
             skipped.party,
             transition.public_id,
         )
+    outbox.tasks_assigned_to_organisations(tasks=made)
     return list(made)
 
 

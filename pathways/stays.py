@@ -78,6 +78,9 @@ HOLD_SECTORS = (Sector.MUNICIPALITY, Sector.GENERAL_PRACTICE)
 HOLDABLE_STATUSES = (TaskStatus.REQUESTED, TaskStatus.ACCEPTED, TaskStatus.IN_PROGRESS)
 # A time a little ahead of the server's clock is accepted (clocks differ); further ahead is a mistake.
 FUTURE_TOLERANCE = timedelta(minutes=15)
+# Hospital events of the last year act on the plan; an older stay belongs in the record, not here (and a
+# year like 1900 is a typing error).
+PAST_LIMIT = timedelta(days=365)
 STAY_CLASS_OF = {
     TransitionKind.ADMISSION_ACUTE: StayClass.ACUTE_AMBULANT,
     TransitionKind.ADMISSION: StayClass.INPATIENT,
@@ -115,8 +118,8 @@ def transition_record(
     """Record a hospital event of the patient's current plan and apply what it does (see the module).
 
     An admission opens a stay at `hospital` (of `stay_class`, which must fit the kind); leave, discharge
-    and death act on the stay with `episode_id` if there is one, else on the patient's open stay (and
-    `hospital` is not used). The same event again (kind, stay and time) changes nothing and returns the
+    and death act on the stay with `episode_id` if there is one, else on the patient's open stay at
+    `hospital`. The same event again (kind, stay and time) changes nothing and returns the
     one recorded. `actor=None` is the product itself (a received message); a person must act for a hospital
     or psychiatry organisation taking part in the plan, and for `hospital` when admitting
     (PermissionDenied). ValidationError, with nothing written, for what cannot be applied: no current plan,
@@ -148,7 +151,7 @@ def transition_record(
         repeat = repeat.filter(stay__episode_id=episode_id)
     if (found := repeat.first()) is not None:
         return found
-    stay = _stay_for(patient, episode_id)
+    stay = _stay_for(patient, episode_id, hospital)
     if stay is None:
         raise ValidationError(
             _("The patient has no hospital stay for this event: record the admission first."), code="no_stay"
@@ -214,6 +217,24 @@ def _admit(
         .first()
     )
     if current is not None:
+        # A second admission to the same place is not a transfer (MedCom sends a transfer as a new STIN
+        # from the receiving hospital; acute ambulant care may become an admission): by hand a mistake.
+        if current.hospital_id == hospital.pk and current.stay_class == wanted:
+            admitted = current.transitions.filter(kind__in=STAY_STARTS, state=TransitionState.APPLIED).first()
+            if source == TransitionSource.MEDCOM and admitted is not None:
+                # The hospital's own notice of a stay already entered by hand: the same stay, now with the
+                # hospital's episode id, so its later notices find it.
+                if episode_id and not current.episode_id:
+                    HospitalStay.objects.filter(pk=current.pk).update(episode_id=episode_id[:100])
+                return admitted
+            raise ValidationError(
+                _(
+                    "The patient is already in %(hospital)s since %(time)s. Record the discharge first, "
+                    "or correct the time of that admission."
+                )
+                % {"hospital": hospital.name, "time": _local_text(current.started_at)},
+                code="already_admitted",
+            )
         _check_after_last_event(current, occurred_at)
     else:
         _check_after_previous_stay(patient, occurred_at)
@@ -423,6 +444,8 @@ def transition_correct(
         current.save(update_fields=["state", "reversed_at"])
         _move_time(current.kind, stay, previous, occurred_at)
     else:
+        if current.kind == TransitionKind.DISCHARGE:
+            _keep_followups(current, corrected)
         _undo(current, stay, plan, state=TransitionState.CORRECTED, at=moment)
         # The stay it took over is open again: taking it over anew ends it at the new time.
         _move_time(current.kind, stay, None, occurred_at)
@@ -438,6 +461,29 @@ def transition_correct(
         plan=plan, kind=NotificationKind.TRANSITION_REVERSED, event=f"reversed:{current.pk}", actor=actor
     )
     return corrected
+
+
+def _keep_followups(current: Transition, corrected: Transition) -> None:
+    """A discharge moved in time keeps its follow-ups (people may have taken them on): they become the
+    corrected discharge's, and those nobody has started move with the discharge day. Undoing the rest of
+    the old discharge then leaves them alone; the corrected one makes only what is missing."""
+    shift = _local_day(corrected.occurred_at) - _local_day(current.occurred_at)
+    created = current.effects.filter(kind=TransitionEffectKind.TASK_CREATED, reversed_at__isnull=True)
+    task_ids = list(created.values_list("task_id", flat=True))
+    created.update(transition=corrected)
+    Task.objects.filter(pk__in=task_ids).update(created_by_transition=corrected)
+    if not shift:
+        return
+    for task in Task.objects.select_for_update(of=("self",)).filter(
+        pk__in=task_ids, status=TaskStatus.REQUESTED
+    ):
+        services.task_change_by_hospital_event(
+            task=task,
+            status=TaskStatus(task.status),
+            hold_reason=task.hold_reason,
+            window_start=task.window_start + shift if task.window_start else None,
+            due_date=task.due_date + shift if task.due_date else None,
+        )
 
 
 def _check_correction_time(
@@ -795,9 +841,10 @@ def _current_version(transition: Transition) -> Transition:
     return current
 
 
-def _stay_for(patient: Patient, episode_id: str) -> HospitalStay | None:
+def _stay_for(patient: Patient, episode_id: str, hospital: Organisation) -> HospitalStay | None:
     """The stay an event acts on: the one with the hospital's episode id where given, else the patient's
-    open stay. Locked."""
+    open stay at `hospital` (or a unit of it, or the hospital it is a unit of): one hospital's discharge
+    never ends another hospital's stay. Locked."""
     stays = (
         HospitalStay.objects.select_for_update().filter(patient=patient).exclude(status=StayStatus.CANCELLED)
     )
@@ -805,7 +852,10 @@ def _stay_for(patient: Patient, episode_id: str) -> HospitalStay | None:
         found = stays.filter(episode_id=episode_id).order_by("-started_at", "-id").first()
         if found is not None:
             return found
-    return stays.filter(status__in=STAY_OPEN_STATUSES).order_by("-started_at", "-id").first()
+    related = Q(hospital=hospital) | Q(hospital__parent=hospital)
+    if hospital.parent_id is not None:
+        related |= Q(hospital_id=hospital.parent_id)
+    return stays.filter(related, status__in=STAY_OPEN_STATUSES).order_by("-started_at", "-id").first()
 
 
 def _last_event(stay: HospitalStay, *, before: Transition | None = None) -> Transition | None:
@@ -865,6 +915,12 @@ def _open_status(stay: HospitalStay) -> StayStatus:
 def _check_moment(moment: datetime) -> None:
     if timezone.is_naive(moment):
         raise ValidationError(_("The time must say which time zone it is in."), code="naive_time")
+    if moment < timezone.now() - PAST_LIMIT:
+        raise ValidationError(
+            _("The time %(time)s is more than a year ago. Only events of the last year can be recorded.")
+            % {"time": _local_text(moment)},
+            code="too_old",
+        )
     if moment > timezone.now() + FUTURE_TOLERANCE:
         raise ValidationError(
             _("The time %(time)s is in the future. Record an event when it has happened.")

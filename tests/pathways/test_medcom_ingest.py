@@ -11,6 +11,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 import pytest
+from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.db import connection
 from django.utils import timezone
@@ -73,9 +74,8 @@ class Story:
         """`refers`: the name of an earlier message of the story (its code, or the `name` it was given)."""
         name = extra.pop("name", code)
         episode = extra.pop("episode", self.episode)
-        message = bundle(
-            code, at=hours_ago(hours), episode=episode, refers_to=self.ids.get(refers, ""), **extra
-        )
+        refers_to = extra.pop("refers_to", self.ids.get(refers, ""))  # or a message not sent yet
+        message = bundle(code, at=hours_ago(hours), episode=episode, refers_to=refers_to, **extra)
         status, answer = self.sender.receive(message)
         assert status == 200, answer
         assert answer["entry"][0]["resource"]["response"] == {"identifier": message_id(message), "code": "ok"}
@@ -178,6 +178,54 @@ def test_a_cancelled_death_reopens_the_plan(world, hospital_sender):
 
 
 # --- Repeats and order ------------------------------------------------------------------------------------
+
+
+def test_a_cancellation_that_overtakes_its_discharge_waits_for_it_and_then_undoes_it(world, hospital_sender):
+    story = Story(hospital_sender)
+    story.send("STIN", 40)
+    discharge_id = "slhj-overtaken"
+    early = story.send("AN_SLHJ", 1, name="AN_SLHJ", refers_to=discharge_id)
+    assert early.state == ReceivedState.HELD
+    assert stay().status == StayStatus.IN_PROGRESS
+    story.send("SLHJ", 2, message_id=discharge_id)
+    # The discharge is applied, then the cancellation that waited for it: she is in hospital after all.
+    assert ReceivedMessage.objects.get(pk=early.pk).state == ReceivedState.APPLIED
+    assert stay().status == StayStatus.IN_PROGRESS
+    assert Transition.objects.get(kind=TransitionKind.DISCHARGE).state == TransitionState.CANCELLED
+
+
+def test_a_cancelled_death_that_overtakes_the_death_leaves_the_plan_open(world, hospital_sender):
+    story = Story(hospital_sender)
+    story.send("STIN", 40)
+    death_id = "mors-overtaken"
+    early = story.send("AN_MORS", 4, name="AN_MORS", refers_to=death_id, status="in-progress")
+    assert early.state == ReceivedState.HELD
+    story.send("MORS", 5, message_id=death_id)
+    early.refresh_from_db()
+    assert (early.code, early.state) == (MedcomCode.AN_MORS, ReceivedState.APPLIED)
+    assert plan_status(world) == PlanStatus.ACTIVE
+    assert Transition.objects.get(kind=TransitionKind.DEATH).state == TransitionState.CANCELLED
+
+
+def test_a_message_id_longer_than_fhir_allows_is_refused_and_nothing_is_written(world, hospital_sender):
+    before = counts()
+    status, answer = hospital_sender.receive(bundle("STIN", at=hours_ago(5), message_id="x" * 101))
+    assert status == 422
+    assert answer["resourceType"] == "OperationOutcome"
+    assert counts() == before
+
+
+@pytest.mark.parametrize("moment", ["0001-01-01T00:00:00+14:00", "9999-12-31T23:00:00+01:00"])
+def test_an_impossible_time_is_refused_and_nothing_is_written(world, hospital_sender, moment):
+    message = bundle("STIN", at=hours_ago(5))
+    for entry in message["entry"]:
+        if entry["resource"]["resourceType"] == "Encounter":
+            entry["resource"]["period"]["start"] = moment
+    before = counts()
+    status, answer = hospital_sender.receive(message)
+    assert status == 422
+    assert answer["resourceType"] == "OperationOutcome"
+    assert counts() == before
 
 
 def test_a_repeated_message_gets_the_same_answer_and_changes_nothing(world, hospital_sender):
@@ -313,6 +361,10 @@ def test_a_cancellation_of_something_never_applied_is_only_noted(world, hospital
     before = Transition.objects.count()
     status, _answer = hospital_sender.receive(bundle("AN_STIN", at=hours_ago(3), refers_to="never-received"))
     assert status == 200
+    # It waits for the message it cancels (which may only be late), then, alone, has nothing to undo.
+    assert ReceivedMessage.objects.get().state == ReceivedState.HELD
+    after_the_wait = timezone.now() + timedelta(minutes=settings.MEDCOM_HOLD_MINUTES + 1)
+    ingest.medcom_release_held(now=after_the_wait)
     assert ReceivedMessage.objects.get().state == ReceivedState.NOTED
     assert Transition.objects.count() == before
 
@@ -320,6 +372,8 @@ def test_a_cancellation_of_something_never_applied_is_only_noted(world, hospital
 def test_a_correction_of_something_never_received_is_applied_as_the_event(world, hospital_sender):
     status, _answer = hospital_sender.receive(bundle("RE_STIN", at=hours_ago(20), refers_to="never-received"))
     assert status == 200
+    assert ReceivedMessage.objects.get().state == ReceivedState.HELD
+    ingest.medcom_release_held(now=timezone.now() + timedelta(minutes=settings.MEDCOM_HOLD_MINUTES + 1))
     assert ReceivedMessage.objects.get().state == ReceivedState.APPLIED
     assert stay().status == StayStatus.IN_PROGRESS
     assert Transition.objects.get().kind == TransitionKind.ADMISSION

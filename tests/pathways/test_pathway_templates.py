@@ -330,7 +330,7 @@ def test_a_changed_template_is_published_as_the_next_version_and_the_old_one_sta
                 task("b", ResponsibleParty.GENERAL_PRACTICE, 1, depends_on_key="c"),
                 task("c", ResponsibleParty.GENERAL_PRACTICE, 1, depends_on_key="a"),
             ],
-            "waits for itself",
+            "venter på sig selv",
         ),
         (
             [

@@ -44,6 +44,7 @@ from pathways.models import (
     Notification,
     Organisation,
     PathwayTemplate,
+    Patient,
     Task,
     TemplateTask,
     Transition,
@@ -344,9 +345,14 @@ def test_cancelling_a_discharge_holds_again_what_it_resumed_and_cancels_its_foll
     assert Task.objects.filter(created_by_transition=again, status=TaskStatus.REQUESTED).count() == 2
 
 
-def test_correcting_a_discharge_makes_the_follow_ups_again_from_the_right_day(world, tasks, discharge_rules):
+def test_correcting_a_discharge_keeps_its_follow_ups_and_moves_those_not_started(
+    world, tasks, discharge_rules
+):
     record(world, ADMISSION, ago(days=6))
     discharge = record(world, DISCHARGE, ago(hours=1))
+    made = {t.template_key: t for t in Task.objects.filter(created_by_transition=discharge)}
+    # Home nursing has taken on its visit already; the GP's follow-up is not started.
+    services.task_transition(actor=None, task=made["hjemmesygeplejebesoeg"], to_status=TaskStatus.ACCEPTED)
     right = ago(days=2)
 
     corrected = stays.transition_correct(actor=world.hospital_doctor, transition=discharge, occurred_at=right)
@@ -357,11 +363,12 @@ def test_correcting_a_discharge_makes_the_follow_ups_again_from_the_right_day(wo
         discharge,
         DISCHARGE,
     )
-    assert set(Task.objects.filter(created_by_transition=discharge).values_list("status", flat=True)) == {
-        TaskStatus.CANCELLED
-    }
-    visit = Task.objects.get(created_by_transition=corrected, template_key="hjemmesygeplejebesoeg")
-    assert visit.due_date == day_of(right) + timedelta(days=1)
+    kept = {t.template_key: t for t in Task.objects.filter(created_by_transition=corrected)}
+    assert {key: task.pk for key, task in kept.items()} == {key: task.pk for key, task in made.items()}
+    assert not Task.objects.filter(status=TaskStatus.CANCELLED).exists()
+    visit, gp = kept["hjemmesygeplejebesoeg"], kept["opfoelgning-egen-laege"]
+    assert (visit.status, visit.due_date) == (TaskStatus.ACCEPTED, made["hjemmesygeplejebesoeg"].due_date)
+    assert (gp.status, gp.due_date) == (TaskStatus.REQUESTED, day_of(right) + timedelta(days=7))
     assert stay_of(corrected).ended_at == right
     assert held(world) == set()
     # The same time again changes nothing; the old event leads to its correction.
@@ -370,6 +377,9 @@ def test_correcting_a_discharge_makes_the_follow_ups_again_from_the_right_day(wo
         == corrected
     )
     assert Transition.objects.filter(kind=DISCHARGE).count() == 2
+    # Cancelling the corrected discharge cancels the follow-ups nobody has finished.
+    stays.transition_cancel(actor=world.hospital_doctor, transition=corrected)
+    assert Task.objects.get(pk=gp.pk).status == TaskStatus.CANCELLED
 
 
 # --- Death ---------------------------------------------------------------------------------------------
@@ -378,7 +388,8 @@ def test_correcting_a_discharge_makes_the_follow_ups_again_from_the_right_day(wo
 @pytest.fixture
 def reminders(world) -> dict[str, Notification]:
     """A hospital appointment in 6 days (not held) the patient is reminded of and its doctor told of,
-    and a message to a relative (any recipient who is not staff) about the plan."""
+    and a message about the plan to an organisation (as to a dispute's secretariat): neither staff nor
+    the patient."""
     appointment = services.task_create(
         actor=None,
         plan=world.plan,
@@ -389,8 +400,8 @@ def reminders(world) -> dict[str, Notification]:
         due_date=timezone.localdate() + timedelta(days=6),
     )
     rows = Notification.objects.filter(task=appointment, state=NotificationState.PENDING)
-    relative_key = outbox.notify(
-        recipient=world.gp,  # stands in for a relative: a recipient who is not a staff user
+    other_key = outbox.notify(
+        recipient=world.gp,  # an organisation's own address, like a secretariat's
         kind=NotificationKind.APPOINTMENT_REMINDER,
         channel=NotificationChannel.SMS,
         plan=world.plan,
@@ -399,7 +410,7 @@ def reminders(world) -> dict[str, Notification]:
     return {
         "patient": rows.get(kind=NotificationKind.APPOINTMENT_REMINDER),
         "staff": rows.get(kind=NotificationKind.TASK_DUE_SOON),
-        "relative": Notification.objects.get(dedupe_key=relative_key),
+        "organisation": Notification.objects.get(dedupe_key=other_key),
     }
 
 
@@ -411,10 +422,10 @@ def test_a_death_completes_the_plan_and_cancels_every_reminder_in_the_same_trans
     world, tasks, reminders
 ):
     record(world, ADMISSION, ago(days=1))
-    staff = ContentType.objects.get_for_model(User)
+    patient = ContentType.objects.get_for_model(Patient)
     waiting = Notification.objects.filter(plan=world.plan, state=NotificationState.PENDING)
-    to_others = waiting.exclude(recipient_type=staff).count()
-    assert to_others >= 2
+    to_patient = waiting.filter(recipient_type=patient).count()
+    assert to_patient >= 1
 
     death = record(world, DEATH, ago(hours=1))
 
@@ -422,12 +433,15 @@ def test_a_death_completes_the_plan_and_cancels_every_reminder_in_the_same_trans
     assert world.plan.status == PlanStatus.COMPLETED
     stay = stay_of(death)
     assert (stay.status, stay.end_reason) == (StayStatus.FINISHED, StayEnd.DIED)
-    assert {state_of(row) for row in reminders.values()} == {NotificationState.CANCELLED}
+    assert state_of(reminders["patient"]) == NotificationState.CANCELLED
+    assert state_of(reminders["staff"]) == NotificationState.CANCELLED  # task reminders stop with the plan
+    # What is owed to others about the plan (a secretariat's escalation) is not the patient's to cancel.
+    assert state_of(reminders["organisation"]) == NotificationState.PENDING
     counted = death.effects.get(kind=TransitionEffectKind.REMINDERS_CANCELLED)
-    assert counted.count == to_others  # the patient's and the relative's; the staff's stop with the plan
+    assert counted.count == to_patient
     assert not waiting.filter(
         kind__in=[NotificationKind.TASK_DUE_SOON, NotificationKind.APPOINTMENT_REMINDER]
-    )
+    ).exclude(pk=reminders["organisation"].pk)
     assert death.effects.get(kind=TransitionEffectKind.PLAN_COMPLETED).status_before == PlanStatus.ACTIVE
     assert notices(world, NotificationKind.PATIENT_DIED) >= {
         ("home_nurse", NotificationChannel.IN_APP),
@@ -537,7 +551,7 @@ def test_correcting_the_time_of_a_transfer_moves_the_end_of_the_first_stay(world
     assert stay_of(corrected).started_at == corrected.occurred_at
     assert held(world) == {"Hjemmebesøg efter plan", "Kontrol hos egen læge"}
     assert "Rigshospitalet" in fresh(tasks.visit).hold_reason
-    with pytest.raises(ValidationError, match="previous event"):
+    with pytest.raises(ValidationError, match="forrige hændelse"):
         stays.transition_correct(actor=None, transition=corrected, occurred_at=ago(days=3))
 
 
@@ -599,7 +613,7 @@ def test_cancelling_leave_puts_the_patient_back_in_hospital(world, tasks):
     stays.transition_cancel(actor=world.hospital_doctor, transition=leave)
 
     assert stay_of(leave).status == StayStatus.IN_PROGRESS
-    with pytest.raises(ValidationError, match="not on leave"):
+    with pytest.raises(ValidationError, match="ikke på orlov"):
         record(world, LEAVE_END, ago(hours=1))
 
 
@@ -662,7 +676,7 @@ def test_an_event_with_later_events_in_its_stay_is_not_cancelled_on_its_own(worl
     leave = record(world, LEAVE_START, ago(days=1))
     record(world, LEAVE_END, ago(hours=5))
 
-    with pytest.raises(ValidationError, match="later event"):
+    with pytest.raises(ValidationError, match="senere hændelse"):
         stays.transition_cancel(actor=world.hospital_doctor, transition=leave)
     assert Transition.objects.get(pk=leave.pk).state == TransitionState.APPLIED
 
@@ -671,7 +685,7 @@ def test_a_discharge_is_not_cancelled_once_a_later_stay_began(world, tasks):
     record(world, ADMISSION, ago(days=3))
     discharge = record(world, DISCHARGE, ago(days=2))
     record(world, ADMISSION, ago(days=1))
-    with pytest.raises(ValidationError, match="later stay"):
+    with pytest.raises(ValidationError, match="senere ophold"):
         stays.transition_cancel(actor=world.hospital_doctor, transition=discharge)
 
 
@@ -685,22 +699,50 @@ def nothing_written() -> bool:
 
 
 def test_a_time_far_ahead_is_refused_and_nothing_is_written(world, tasks):
-    with pytest.raises(ValidationError, match="future"):
+    with pytest.raises(ValidationError, match="i fremtiden"):
         record(world, ADMISSION, timezone.now() + timedelta(days=2))
     assert nothing_written()
     assert held(world) == set()
 
 
+def test_a_time_more_than_a_year_back_is_refused_and_nothing_is_written(world, tasks):
+    with pytest.raises(ValidationError, match="mere end et år siden"):
+        record(world, ADMISSION, ago(days=400))
+    assert nothing_written()
+
+
+def test_a_second_admission_by_hand_to_the_same_hospital_is_refused_not_taken_for_a_transfer(world, tasks):
+    first = record(world, ADMISSION, ago(days=2))
+    with pytest.raises(ValidationError, match="allerede indlagt"):
+        record(world, ADMISSION, ago(hours=2))
+    stay = stay_of(first)
+    assert (stay.status, stay.end_reason) == (StayStatus.IN_PROGRESS, "")
+    assert HospitalStay.objects.filter(patient=world.patient).count() == 1
+
+
+def test_the_organisations_given_a_follow_up_are_told_of_it_at_discharge(world, tasks, discharge_rules):
+    record(world, ADMISSION, ago(days=3))
+    discharge = record(world, DISCHARGE, ago(hours=1))
+    gp_follow_up = Task.objects.get(created_by_transition=discharge, responsible_organisation=world.gp)
+    told = Notification.objects.filter(
+        kind=NotificationKind.TASK_ASSIGNED,
+        task=gp_follow_up,
+        recipient_type=ContentType.objects.get_for_model(User),
+        recipient_id=world.gp_doctor.pk,
+    )
+    assert set(told.values_list("channel", flat=True)) >= {NotificationChannel.IN_APP}
+
+
 def test_leave_or_discharge_without_a_stay_is_refused(world, tasks):
     for kind in (LEAVE_START, LEAVE_END, DISCHARGE, DEATH):
-        with pytest.raises(ValidationError, match="admission first"):
+        with pytest.raises(ValidationError, match="registrér indlæggelsen først"):
             record(world, kind, ago(hours=1))
     assert nothing_written()
 
 
 def test_a_discharge_before_its_admission_is_refused(world, tasks):
     admission = record(world, ADMISSION, ago(hours=2))
-    with pytest.raises(ValidationError, match="previous event"):
+    with pytest.raises(ValidationError, match="forrige hændelse"):
         record(world, DISCHARGE, ago(hours=5))
     assert stay_of(admission).status == StayStatus.IN_PROGRESS
     assert Transition.objects.count() == 1
@@ -711,11 +753,11 @@ def test_an_admission_needs_a_current_plan_and_a_fitting_kind_of_stay(world):
     patient = services.patient_create(
         cpr="0303034321", given_name="Uden", family_name="Plan", home_municipality="265"
     )
-    with pytest.raises(ValidationError, match="no current pathway plan"):
+    with pytest.raises(ValidationError, match="ingen aktuel forløbsplan"):
         stays.transition_record(
             actor=None, patient=patient, kind=ADMISSION, occurred_at=ago(hours=1), hospital=world.hospital
         )
-    with pytest.raises(ValidationError, match="acute ambulant"):
+    with pytest.raises(ValidationError, match="akut ambulant"):
         record(world, ADMISSION, ago(hours=1), stay_class=StayClass.ACUTE_AMBULANT)
     assert nothing_written()
 
@@ -894,8 +936,8 @@ def test_recording_with_htmx_reloads_the_plan_page(client, world, tasks):
     ("body", "message"),
     [
         ({"event": "admission", "hospital": "x"}, "stay_class"),  # no kind of stay, no such hospital
-        ({"event": "discharge"}, "admission first"),  # no stay to discharge
-        ({"event": "admission", "stay_class": "inpatient", "days_ahead": 3}, "future"),
+        ({"event": "discharge"}, "registrér indlæggelsen først"),  # no stay to discharge
+        ({"event": "admission", "stay_class": "inpatient", "days_ahead": 3}, "i fremtiden"),
         ({"event": "lunch"}, "event"),
     ],
 )
