@@ -11,6 +11,7 @@ addresses and phone numbers are made up.
 
 from __future__ import annotations
 
+import importlib
 import json
 from collections import Counter
 from collections.abc import Callable
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 from datetime import date, time, timedelta
 from typing import Any
 
+from django.apps import apps as django_apps
 from django.utils import timezone
 
 from pathways import ingest, medcom, outbox, pathway_templates, services, stays
@@ -1227,6 +1229,7 @@ class _Seeder:
         )
 
     def run(self) -> None:
+        _ship_templates()
         self.organisations()
         self.staff()
         for patient in (self.kirsten, self.helle, self.ingrid, self.kasper, self.fatma, self.jens):
@@ -1236,6 +1239,14 @@ class _Seeder:
             self.pending_coordinators.clear()
         _seed_stays(self)
         _seed_medcom(self)
+
+
+def _ship_templates() -> None:
+    """The shipped pathway templates the demo's plans are made from, where they are missing (migration 0010
+    writes them; a database emptied since — as a test flush does — has none). Those present stay as they
+    are: an administrator's edits are theirs."""
+    shipped = importlib.import_module("pathways.migrations.0010_pathway_templates_shipped")
+    shipped.ship(django_apps, None)
 
 
 # --- stays ---
