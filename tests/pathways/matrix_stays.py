@@ -89,12 +89,13 @@ def _transition(plan: Any) -> Transition:
 
 
 BODIES: dict[str, Callable[[Any], dict[str, Any]]] = {
-    # A new admission (the open stay from build() is taken over: a transfer), so a let-in POST changes.
+    # A new acute ambulant stay (it takes over the open stay from build(); a second admission to the same
+    # place by hand is refused), so a let-in POST changes.
     "pathways:stay-event-record-partial": lambda asker: (
         _when(1)
         | {
             "event": "admission",
-            "stay_class": StayClass.INPATIENT,
+            "stay_class": StayClass.ACUTE_AMBULANT,
             "hospital": asker.world.hospital.public_id,
             "note": "Matrix",
         }
