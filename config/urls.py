@@ -9,6 +9,7 @@ from pathways.signin.views import StaffLoginView
 
 urlpatterns = [
     path("", include("pathways.urls")),
+    path("", include("relatives.urls")),
     path("", include("coordination.urls")),
     path("login/", StaffLoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),

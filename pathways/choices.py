@@ -136,6 +136,9 @@ class AccessAction(models.TextChoices):
     ADMIN_LIST = "admin_list", _("Saw in an administration list")
     VIEW_ACCESS_LOG = "view_access_log", _("Read who has opened the plan")
     VIEW_MESSAGES = "view_messages", _("Read messages between sectors")
+    # The relative's own support record (relatives): logged under the plan's patient, but the relative's
+    # data — the patient's own access log leaves these reads out (they are not reads of the patient's data).
+    VIEW_RELATIVE_SUPPORT = "view_relative_support", _("Read a relative's support record")
 
 
 class AccessPurpose(models.TextChoices):
@@ -183,6 +186,10 @@ class NotificationKind(models.TextChoices):
     PATIENT_DISCHARGED = "patient_discharged", _("Patient discharged from hospital")
     PATIENT_DIED = "patient_died", _("Patient has died")
     TRANSITION_REVERSED = "transition_reversed", _("Hospital notice corrected or cancelled")
+    # Relatives (relatives.services): a withdrawn consent is told to the patient and the relative; a
+    # referral's follow-up date reminds the person responsible for it.
+    CONSENT_REVOKED = "consent_revoked", _("A relative's consent withdrawn")
+    RELATIVE_FOLLOW_UP = "relative_follow_up", _("Follow up on a relative's support")
 
 
 # --- transitions: pathway templates, hospital stays and their events, MedCom ingest ---

@@ -57,6 +57,14 @@ PLAN_SECTIONS: list[PlanSection] = []
 TASK_MARKERS: list[TaskMarkers] = []
 # Further models whose audit-trail events belong in a plan's history (they point at the plan).
 PLAN_HISTORY_MODELS: list[Any] = []
+# Who besides the patient hears of a plan's appointments (relatives, within the patient's consent):
+# (plan) → [(recipient, channel)], one read for the plan. The recipient is a model instance with
+# `notification_address(channel)` and `notification_text(row)` (pathways.outbox).
+AppointmentRecipients = Callable[[Any], list[tuple[Any, str]]]
+APPOINTMENT_RECIPIENTS: list[AppointmentRecipients] = []
+# The models of recipients who are not staff (relatives): their waiting messages about a plan are
+# cancelled with the patient's at a death.
+NON_STAFF_RECIPIENT_MODELS: list[Any] = []
 
 
 def _register(registry: list[Any], item: Any) -> None:
@@ -81,3 +89,8 @@ def register_task_markers(markers: TaskMarkers) -> None:
 
 def register_plan_history_model(model: Any) -> None:
     _register(PLAN_HISTORY_MODELS, model)
+
+
+def register_appointment_recipients(recipients: AppointmentRecipients, model: Any) -> None:
+    _register(APPOINTMENT_RECIPIENTS, recipients)
+    _register(NON_STAFF_RECIPIENT_MODELS, model)

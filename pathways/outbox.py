@@ -42,7 +42,7 @@ from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.utils.translation import override
 
-from pathways import channels
+from pathways import channels, extensions
 from pathways.choices import (
     TASK_OPEN_STATUSES,
     ContactChannel,
@@ -347,6 +347,25 @@ def task_reminders_sync(*, task: Task) -> None:
                         due_at=local_moment(remind_on),
                     )
                 )
+            # Relatives the patient lets see appointments hear of them too, by their own channel.
+            for others in extensions.APPOINTMENT_RECIPIENTS:
+                for recipient, relative_channel in others(plan):
+                    remind_on = (
+                        working_days_before(day, 5)
+                        if relative_channel == NotificationChannel.LETTER
+                        else day - timedelta(days=2)
+                    )
+                    if remind_on >= today:
+                        wanted.add(
+                            notify(
+                                recipient=recipient,
+                                kind=NotificationKind.APPOINTMENT_REMINDER,
+                                channel=NotificationChannel(relative_channel),
+                                plan=plan,
+                                task=task,
+                                due_at=local_moment(remind_on),
+                            )
+                        )
     still_overdue = (
         plan.status == PlanStatus.ACTIVE
         and task.status in TASK_OPEN_STATUSES
@@ -528,6 +547,9 @@ def letter_paragraphs(row: Notification) -> list[str]:
     """A letter's text in plain language: that there is news, where to see it and whom to call. A
     letter is printed by the coordinator's organisation and read at home later, so it names the day of
     an appointment rather than "in 2 days"."""
+    recipient = row.recipient
+    if recipient is not None and hasattr(recipient, "letter_paragraphs"):
+        return list(recipient.letter_paragraphs(row))  # a relative's letter is worded for them
     patient = row.plan.patient
     language = patient.language if patient.language in dict(settings.LANGUAGES) else "da"
     with override(language):
@@ -705,11 +727,11 @@ def hospital_event_notify(
 
 
 def non_staff_messages_cancel(*, plan: PathwayPlan) -> int:
-    """Cancel every message about the plan still waiting for the patient — reminders and letters — (and
-    for relatives, once relatives are told: issue 13) at a death. Not the messages to staff or to an
-    escalation's secretariat: the work about the plan is theirs to close. Rows a worker holds are
-    cancelled too: it checks before it sends. Returns how many."""
-    patient_type = ContentType.objects.get_for_model(Patient)
-    return Notification.objects.filter(plan=plan, state__in=_WAITING, recipient_type=patient_type).update(
+    """Cancel every message about the plan still waiting for the patient or a relative — reminders and
+    letters — at a death. Not the messages to staff or to an escalation's secretariat: the work about the
+    plan is theirs to close. Rows a worker holds are cancelled too: it checks before it sends. Returns how
+    many."""
+    types = ContentType.objects.get_for_models(Patient, *extensions.NON_STAFF_RECIPIENT_MODELS).values()
+    return Notification.objects.filter(plan=plan, state__in=_WAITING, recipient_type__in=types).update(
         state=NotificationState.CANCELLED, lease_until=None
     )

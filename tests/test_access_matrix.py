@@ -65,6 +65,7 @@ from tests import conftest
 from tests.conftest import PASSWORD, make_user, sign_in
 from tests.coordination import matrix_assessment, matrix_disputes, matrix_messages, matrix_worklist
 from tests.pathways import matrix_ingest, matrix_stays, matrix_templates
+from tests.relatives import matrix_children, matrix_consent, matrix_support
 
 # The other apps' rows, one module per part (see tests/coordination/matrix_disputes.py): ROWS (as MATRIX),
 # BODIES, CHANGES, URL_KINDS (object kind → (world, plan) → the URL's arguments), build(world) (the objects
@@ -78,6 +79,9 @@ PARTS = (
     matrix_templates,
     matrix_stays,
     matrix_ingest,
+    matrix_consent,
+    matrix_support,
+    matrix_children,
 )
 
 ROLES = ["anonymous", "admin", "coordinator", "hospital_doctor", "home_nurse", "gp_doctor", "outsider"]

@@ -17,11 +17,17 @@ from coordination import access as coordination_access
 from coordination import selectors, services
 from coordination.choices import NeedOutcome
 from coordination.forms import CoordinatorHandoverForm, NeedAssessmentForm
-from coordination.views.base import add_errors, form_response
 from pathways.access import PlanAccess
 from pathways.models import PathwayPlan, User
 from pathways.services import VersionConflict
-from pathways.views.base import HtmxHttpRequest, editable_plan, plan_url, staff_view
+from pathways.views.base import (
+    HtmxHttpRequest,
+    add_errors,
+    editable_plan,
+    form_response,
+    plan_url,
+    staff_view,
+)
 
 ANCHOR = "coordination"
 # The hub's names for the coordinator fields (pathways.services.coordinator_assign) → the form's.

@@ -18,11 +18,18 @@ from coordination import access, selectors, services
 from coordination.choices import DisputeStatus
 from coordination.forms import DisputeRaiseForm, DisputeResolveForm
 from coordination.models import Dispute
-from coordination.views.base import add_errors, form_response
 from pathways import access as hub_access
 from pathways import selectors as hub_selectors
 from pathways.services import VersionConflict
-from pathways.views.base import HtmxHttpRequest, editable_plan, plan_url, staff, staff_view
+from pathways.views.base import (
+    HtmxHttpRequest,
+    add_errors,
+    editable_plan,
+    form_response,
+    plan_url,
+    staff,
+    staff_view,
+)
 
 SECTION = "coordination/_partials/plan_disputes.html"
 

@@ -8,7 +8,7 @@ from typing import Any, TypeVar, cast
 from uuid import UUID
 
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -67,3 +67,38 @@ def partial_or_redirect(
     if request.htmx:
         return render(request, template, context)
     return redirect(plan_url(plan, anchor))
+
+
+# What the pages with forms share (the hub's and the apps' above): a service's refusal shown on the form,
+# and the form answered again as a fragment (htmx) or a page of its own.
+
+
+def add_errors(form: Any, error: ValidationError, names: dict[str, str] | None = None) -> None:
+    """A service's refusal on the form: each message by its field where the form has one (`names` maps
+    a service's field name to the form's), else above the form."""
+    if not hasattr(error, "error_dict"):
+        form.add_error(None, error)
+        return
+    for name, errors in error.error_dict.items():
+        field = (names or {}).get(name, name)
+        form.add_error(field if field in form.fields else None, errors)
+
+
+def form_response(
+    request: HtmxHttpRequest,
+    *,
+    page: str,
+    fragment: str,
+    form_id: str,
+    context: dict[str, Any],
+    status: int,
+) -> HttpResponse:
+    """The form again: for htmx the fragment, answered 200 (htmx swaps 2xx only) and, after a POST,
+    replacing the form itself rather than what it posts into; else its own page with `status`."""
+    if request.htmx:
+        response = render(request, fragment, context)
+        if request.method == "POST":
+            response["HX-Retarget"] = f"#{form_id}"
+            response["HX-Reswap"] = "outerHTML"
+        return response
+    return render(request, page, context, status=status)
