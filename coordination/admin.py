@@ -3,8 +3,6 @@ the escalation ladder, escalation contacts and the secretariat are settings an a
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.contrib import admin
 from django.http import HttpRequest
 from typing_extensions import override
@@ -21,7 +19,7 @@ from coordination.models import (
     NeedAssessment,
     Secretariat,
 )
-from pathways.admin import PatientDataAdmin, ReadOnlyAdmin
+from pathways.admin import PatientDataAdmin, ReadOnlyAdmin, ReadOnlyInline
 
 # --- Need assessment and coordinator handover ----------------------------------------------------------
 
@@ -84,20 +82,10 @@ class SecretariatAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         return super().has_add_permission(request) and not Secretariat.objects.exists()
 
 
-class DisputeEscalationInline(admin.TabularInline):  # type: ignore[type-arg]
+class DisputeEscalationInline(ReadOnlyInline):
     model = DisputeEscalation
     fields = ["step", "target", "escalated_at"]
     readonly_fields = ["step", "target", "escalated_at"]
-    extra = 0
-    can_delete = False
-
-    @override
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    @override
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 @admin.register(Dispute)
@@ -116,27 +104,14 @@ class DisputeAdmin(ReadOnlyAdmin, PatientDataAdmin):
 # --- Messages between sectors ----------------------------------------------------------------------------
 
 
-class _ReadOnlyInline(admin.TabularInline):  # type: ignore[type-arg]
-    extra = 0
-    can_delete = False
-
-    @override
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    @override
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-
-class MessageInline(_ReadOnlyInline):
+class MessageInline(ReadOnlyInline):
     model = Message
     readonly_fields = ("sent_at", "sender", "sender_organisation", "priority", "body")
     fields = readonly_fields
     ordering = ["sent_at", "id"]
 
 
-class MessageRecipientInline(_ReadOnlyInline):
+class MessageRecipientInline(ReadOnlyInline):
     model = MessageRecipient
     readonly_fields = ("organisation", "read_at", "read_by")
     fields = readonly_fields

@@ -452,6 +452,21 @@ class TaskAdmin(ServiceAdmin):
         return services.task_update(actor=actor, task=obj, expected_version=data["expected_version"], **what)
 
 
+class ReadOnlyInline(admin.TabularInline):  # type: ignore[type-arg]
+    """Rows shown under their parent for reading, never added to, changed or deleted there."""
+
+    extra = 0
+    can_delete = False
+
+    @override
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    @override
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
 class ReadOnlyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     """Logs that can be filtered and read, never added to, changed or deleted (not even by a superuser)."""
 
@@ -897,7 +912,7 @@ class DischargeRuleInline(TemplateTaskInline):
     ]
 
 
-class TemplateVersionInline(admin.TabularInline):  # type: ignore[type-arg]
+class TemplateVersionInline(ReadOnlyInline):
     """The published versions, newest first, read-only (a version is frozen)."""
 
     model = PathwayTemplateVersion
@@ -905,16 +920,6 @@ class TemplateVersionInline(admin.TabularInline):  # type: ignore[type-arg]
     readonly_fields = ["number", "published_at", "published_by"]
     ordering = ["-number"]
     show_change_link = True
-    extra = 0
-    can_delete = False
-
-    @override
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    @override
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 @admin.register(PathwayTemplate)
