@@ -100,5 +100,7 @@ class WorkItemKind(models.TextChoices):
     UNREAD = "unread", _("Unread messages")
     REVIEW = "review", _("Review or reassessment date passed")
     NOT_ACCEPTED = "not_accepted", _("Commitments not yet accepted")
+    # Child relatives (relatives): the steps of their checklist still open.
+    CHILD_CHECKLIST = "child_checklist", _("Children as relatives: open checklist items")
     EMERGENCY = "emergency", _("Emergency accesses not yet seen")
     NEEDS_COORDINATOR = "needs_coordinator", _("Needs a coordinator, has none")

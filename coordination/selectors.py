@@ -64,6 +64,7 @@ from pathways.models import (
     User,
 )
 from pathways.selectors import emergency_alerts_for, plan_url, recent_hospital_events
+from relatives.selectors import open_child_checklists
 
 # --- Worklist, risk and the caseload's columns -----------------------------------------------------------
 
@@ -238,6 +239,13 @@ class Worklist:
 
 
 WORKLIST_SHOWN_PER_SECTION = 50
+# The lines only the plans one coordinates have (everyone else's worklist leaves them out).
+COORDINATOR_ONLY_LINES = (
+    WorkItemKind.REVIEW,
+    WorkItemKind.EMERGENCY,
+    WorkItemKind.HOSPITAL,
+    WorkItemKind.CHILD_CHECKLIST,
+)
 RISK_TABLE_SIZE = 50  # the riskiest of a coordinator's plans; the caseload sorts them all by risk
 
 
@@ -407,6 +415,22 @@ def worklist_for_coordinator(actor: User, *, show: str = "") -> Worklist:
                     (today - happened).days,
                 )
             )
+    if as_coordinator:
+        # Children as relatives (relatives): each child whose checklist still has open steps.
+        for child in open_child_checklists(by_id):
+            plan, count = by_id[child.plan_id], len(child.open_steps)
+            items[WorkItemKind.CHILD_CHECKLIST].append(
+                WorkItem(
+                    WorkItemKind.CHILD_CHECKLIST,
+                    plan,
+                    ngettext("%(name)s: %(count)d step open", "%(name)s: %(count)d steps open", count)
+                    % {"name": child.relative.name, "count": count},
+                    str(_("Next: %(step)s") % {"step": child.open_steps[0]}),
+                    plan_url(plan, f"relative-{child.relative.public_id}"),
+                    child.since,
+                    (today - child.since).days,
+                )
+            )
     # Plans without a coordinator are nobody's to coordinate yet: every participant's worklist shows those
     # assessed as needing one.
     needing = list(
@@ -465,7 +489,7 @@ def worklist_for_coordinator(actor: User, *, show: str = "") -> Worklist:
     sections = [
         WorkSection(kind, str(WorkItemKind(kind).label), items[kind])
         for kind in WorkItemKind.values
-        if as_coordinator or kind not in (WorkItemKind.REVIEW, WorkItemKind.EMERGENCY, WorkItemKind.HOSPITAL)
+        if as_coordinator or kind not in COORDINATOR_ONLY_LINES
     ]
     # Each patient the page names is a read: the lines' and the risk table's (the riskiest of one's own).
     risk_table = plans[:RISK_TABLE_SIZE] if as_coordinator else []

@@ -61,6 +61,7 @@ from pathways.models import (
 )
 from pathways.numbers import ascii_digits, validate_phone
 from pathways.services import VersionConflict
+from relatives import access as relatives_access
 
 # --- Need assessment and coordinator handover ----------------------------------------------------------
 
@@ -252,6 +253,16 @@ def coordinator_handover(
             due_at=timezone.now(),
             event=event,
         )
+        # Relatives who may see the whole plan hear of the new coordinator too (appointments-only: not).
+        for relative, channel in relatives_access.plan_news_recipients(saved):
+            outbox.notify(
+                recipient=relative,
+                kind=NotificationKind.COORDINATOR_ASSIGNED,
+                channel=NotificationChannel(channel),
+                plan=saved,
+                due_at=timezone.now(),
+                event=event,
+            )
         # The waiting reassessment reminder follows the coordinator role to its new holder.
         latest = saved.need_assessments.select_related("assessed_by").order_by("-assessed_on", "-id").first()
         if latest is not None and latest.review_date >= timezone.localdate():

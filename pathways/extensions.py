@@ -65,6 +65,10 @@ APPOINTMENT_RECIPIENTS: list[AppointmentRecipients] = []
 # The models of recipients who are not staff (relatives): their waiting messages about a plan are
 # cancelled with the patient's at a death.
 NON_STAFF_RECIPIENT_MODELS: list[Any] = []
+# Words a patient's message takes from the app that raised it (relatives: the name of the relative whose
+# consent was withdrawn): (outbox row) → {name: words}, {} for a row that is not the app's.
+NoticeWords = Callable[[Any], dict[str, str]]
+NOTICE_WORDS: list[NoticeWords] = []
 
 
 def _register(registry: list[Any], item: Any) -> None:
@@ -94,3 +98,15 @@ def register_plan_history_model(model: Any) -> None:
 def register_appointment_recipients(recipients: AppointmentRecipients, model: Any) -> None:
     _register(APPOINTMENT_RECIPIENTS, recipients)
     _register(NON_STAFF_RECIPIENT_MODELS, model)
+
+
+def register_notice_words(words: NoticeWords) -> None:
+    _register(NOTICE_WORDS, words)
+
+
+def notice_words(row: Any) -> dict[str, str]:
+    """The words the apps give for a message (see NOTICE_WORDS)."""
+    found: dict[str, str] = {}
+    for words in NOTICE_WORDS:
+        found |= words(row)
+    return found

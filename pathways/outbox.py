@@ -25,8 +25,10 @@ from __future__ import annotations
 import logging
 import time as time_module
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from functools import cache
+from typing import cast
 from zoneinfo import ZoneInfo
 
 import holidays
@@ -492,15 +494,22 @@ def _message(row: Notification) -> channels.OutgoingMessage:
         with override(settings.LANGUAGE_CODE):
             subject, body = recipient.notification_text(row)
     elif not isinstance(recipient, Patient):
-        # Staff: a link to the plan.
+        # Staff: a link to the plan (a relative's follow-up: to the plan's relatives, where the relative's
+        # own support record is reached by those who may see it; the message names neither).
         link = site + reverse("pathways:plan-detail", args=[row.plan.public_id])
+        if row.kind == NotificationKind.RELATIVE_FOLLOW_UP:
+            link += "#relatives"
         with override(settings.LANGUAGE_CODE):
             subject = _("News in Fælles forløb")
+            if row.kind == NotificationKind.RELATIVE_FOLLOW_UP:
+                what = _("a relative's support is due for follow-up")
+            else:
+                what = stay_notice_what(row.kind) or str(row.get_kind_display()).lower()
             body = _(
                 "There is news for you in a pathway plan in Fælles forløb (%(what)s).\n\n"
                 "See it here (sign in first): %(link)s\n\n"
                 "This message holds no health information."
-            ) % {"what": stay_notice_what(row.kind) or str(row.get_kind_display()).lower(), "link": link}
+            ) % {"what": what, "link": link}
     else:
         language = getattr(recipient, "language", "da")
         with override(language if language in dict(settings.LANGUAGES) else "da"):
@@ -509,6 +518,8 @@ def _message(row: Notification) -> channels.OutgoingMessage:
             subject = _("News about your course of care")
             if row.kind == NotificationKind.COORDINATOR_ASSIGNED:
                 body = " ".join(_new_coordinator_sentences(row.plan))
+            elif row.kind == NotificationKind.CONSENT_REVOKED:
+                body = " ".join([str(_("Hello.")), *_consent_revoked_sentences(row, str(phone))])
             elif row.kind == NotificationKind.APPOINTMENT_REMINDER:
                 body = _(
                     "Hello. You have an appointment in 2 days. See when and where at %(portal)s "
@@ -543,6 +554,46 @@ def _new_coordinator_sentences(plan: PathwayPlan) -> list[str]:
     return sentences
 
 
+def _consent_revoked_sentences(row: Notification, phone: str) -> list[str]:
+    """A patient's news that a relative no longer has access to their plan, naming the relative where the
+    app that raised it gives the name (pathways.extensions.notice_words), in the language that is active."""
+    name = extensions.notice_words(row).get("relative", "")
+    if name:
+        first = _("Your relative %(name)s no longer has access to your plan.") % {"name": name}
+    else:
+        first = _("One of your relatives no longer has access to your plan.")
+    return [
+        str(first),
+        str(_("If this is not what you want, call your coordinator on %(phone)s.") % {"phone": phone}),
+    ]
+
+
+@dataclass(frozen=True)
+class Addressee:
+    """Whom a letter goes to, as printed: name, address lines, the name in the greeting, the language."""
+
+    name: str
+    lines: list[str]
+    greeting_name: str
+    language: str
+    is_patient: bool = True  # False: a relative of the plan's patient
+
+
+def letter_addressee(row: Notification) -> Addressee:
+    """The patient, or another recipient (a relative) that says how it is addressed (`letter_addressee`)."""
+    recipient = row.recipient
+    if recipient is not None and hasattr(recipient, "letter_addressee"):
+        return cast(Addressee, recipient.letter_addressee(Addressee))
+    patient = row.plan.patient
+    town = f"{patient.postal_code} {patient.city}".strip()
+    return Addressee(
+        name=patient.full_name,
+        lines=[line for line in (patient.address, town) if line],
+        greeting_name=patient.given_name,
+        language=patient.language or "da",
+    )
+
+
 def letter_paragraphs(row: Notification) -> list[str]:
     """A letter's text in plain language: that there is news, where to see it and whom to call. A
     letter is printed by the coordinator's organisation and read at home later, so it names the day of
@@ -556,6 +607,8 @@ def letter_paragraphs(row: Notification) -> list[str]:
         if row.kind == NotificationKind.COORDINATOR_ASSIGNED:
             return _new_coordinator_sentences(row.plan)
         phone = row.plan.coordinator_phone or _("your coordinator's number in the plan")
+        if row.kind == NotificationKind.CONSENT_REVOKED:
+            return _consent_revoked_sentences(row, str(phone))
         portal = settings.SITE_URL.rstrip("/") + settings.PORTAL_PATH
         day = row.task.window_start or row.task.due_date if row.task is not None else None
         if row.kind == NotificationKind.APPOINTMENT_REMINDER and day is not None:

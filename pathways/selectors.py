@@ -407,7 +407,8 @@ def letters_for(user: Any) -> QuerySet[Notification]:
     first), each with its patient, address and task."""
     return (
         access.letters_visible_to(user)
-        .select_related("plan__patient", "task")
+        .select_related("plan__patient", "task", "recipient_type")
+        .prefetch_related("recipient")
         .order_by(F("read_at").desc(nulls_first=True), "due_at")
     )
 

@@ -17,15 +17,16 @@ from datetime import date
 from typing import Any
 from uuid import UUID
 
-from django.db.models import QuerySet
+from django.core.exceptions import ValidationError
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
 
 from pathways import access as hub_access
 from pathways.choices import AccessAction
-from pathways.models import PathwayPlan
+from pathways.models import EmergencyAccess, PathwayPlan
 from relatives.choices import SEEING_SCOPES, ConsentScope, RelativeChannel
-from relatives.models import ChildChecklistItem, Relative, RelativeConsent, SupportReferral
+from relatives.models import ChildChecklistItem, Relative, RelativeConsent, RelativeNeed, SupportReferral
 
 # --- consent: what a relative may see -----------------------------------------------------------------------
 
@@ -77,16 +78,26 @@ def relatives_seeing(plan: PathwayPlan, *, scopes: Iterable[str] = SEEING_SCOPES
     return [r for r in relatives if scope_of(r, consents.get(r.pk)) in wanted]
 
 
-def appointment_recipients(plan: PathwayPlan) -> list[tuple[Relative, str]]:
-    """Who among the relatives hears of the plan's appointments, and by which channel (the hub's outbox
-    asks through pathways.extensions): those who may see the whole plan or its appointments, with a
-    channel and an address for it."""
+def _reachable(relatives: Iterable[Relative]) -> list[tuple[Relative, str]]:
+    """The relatives with a channel and an address for it, each with the channel."""
     recipients = []
-    for relative in relatives_seeing(plan):
+    for relative in relatives:
         channel = relative.preferred_channel
         if channel != RelativeChannel.NONE and relative.notification_address(channel):
             recipients.append((relative, str(channel)))
     return recipients
+
+
+def appointment_recipients(plan: PathwayPlan) -> list[tuple[Relative, str]]:
+    """Who among the relatives hears of the plan's appointments, and by which channel (the hub's outbox
+    asks through pathways.extensions): those who may see the whole plan or its appointments."""
+    return _reachable(relatives_seeing(plan))
+
+
+def plan_news_recipients(plan: PathwayPlan) -> list[tuple[Relative, str]]:
+    """Who among the relatives hears news of the whole plan (a new coordinator), and by which channel: only
+    those who may see the whole plan (appointments only: appointment reminders, nothing else)."""
+    return _reachable(relatives_seeing(plan, scopes=[ConsentScope.WHOLE_PLAN]))
 
 
 def may_manage_relatives(rights: hub_access.PlanRights, participating_ids: Iterable[int]) -> bool:
@@ -98,6 +109,44 @@ def may_manage_relatives(rights: hub_access.PlanRights, participating_ids: Itera
 def access_relative(plan_access: hub_access.PlanAccess, relative_id: UUID | str) -> Relative:
     """A relative on the plan (Http404 for one of another plan, or none)."""
     return hub_access._one_of(Relative.objects.filter(plan=plan_access.plan), relative_id)
+
+
+def participating_ids(plan: PathwayPlan) -> frozenset[int]:
+    """The organisations taking part in the plan (one query)."""
+    return frozenset(plan.participants.values_list("organisation_id", flat=True))
+
+
+def recording_organisation_ids(
+    rights: hub_access.PlanRights, plan: PathwayPlan, participating: Iterable[int]
+) -> frozenset[int]:
+    """The organisations a user may add relatives and record decisions for in `plan`: those they act for
+    that take part in it, and the coordinator's organisation for its coordinator (or substitute)."""
+    allowed = set(participating)
+    if rights.is_coordinator and plan.coordinator_organisation_id is not None:
+        allowed.add(plan.coordinator_organisation_id)
+    return frozenset(rights.acting_organisation_ids & allowed)
+
+
+# A withdrawn consent is told to the patient and the relative with this event (relatives.services), so the
+# patient's message can name the relative (pathways.extensions.notice_words).
+REVOKED_EVENT_PREFIX = "consent-revoked:"
+
+
+def revoked_relative_words(row: Any) -> dict[str, str]:
+    """{"relative": name} for a message about a withdrawn consent (found by its event), else {}."""
+    event = str(row.dedupe_key).rsplit("|", 1)[-1]
+    if not event.startswith(REVOKED_EVENT_PREFIX):
+        return {}
+    consent_id = event.removeprefix(REVOKED_EVENT_PREFIX)
+    try:
+        found = (
+            RelativeConsent.objects.filter(plan_id=row.plan_id, public_id=consent_id)
+            .values_list("relative__name", flat=True)
+            .first()
+        )
+    except (ValueError, ValidationError):
+        return {}
+    return {"relative": found} if found else {}
 
 
 # --- support: who sees a relative's own support record -----------------------------------------------------
@@ -139,7 +188,42 @@ def referrals_of(relative: Relative) -> QuerySet[SupportReferral]:
     return relative.referrals.select_related("offer", "responsible_organisation", "responsible_person")
 
 
+def plans_showing_support(user: Any, relative_id: UUID | str) -> QuerySet[PathwayPlan]:
+    """The support pages' plans, for access_plan's `queryset`: those in which `user` has a reason to see
+    the support record of the relative `relative_id` (may_see_support as a filter: coordinator or
+    substitute, or acting for an organisation holding one of the relative's referrals), and those they
+    hold a break-the-glass access to (opened read only, then refused by access_support_record). A
+    participant without a reason is refused at the plan, as an outsider is: a security event, nothing of
+    the plan read."""
+    acting = hub_access.acting_organisation_ids(user)
+    holding = SupportReferral.objects.filter(
+        Q(offer__organisation_id__in=acting) | Q(responsible_organisation_id__in=acting),
+        plan=OuterRef("pk"),
+        relative__public_id=relative_id,
+    )
+    emergency = EmergencyAccess.objects.current().filter(actor=user, plan=OuterRef("pk"))
+    return PathwayPlan.objects.filter(hub_access.coordinated_by(user) | Exists(holding) | Exists(emergency))
+
+
+def access_referral(relative: Relative, referral_id: UUID | str) -> SupportReferral:
+    """One of the relative's referrals (Http404 for another's, or none)."""
+    return hub_access._one_of(referrals_of(relative).select_related("plan"), referral_id)
+
+
+def access_need(relative: Relative, need_id: UUID | str) -> RelativeNeed:
+    """One of the relative's needs (Http404 for another's, or none)."""
+    return hub_access._one_of(relative.needs.all(), need_id)
+
+
 # --- children: the checklist for a child relative -----------------------------------------------------------
+
+
+def may_work_checklist(plan_access: hub_access.PlanAccess) -> bool:
+    """Whether the reader works through the plan's child checklists on its pages: those who manage its
+    relatives (`may_manage_relatives`), never a break-the-glass reader. The service asks again."""
+    if plan_access.emergency is not None:
+        return False
+    return may_manage_relatives(plan_access.rights, participating_ids(plan_access.plan))
 
 
 def access_checklist_item(plan_access: hub_access.PlanAccess, item_id: UUID | str) -> ChildChecklistItem:

@@ -20,6 +20,8 @@ class RelativesConfig(AppConfig):
             )
         )
         extensions.register_appointment_recipients(access.appointment_recipients, Relative)
+        # The patient is told by name which relative no longer has access (a withdrawn consent).
+        extensions.register_notice_words(access.revoked_relative_words)
         # The relatives on the plan and the patient's decisions are the plan's; the support record is the
         # relative's own and stays out of the plan's history (the admin's audit trail keeps it).
         for model in (Relative, RelativeConsent, ChildChecklistItem):

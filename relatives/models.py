@@ -15,6 +15,7 @@ patient-privacy), StrainScreening ↔ QuestionnaireResponse, SupportReferral ↔
 
 from __future__ import annotations
 
+from typing import Any
 from uuid import uuid4
 
 import pgtrigger
@@ -22,11 +23,12 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.translation import get_language_info, override
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import override
 
 from pathways.channels import PermanentSendError
-from pathways.choices import NotificationChannel
+from pathways.choices import NotificationChannel, NotificationKind
 from pathways.models import Notification, Organisation, PathwayPlan, User, audited, choices_check
 from pathways.numbers import NumericTextField, validate_phone
 from relatives.choices import (
@@ -134,12 +136,81 @@ class Relative(models.Model):
         language = self.language if self.language in dict(settings.LANGUAGES) else "da"
         with override(language):
             # --- consent: the wording per kind (relatives.services raises the kinds) ---
-            del row
+            words = self._message_words(row)
             subject = _("News from Fælles forløb")
-            body = _("Hello. There is news in the plan you follow. See it at %(portal)s.") % {
-                "portal": settings.SITE_URL.rstrip("/") + settings.PORTAL_PATH
-            }
+            if row.kind == NotificationKind.APPOINTMENT_REMINDER:
+                reminder = _(
+                    "Hello. %(name)s has an appointment in 2 days. See when and where at %(portal)s."
+                )
+                body = reminder % words
+            elif row.kind == NotificationKind.CONSENT_REVOKED:
+                subject = _("You no longer follow a plan in Fælles forløb")
+                ended = _(
+                    "Hello. You no longer have access to the plan for %(name)s in Fælles forløb. "
+                    "You will get no more messages about it."
+                )
+                body = ended % words
+            else:
+                body = _("Hello. There is news in the plan you follow. See it at %(portal)s.") % words
             return str(subject), str(body)
+
+    def _message_words(self, row: Notification) -> dict[str, str]:
+        """What a relative's message names: the patient by first name only (the patient has let the
+        relative follow the plan, and a relative of two people must know whose it is) and the portal."""
+        given = row.plan.patient.given_name.split()
+        return {
+            "name": given[0] if given else str(_("the person you are a relative of")),
+            "portal": settings.SITE_URL.rstrip("/") + settings.PORTAL_PATH,
+        }
+
+    def letter_addressee(self, addressee: type[Any]) -> Any:
+        """How a letter to the relative is addressed (pathways.outbox.Addressee, passed in by the hub)."""
+        lines = [line.strip() for line in self.address.split(",") if line.strip()]
+        return addressee(
+            name=self.name,
+            lines=lines,
+            greeting_name=self.name.split()[0],
+            language=self.language,
+            is_patient=False,
+        )
+
+    def letter_paragraphs(self, row: Notification) -> list[str]:
+        """A letter to the relative (pathways.outbox.letter_paragraphs asks it), in plain language and
+        their language. A letter is read at home later, so it names the day of an appointment."""
+        language = self.language if self.language in dict(settings.LANGUAGES) else "da"
+        with override(language):
+            words = self._message_words(row)
+            task = row.task
+            day = (task.window_start or task.due_date) if task is not None else None
+            if self.is_child:  # never written (children get nothing of their own); nothing named if it were
+                return [str(_("There is news in Fælles forløb."))]
+            if row.kind == NotificationKind.CONSENT_REVOKED:
+                return [
+                    str(_("You no longer have access to the plan for %(name)s in Fælles forløb.") % words),
+                    str(_("You will get no more letters about it.")),
+                ]
+            if row.kind == NotificationKind.APPOINTMENT_REMINDER and day is not None:
+                day_words = words | {"day": date_format(day, "j. F Y")}
+                first = str(_("%(name)s has an appointment on %(day)s.") % day_words)
+                second = str(_("You can see when and where at %(portal)s.") % words)
+            else:
+                first = str(_("There is news in the plan you follow."))
+                second = str(_("You can see it at %(portal)s.") % words)
+            paragraphs = [first, second]
+            phone = row.plan.coordinator_phone
+            if phone:
+                paragraphs.append(
+                    str(_("If you have questions, call the coordinator on %(phone)s.") % {"phone": phone})
+                )
+            return paragraphs
+
+    @property
+    def language_display(self) -> str:
+        """The language's name in the current UI language; the code itself if Django does not know it."""
+        try:
+            return str(get_language_info(self.language)["name_translated"])
+        except KeyError:
+            return self.language
 
 
 @audited()
@@ -258,7 +329,9 @@ class ChildChecklistItem(models.Model):
     contact_name = models.CharField(_("contact person"), max_length=200, blank=True)
     consent_confirmed = models.BooleanField(_("consent to inform was given"), default=False)
     note = models.TextField(_("note"), blank=True, max_length=1000)
-    done_by = models.ForeignKey(User, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    done_by = models.ForeignKey(
+        User, verbose_name=_("done by"), on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
     done_at = models.DateTimeField(_("done"), null=True, blank=True)
     version = models.PositiveIntegerField(default=1)
 

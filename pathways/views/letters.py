@@ -31,16 +31,23 @@ def letters(request: HtmxHttpRequest) -> HttpResponse:
     actor = staff(request)
     page = Paginator(selectors.letters_for(actor), LETTERS_PAGE_SIZE).get_page(request.GET.get("page"))
     _shown(actor, page.object_list, AccessAction.LIST)
-    return render(request, "pathways/letters.html", {"page": page})
+    rows = [(letter, outbox.letter_addressee(letter)) for letter in page.object_list]
+    return render(request, "pathways/letters.html", {"page": page, "rows": rows})
 
 
 @staff_view("GET", "HEAD")
 def letter(request: HtmxHttpRequest, public_id: UUID) -> HttpResponse:
-    """One letter as it is printed: the patient's name and address, the text, the sender."""
+    """One letter as it is printed: the addressee's (patient's or relative's) name and address, the text,
+    the sender."""
     actor = staff(request)
     found = access.access_letter(actor, public_id)
     _shown(actor, [found], AccessAction.VIEW_PLAN)
-    context = {"letter": found, "paragraphs": outbox.letter_paragraphs(found), "plan": found.plan}
+    context = {
+        "letter": found,
+        "paragraphs": outbox.letter_paragraphs(found),
+        "to": outbox.letter_addressee(found),
+        "plan": found.plan,
+    }
     return render(request, "pathways/letter.html", context)
 
 

@@ -18,6 +18,8 @@ from pathways import services as hub_services
 from pathways.choices import ContactChannel, MembershipRole, NotificationChannel, NotificationKind
 from pathways.models import Notification, PathwayPlan, Patient
 from pathways.services import VersionConflict
+from relatives.choices import ConsentAction, ConsentMethod, ConsentScope, Relation
+from relatives.models import Relative, RelativeConsent
 from tests.conftest import make_user, sign_in
 
 HTMX = {"HX-Request": "true"}
@@ -157,6 +159,30 @@ def test_a_patient_who_gets_letters_reads_the_name_and_phone_only(world, success
         "Din forløbskoordinator er nu Hospital_Coordinator Nielsen.",
         "Du kan ringe til din forløbskoordinator på 46 31 30 10.",
     ]
+
+
+def test_relatives_hear_of_a_new_coordinator_only_when_they_may_see_the_whole_plan(world, successor):
+    def relative(name: str, scope: ConsentScope, **fields: Any) -> Relative:
+        made = Relative.objects.create(
+            plan=world.plan, name=name, relation=Relation.CHILD, phone="22 33 44 55", **fields
+        )
+        RelativeConsent.objects.create(
+            plan=world.plan,
+            relative=made,
+            action=ConsentAction.GIVEN,
+            scope=scope,
+            method=ConsentMethod.SPOKEN,
+            coercion_checked=scope != ConsentScope.NONE,
+        )
+        return made
+
+    whole = relative("Susanne Poulsen", ConsentScope.WHOLE_PLAN)
+    relative("Peter Poulsen", ConsentScope.APPOINTMENTS)
+    relative("Ole Hansen", ConsentScope.CONTACT_ONLY)
+    relative("Lille Poulsen", ConsentScope.WHOLE_PLAN, is_child=True, child_age=12)
+    hand_over(world, coordinator=successor, organisation=world.hospital, phone="47 32 21 00")
+    told = coordinator_notices().filter(recipient_type__model="relative")
+    assert [(n.recipient, n.channel) for n in told] == [(whole, NotificationChannel.SMS)]
 
 
 def test_a_new_substitute_is_told_but_not_the_patient_nor_who_handed_it_to_themselves(world, successor):
