@@ -398,7 +398,9 @@ class Message(models.Model):
     history_hidden_fields = ("body",)
 
     public_id = models.UUIDField(default=uuid4, unique=True, editable=False)
-    thread = models.ForeignKey(MessageThread, on_delete=models.CASCADE, related_name="messages")
+    thread = models.ForeignKey(
+        MessageThread, verbose_name=_("message thread"), on_delete=models.CASCADE, related_name="messages"
+    )
     plan = models.ForeignKey(PathwayPlan, on_delete=models.CASCADE, related_name="messages")
     sender = models.ForeignKey(User, verbose_name=_("from"), on_delete=models.PROTECT, related_name="+")
     sender_organisation = models.ForeignKey(

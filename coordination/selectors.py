@@ -64,7 +64,7 @@ from pathways.models import (
     User,
 )
 from pathways.selectors import emergency_alerts_for, plan_url, recent_hospital_events
-from relatives.selectors import open_child_checklists
+from relatives.selectors import involved_relative_exists, open_child_checklists
 
 # --- Worklist, risk and the caseload's columns -----------------------------------------------------------
 
@@ -106,9 +106,13 @@ def annotate_coordination(plans: QuerySet[PathwayPlan], actor: Any) -> QuerySet[
         open_disputes=Coalesce(open_dispute_count_subquery(), Value(0)),
         oldest_dispute_at=oldest_open_dispute_subquery(),
         unread_messages=Coalesce(unread_messages_subquery(actor), Value(0)),
+        involved_relative=involved_relative_exists(),
     ).annotate(
-        # No involved relative: as the latest need assessment found (the relatives app will know better).
-        risk_no_relative=_yes(Q(latest_criteria__contains=[NeedCriterion.NO_RELATIVES])),
+        # No involved relative: the latest need assessment found none, and no relative has been involved
+        # since (relatives: an adult on the plan whom the patient's latest decision involves).
+        risk_no_relative=_yes(
+            Q(latest_criteria__contains=[NeedCriterion.NO_RELATIVES]) & ~Q(involved_relative=True)
+        ),
         risk_needs_coordinator=_yes(Q(latest_outcome=NeedOutcome.NEEDS_COORDINATOR)),
     )
     return plans.annotate(

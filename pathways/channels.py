@@ -30,6 +30,11 @@ class PermanentSendError(Exception):
     """The channel refused the message; the outbox marks it failed for an administrator to see."""
 
 
+class MessageNotWanted(PermanentSendError):
+    """The recipient may no longer get this message (a relative whose consent has since ended or
+    narrowed): the outbox cancels it rather than failing it."""
+
+
 @dataclass(frozen=True)
 class OutgoingMessage:
     idempotency_key: str

@@ -305,7 +305,12 @@ def tasks_released(*, task: Task, actor: User | None) -> None:
         )
 
 
-def task_reminders_sync(*, task: Task) -> None:
+def _others_hearing_of_appointments(plan: PathwayPlan) -> list[tuple[Model, str]]:
+    """The relatives (through pathways.extensions) who hear of the plan's appointments, with their channel."""
+    return [pair for others in extensions.APPOINTMENT_RECIPIENTS for pair in others(plan)]
+
+
+def task_reminders_sync(*, task: Task, others: list[tuple[Model, str]] | None = None) -> None:
     """Make the task's waiting reminders match the task as it is now, in the caller's transaction: a
     closed task, or a task in a plan that is not active, has none; a moved task's reminders move; a new
     responsible person gets them. Rows a worker holds are cancelled too: it checks before it sends."""
@@ -349,25 +354,27 @@ def task_reminders_sync(*, task: Task) -> None:
                         due_at=local_moment(remind_on),
                     )
                 )
-            # Relatives the patient lets see appointments hear of them too, by their own channel.
-            for others in extensions.APPOINTMENT_RECIPIENTS:
-                for recipient, relative_channel in others(plan):
-                    remind_on = (
-                        working_days_before(day, 5)
-                        if relative_channel == NotificationChannel.LETTER
-                        else day - timedelta(days=2)
-                    )
-                    if remind_on >= today:
-                        wanted.add(
-                            notify(
-                                recipient=recipient,
-                                kind=NotificationKind.APPOINTMENT_REMINDER,
-                                channel=NotificationChannel(relative_channel),
-                                plan=plan,
-                                task=task,
-                                due_at=local_moment(remind_on),
-                            )
+            # Relatives the patient lets see appointments hear of them too, by their own channel (`others`:
+            # read once for the whole plan by plan_reminders_sync).
+            if others is None:
+                others = _others_hearing_of_appointments(plan)
+            for recipient, other_channel in others:
+                remind_on = (
+                    working_days_before(day, 5)
+                    if other_channel == NotificationChannel.LETTER
+                    else day - timedelta(days=2)
+                )
+                if remind_on >= today:
+                    wanted.add(
+                        notify(
+                            recipient=recipient,
+                            kind=NotificationKind.APPOINTMENT_REMINDER,
+                            channel=NotificationChannel(other_channel),
+                            plan=plan,
+                            task=task,
+                            due_at=local_moment(remind_on),
                         )
+                    )
     still_overdue = (
         plan.status == PlanStatus.ACTIVE
         and task.status in TASK_OPEN_STATUSES
@@ -381,9 +388,11 @@ def task_reminders_sync(*, task: Task) -> None:
 
 
 def plan_reminders_sync(*, plan: PathwayPlan) -> None:
-    """After a plan changes status: its tasks' reminders stop while it is not active, and start again."""
+    """After a plan changes status (or who among the relatives hears of it): its tasks' reminders stop
+    while it is not active, and start again."""
+    others = _others_hearing_of_appointments(plan)
     for task in plan.tasks.all():
-        task_reminders_sync(task=task)
+        task_reminders_sync(task=task, others=others)
 
 
 def plan_status_changed(*, plan: PathwayPlan, actor: User | None) -> None:
@@ -657,6 +666,11 @@ def _deliver_one(row: Notification, attempt: int, now: datetime) -> bool:
             lease_until=None,
             last_error=str(error)[:200],
             due_at=now + BACKOFF[min(attempt, len(BACKOFF)) - 1] if retry else row.due_at,
+        )
+        return False
+    except channels.MessageNotWanted as error:
+        _still_ours(row.pk, attempt).update(
+            state=NotificationState.CANCELLED, lease_until=None, last_error=str(error)[:200]
         )
         return False
     except channels.PermanentSendError as error:

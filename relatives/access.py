@@ -25,8 +25,15 @@ from django.utils import timezone
 from pathways import access as hub_access
 from pathways.choices import AccessAction
 from pathways.models import EmergencyAccess, PathwayPlan
-from relatives.choices import SEEING_SCOPES, ConsentScope, RelativeChannel
-from relatives.models import ChildChecklistItem, Relative, RelativeConsent, RelativeNeed, SupportReferral
+from relatives.choices import REFERRAL_OPEN_STATUSES, SEEING_SCOPES, ConsentScope, RelativeChannel
+from relatives.models import (
+    ChildChecklistItem,
+    Relative,
+    RelativeConsent,
+    RelativeNeed,
+    SupportReferral,
+    consent_scope,
+)
 
 # --- consent: what a relative may see -----------------------------------------------------------------------
 
@@ -48,15 +55,8 @@ def latest_consents(relatives: Iterable[Relative]) -> dict[int, RelativeConsent]
 def scope_of(
     relative: Relative, consent: RelativeConsent | None, *, today: date | None = None
 ) -> ConsentScope:
-    """What `relative` may see given their latest decision `consent`: NONE for a relative removed from the
-    plan, for a child (children never get access of their own), without a decision, before it is valid or
-    after its end date."""
-    today = today or timezone.localdate()
-    if consent is None or relative.ended_at is not None or relative.is_child:
-        return ConsentScope.NONE
-    if consent.valid_from > today or (consent.valid_until is not None and consent.valid_until < today):
-        return ConsentScope.NONE
-    return ConsentScope(consent.scope)
+    """What `relative` may see given their latest decision `consent` (relatives.models.consent_scope)."""
+    return consent_scope(relative, consent, today or timezone.localdate())
 
 
 def relative_scope(relative: Relative, *, today: date | None = None) -> ConsentScope:
@@ -154,10 +154,11 @@ def revoked_relative_words(row: Any) -> dict[str, str]:
 
 def support_organisation_ids(relatives: Iterable[Relative]) -> dict[int, frozenset[int]]:
     """For each relative, the organisations that hold an offer they are referred to or are responsible for
-    a referral of theirs (one query): {relative id: organisation ids}."""
+    a referral of theirs, while the referral is open (one query): {relative id: organisation ids}. A closed
+    referral gives no more reason to read the record."""
     ids = [relative.pk for relative in relatives]
     found: dict[int, set[int]] = {pk: set() for pk in ids}
-    rows = SupportReferral.objects.filter(relative_id__in=ids).values_list(
+    rows = SupportReferral.objects.filter(relative_id__in=ids, status__in=REFERRAL_OPEN_STATUSES).values_list(
         "relative_id", "offer__organisation_id", "responsible_organisation_id"
     )
     for relative_id, offer_organisation, responsible in rows:
@@ -198,6 +199,7 @@ def plans_showing_support(user: Any, relative_id: UUID | str) -> QuerySet[Pathwa
     acting = hub_access.acting_organisation_ids(user)
     holding = SupportReferral.objects.filter(
         Q(offer__organisation_id__in=acting) | Q(responsible_organisation_id__in=acting),
+        status__in=REFERRAL_OPEN_STATUSES,
         plan=OuterRef("pk"),
         relative__public_id=relative_id,
     )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from datetime import date
 from typing import Any
 
@@ -33,13 +32,6 @@ from relatives.models import Relative, StrainItem, SupportOffer, SupportReferral
 
 # The ways staff record a decision (the portal records its own, issue 14).
 STAFF_METHODS = [(v, label) for v, label in ConsentMethod.choices if v != ConsentMethod.PORTAL]
-# The channel a relative hears from us by → the field that must hold its address, and what to say if empty.
-CHANNEL_NEEDS = {
-    RelativeChannel.EMAIL: ("email", _("Add their e-mail address, or choose another way to reach them.")),
-    RelativeChannel.SMS: ("phone", _("Add their mobile number, or choose another way to reach them.")),
-    RelativeChannel.LETTER: ("address", _("Add their postal address, or choose another way to reach them.")),
-}
-LANGUAGE_CODE = re.compile(r"^[a-z]{2,3}$")
 COERCION_UNCHECKED = _("Confirm that you have checked the patient is not pressured into this.")
 
 
@@ -120,7 +112,7 @@ class RelativeForm(forms.Form):
 
     def clean_language(self) -> str:
         language = str(self.cleaned_data["language"]).strip().lower()
-        if not LANGUAGE_CODE.match(language):
+        if not services.LANGUAGE_CODE.match(language):
             raise forms.ValidationError(_("Write the language as a short code, e.g. da, en, ar or tr."))
         return language
 
@@ -130,8 +122,8 @@ class RelativeForm(forms.Form):
         if not is_child and data.get("child_age") is not None:
             self.add_error("child_age", _("Give an age only for a child under 18."))
         channel = data.get("preferred_channel")
-        if not is_child and channel in CHANNEL_NEEDS:
-            needed, message = CHANNEL_NEEDS[RelativeChannel(channel)]
+        if not is_child and channel in services.CHANNEL_NEEDS:
+            needed, message = services.CHANNEL_NEEDS[RelativeChannel(channel)]
             if needed not in self.errors and not data.get(needed):
                 self.add_error("preferred_channel", message)
         return data
@@ -148,6 +140,8 @@ class ConsentForm(forms.Form):
 
     REPRESENTATIVE_FIELDS = ("representative_name", "representative_basis", "capacity_loss", "capacity_note")
 
+    # The decision the form was opened on ("" for none): another decision recorded meanwhile is a conflict.
+    expected_decision = forms.CharField(required=False, widget=forms.HiddenInput)
     organisation = forms.ModelChoiceField(
         label=_("Recorded for"),
         queryset=Organisation.objects.none(),
@@ -400,7 +394,7 @@ class ReferralForm(forms.Form):
         queryset=Organisation.objects.none(),
         to_field_name="public_id",
         required=False,
-        empty_label=_("The offer's organisation"),
+        empty_label=_("The offer's organisation (if it takes part, else the coordinator's)"),
     )
     responsible_person = forms.ChoiceField(
         label=_("Responsible person (optional)"),

@@ -15,6 +15,7 @@ patient-privacy), StrainScreening ↔ QuestionnaireResponse, SupportReferral ↔
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 from uuid import uuid4
 
@@ -27,7 +28,7 @@ from django.utils.formats import date_format
 from django.utils.translation import get_language_info, override
 from django.utils.translation import gettext_lazy as _
 
-from pathways.channels import PermanentSendError
+from pathways.channels import MessageNotWanted
 from pathways.choices import NotificationChannel, NotificationKind
 from pathways.models import Notification, Organisation, PathwayPlan, User, audited, choices_check
 from pathways.numbers import NumericTextField, validate_phone
@@ -45,6 +46,25 @@ from relatives.choices import (
     RelativeChannel,
     RepresentativeBasis,
 )
+
+
+def consent_scope(relative: Relative, consent: RelativeConsent | None, today: date) -> ConsentScope:
+    """What `relative` may see given their latest decision `consent` (relatives.access.scope_of is the rule's
+    name for the pages): NONE for a relative removed from the plan, for a child (children never get access
+    of their own), without a decision, before it is valid or after its end date."""
+    if consent is None or relative.ended_at is not None or relative.is_child:
+        return ConsentScope.NONE
+    if consent.valid_from > today or (consent.valid_until is not None and consent.valid_until < today):
+        return ConsentScope.NONE
+    return ConsentScope(consent.scope)
+
+
+# What a message to a relative needs of their consent, checked again when it is sent (a consent may have
+# ended, narrowed or run out since the message was written). The notice that access has ended always goes.
+MESSAGE_SCOPES: dict[str, frozenset[str]] = {
+    NotificationKind.APPOINTMENT_REMINDER: frozenset({ConsentScope.WHOLE_PLAN, ConsentScope.APPOINTMENTS}),
+}
+WHOLE_PLAN_ONLY = frozenset({ConsentScope.WHOLE_PLAN})
 
 
 class RelativeQuerySet(models.QuerySet["Relative"]):
@@ -80,7 +100,12 @@ class Relative(models.Model):
     note = models.TextField(_("note"), blank=True, max_length=2000)
     added_by = models.ForeignKey(User, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
     added_by_organisation = models.ForeignKey(
-        Organisation, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        Organisation,
+        verbose_name=_("added for organisation"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -90,6 +115,8 @@ class Relative(models.Model):
     version = models.PositiveIntegerField(default=1)
 
     objects = RelativeQuerySet.as_manager()
+    # Bookkeeping of the portal's sessions: the decision that ended access is what the history shows.
+    history_hidden_fields = ("sessions_ended_at",)
 
     class Meta:
         verbose_name = _("relative")
@@ -128,11 +155,19 @@ class Relative(models.Model):
         }
         return addresses.get(channel, "")
 
+    def latest_consent(self) -> RelativeConsent | None:
+        return self.consents.order_by("-recorded_at", "-id").first()
+
     def notification_text(self, row: Notification) -> tuple[str, str]:
         """The relative's message in plain language and their language: that there is news and where to
-        see it, never health data (no diagnosis, no task title, no CPR number)."""
+        see it, never health data (no diagnosis, no task title, no CPR number). Refused (cancelled by the
+        outbox) when the relative's consent no longer covers it."""
         if self.is_child:
-            raise PermanentSendError("a child relative gets no messages of their own")
+            raise MessageNotWanted("a child relative gets no messages of their own")
+        if row.kind != NotificationKind.CONSENT_REVOKED:
+            scope = consent_scope(self, self.latest_consent(), timezone.localdate())
+            if scope not in MESSAGE_SCOPES.get(row.kind, WHOLE_PLAN_ONLY):
+                raise MessageNotWanted("the relative's consent no longer covers this message")
         language = self.language if self.language in dict(settings.LANGUAGES) else "da"
         with override(language):
             # --- consent: the wording per kind (relatives.services raises the kinds) ---
@@ -320,7 +355,9 @@ class ChildChecklistItem(models.Model):
 
     public_id = models.UUIDField(default=uuid4, unique=True, editable=False)
     plan = models.ForeignKey(PathwayPlan, on_delete=models.CASCADE, related_name="child_checklist_items")
-    relative = models.ForeignKey(Relative, on_delete=models.CASCADE, related_name="checklist_items")
+    relative = models.ForeignKey(
+        Relative, verbose_name=_("relative"), on_delete=models.CASCADE, related_name="checklist_items"
+    )
     step = models.CharField(_("step"), max_length=16, choices=ChildCareStep.choices)
     status = models.CharField(
         _("status"), max_length=16, choices=ChecklistStatus.choices, default=ChecklistStatus.OPEN
@@ -420,6 +457,9 @@ class StrainScreening(models.Model):
     """A relative's answers to a strain instrument, with the score derived when it was recorded (the items'
     "yes" answers) and whether it is high strain by the instrument's threshold then."""
 
+    # The relative's own words stay out of the admin's audit trail (read on the logged support page).
+    history_hidden_fields = ("answers", "note")
+
     public_id = models.UUIDField(default=uuid4, unique=True, editable=False)
     plan = models.ForeignKey(PathwayPlan, on_delete=models.CASCADE, related_name="+")
     relative = models.ForeignKey(Relative, on_delete=models.CASCADE, related_name="strain_screenings")
@@ -455,6 +495,9 @@ class StrainScreening(models.Model):
 @audited()
 class RelativeNeed(models.Model):
     """A need in the relative's own words."""
+
+    # The relative's own words stay out of the admin's audit trail (read on the logged support page).
+    history_hidden_fields = ("text",)
 
     public_id = models.UUIDField(default=uuid4, unique=True, editable=False)
     plan = models.ForeignKey(PathwayPlan, on_delete=models.CASCADE, related_name="+")
@@ -510,6 +553,9 @@ class SupportReferral(models.Model):
     """A referral of the relative to a support offer: its status, who in which organisation is responsible
     and the next follow-up date (a reminder goes to the responsible person, else the organisation's
     coordinators, at 08:00 that day)."""
+
+    # The relative's own words stay out of the admin's audit trail (read on the logged support page).
+    history_hidden_fields = ("note",)
 
     public_id = models.UUIDField(default=uuid4, unique=True, editable=False)
     plan = models.ForeignKey(PathwayPlan, on_delete=models.CASCADE, related_name="+")

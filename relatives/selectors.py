@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from django.db.models import Case, Exists, F, OuterRef, Q, QuerySet, Value, When
+from django.db.models import Case, Exists, F, OuterRef, Q, QuerySet, Subquery, Value, When
 from django.utils import timezone
 
 from pathways import access as hub_access
@@ -260,8 +260,10 @@ class ReferralChoices:
 
 def referral_choices(plan: PathwayPlan) -> ReferralChoices:
     offers = SupportOffer.objects.filter(is_active=True).select_related("organisation").order_by("name", "pk")
+    # Responsible: an organisation taking part in the plan or the coordinator's (services.
+    # responsible_organisation_ids): its staff follow up and see the record through the plan.
     organisations = (
-        Organisation.objects.filter(Q(pk__in=offers.values("organisation_id")) | Q(participations__plan=plan))
+        Organisation.objects.filter(Q(participations__plan=plan) | Q(pk=plan.coordinator_organisation_id))
         .distinct()
         .order_by("name", "pk")
     )
@@ -345,3 +347,25 @@ def open_child_checklists(plan_ids: Iterable[int]) -> list[OpenChecklist]:
         )
         for relative_id, item in first.items()
     ]
+
+
+# --- the coordinator's risk: is any relative involved? ---
+
+
+def involved_relative_exists() -> Exists:
+    """For a query on plans: whether an adult relative still on the plan is involved by the patient's latest
+    decision (any scope but "not involved"; a decision may have ended, the relative is still someone to
+    lean on). Coordination's risk asks it (no extra query: a subquery of the plans' own)."""
+    latest_scope = (
+        RelativeConsent.objects.filter(relative=OuterRef("pk"))
+        .order_by("-recorded_at", "-id")
+        .values("scope")[:1]
+    )
+    involved = (
+        Relative.objects.current()
+        .filter(plan=OuterRef("pk"), is_child=False)
+        .annotate(latest_scope=Subquery(latest_scope))
+        .exclude(latest_scope=ConsentScope.NONE)
+        .filter(latest_scope__isnull=False)
+    )
+    return Exists(involved)

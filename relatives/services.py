@@ -12,9 +12,10 @@ from typing import Any
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from pathways import access as hub_access
 from pathways import outbox
@@ -65,13 +66,24 @@ RELATIVE_FIELDS = (
     "is_closest",
     "note",
 )
-# The channel a relative hears from us by → the field that must hold its address.
-CHANNEL_ADDRESS = {
-    RelativeChannel.EMAIL: "email",
-    RelativeChannel.SMS: "phone",
-    RelativeChannel.LETTER: "address",
+# The channel a relative hears from us by → the field that must hold its address, and what to say when it
+# is empty (the form says it too).
+CHANNEL_NEEDS = {
+    RelativeChannel.EMAIL: (
+        "email",
+        gettext_lazy("Add their e-mail address, or choose another way to reach them."),
+    ),
+    RelativeChannel.SMS: (
+        "phone",
+        gettext_lazy("Add their mobile number, or choose another way to reach them."),
+    ),
+    RelativeChannel.LETTER: (
+        "address",
+        gettext_lazy("Add their postal address, or choose another way to reach them."),
+    ),
 }
-_LANGUAGE_CODE = re.compile(r"^[a-z]{2,3}$")
+LANGUAGE_CODE = re.compile(r"^[a-z]{2,3}$")
+NO_DECISION = "none"  # a consent form opened on a relative without any decision yet
 _WAITING = (NotificationState.PENDING, NotificationState.SENDING)
 _MAX_LENGTHS = {
     "name": 200,
@@ -86,8 +98,12 @@ _MAX_LENGTHS = {
 }
 
 
+def too_long(count: int) -> str:
+    return _("Keep it under %(count)s characters.") % {"count": count}
+
+
 def _too_long(field: str) -> str:
-    return _("Keep it under %(count)s characters.") % {"count": _MAX_LENGTHS[field]}
+    return too_long(_MAX_LENGTHS[field])
 
 
 def _may_manage(actor: User | None, plan: PathwayPlan, *, admin_permission: str) -> frozenset[int]:
@@ -155,7 +171,7 @@ def _relative_values(values: dict[str, Any], *, plan: PathwayPlan, relative_pk: 
         except ValidationError:
             errors["email"] = _("Write a whole e-mail address, e.g. name@example.dk.")
     values["language"] = values["language"].lower() or "da"
-    if not _LANGUAGE_CODE.match(values["language"]):
+    if not LANGUAGE_CODE.match(values["language"]):
         errors["language"] = _("Write the language as a short code, e.g. da, en, ar or tr.")
     age = values["child_age"]
     if not values["is_child"] and age is not None:
@@ -167,12 +183,8 @@ def _relative_values(values: dict[str, Any], *, plan: PathwayPlan, relative_pk: 
         values["preferred_channel"] = RelativeChannel.NONE  # children get no messages of their own
     elif channel not in RelativeChannel.values:
         errors["preferred_channel"] = _("Choose how they want to hear from us.")
-    elif channel in CHANNEL_ADDRESS and not values[CHANNEL_ADDRESS[channel]]:
-        errors["preferred_channel"] = {
-            RelativeChannel.EMAIL: _("Add their e-mail address, or choose another way to reach them."),
-            RelativeChannel.SMS: _("Add their mobile number, or choose another way to reach them."),
-            RelativeChannel.LETTER: _("Add their postal address, or choose another way to reach them."),
-        }[channel]
+    elif channel in CHANNEL_NEEDS and not values[CHANNEL_NEEDS[channel][0]]:
+        errors["preferred_channel"] = str(CHANNEL_NEEDS[channel][1])
     if values["is_closest"]:
         others = Relative.objects.current().filter(plan=plan, is_closest=True)
         if relative_pk is not None:
@@ -200,11 +212,16 @@ def _checklist_create(relative: Relative) -> None:
 
 
 def _messages_cancel(relative: Relative) -> int:
-    """Cancel every message still waiting for the relative (rows a worker holds too: it checks before it
-    sends). Returns how many."""
+    """Cancel every message still waiting for the relative (rows a worker holds too: it checks again before
+    it sends) and every letter to them not yet printed (it leaves the print queue), except the notice that
+    their access has ended. Returns how many."""
+    waiting = Q(state__in=_WAITING) | Q(
+        channel=NotificationChannel.LETTER, state=NotificationState.SENT, read_at__isnull=True
+    )
     return (
         Notification.objects.addressed_to(relative)
-        .filter(state__in=_WAITING)
+        .filter(waiting)
+        .exclude(kind=NotificationKind.CONSENT_REVOKED)
         .update(state=NotificationState.CANCELLED, lease_until=None)
     )
 
@@ -304,7 +321,9 @@ def relative_update(
 @transaction.atomic
 def relative_remove(*, actor: User | None, relative: Relative, expected_version: int) -> Relative:
     """Take the relative off the plan: like a withdrawn consent, their access ends at once (portal
-    sessions, waiting messages, reminders), but no one is told. Removing twice changes nothing."""
+    sessions, waiting messages, reminders), but no one is told; their open referrals to support are
+    cancelled with their follow-up reminders (the record stays, read on its logged page). Removing twice
+    changes nothing."""
     plan = PathwayPlan.objects.select_for_update().get(pk=relative.plan_id)
     _may_manage(actor, plan, admin_permission="relatives.change_relative")
     locked = Relative.objects.select_for_update().get(pk=relative.pk)
@@ -316,6 +335,14 @@ def relative_remove(*, actor: User | None, relative: Relative, expected_version:
     locked.version += 1
     locked.save(update_fields=["ended_at", "sessions_ended_at", "version", "updated_at"])
     _messages_cancel(locked)
+    open_referrals = SupportReferral.objects.select_for_update(of=("self",)).filter(
+        relative=locked, status__in=REFERRAL_OPEN_STATUSES
+    )
+    for referral in open_referrals.select_related("plan", "responsible_organisation", "responsible_person"):
+        referral.status = ReferralStatus.CANCELLED
+        referral.version += 1
+        referral.save(update_fields=["status", "version", "updated_at"])
+        _follow_up_reminders_sync(referral)
     outbox.plan_reminders_sync(plan=plan)
     return locked
 
@@ -407,13 +434,18 @@ def relative_consent_record(
     valid_until: date | None = None,
     note: str = "",
     organisation: Organisation | None = None,
+    expected_decision: str | None = None,
 ) -> RelativeConsent:
     """Record the patient's decision about a relative (or, for a patient who cannot consent, the decision of
     the person acting for them) as a new row: decisions are never changed, the latest counts. Involving
     the relative needs the check that the patient is not pressured (NHS proxy-access guidance); a
     representative's decision names who, on what basis and why, and ends where the loss of capacity is
-    temporary. A decision that withdraws a consent takes effect at once (see relative_consent_revoke).
-    The reminders follow the new scope."""
+    temporary. A decision that withdraws a consent, or narrows it so the relative sees nothing, takes
+    effect at once (see relative_consent_revoke). The reminders follow the new scope.
+
+    `expected_decision`: the public id of the decision the form was opened on (NO_DECISION for none; empty:
+    not checked); another decision recorded since is a VersionConflict. The same decision again, with nothing new to note, writes
+    nothing and returns the decision that counts."""
     plan = PathwayPlan.objects.select_related("patient").get(pk=relative.plan_id)
     participating = _may_manage(actor, plan, admin_permission="relatives.add_relativeconsent")
     locked = Relative.objects.select_for_update().get(pk=relative.pk)  # one decision at a time
@@ -452,9 +484,31 @@ def relative_consent_record(
         valid_until=valid_until,
         texts=texts,
     )
+    if valid_from > today:
+        errors["valid_from"] = _("A decision counts from today or an earlier day.")
     if errors:
         raise ValidationError(errors)
     previous = access.latest_consents([locked]).get(locked.pk)
+    if expected_decision and expected_decision != (str(previous.public_id) if previous else NO_DECISION):
+        raise VersionConflict(locked)
+    decision = {
+        "scope": scope,
+        "method": method,
+        "decided_by": decided_by,
+        "capacity_loss": capacity_loss,
+        "capacity_note": texts["capacity_note"],
+        "representative_name": texts["representative_name"],
+        "representative_basis": representative_basis,
+        "valid_until": valid_until,
+    }
+    if (
+        previous is not None
+        and all(getattr(previous, name) == value for name, value in decision.items())
+        and not texts["note"]
+        and not texts["coercion_note"]
+    ):
+        return previous  # the same decision again: nothing new to record
+    was_seeing = previous is not None and access.scope_of(locked, previous, today=today) in SEEING_SCOPES
     consent = RelativeConsent(
         plan=plan,
         relative=locked,
@@ -476,7 +530,7 @@ def relative_consent_record(
     )
     consent.full_clean()
     consent.save()
-    if consent.action == ConsentAction.REVOKED:
+    if consent.action == ConsentAction.REVOKED or (was_seeing and scope not in SEEING_SCOPES):
         _access_ended(relative=locked, plan=plan, consent=consent)
     outbox.plan_reminders_sync(plan=plan)
     return consent
@@ -638,7 +692,7 @@ def _check_length(errors: dict[str, str], field: str, value: str, *, required: b
     if required and not value:
         errors[field] = _("This field is required.")
     elif len(value) > SUPPORT_TEXT_MAX_LENGTH:
-        errors[field] = _("Keep it under %(count)d characters.") % {"count": SUPPORT_TEXT_MAX_LENGTH}
+        errors[field] = too_long(SUPPORT_TEXT_MAX_LENGTH)
 
 
 def numbered_list(numbers: list[int]) -> str:
@@ -758,11 +812,22 @@ def _follow_up_errors(errors: dict[str, str], follow_up_date: date | None) -> No
         errors["follow_up_date"] = _("The follow-up date can be at most two years ahead.")
 
 
-def responsible_organisation_ids(plan: PathwayPlan, offer: SupportOffer) -> set[int]:
-    """Who may be responsible for a referral to `offer`: the offer's organisation or one taking part in
-    the plan (being responsible lets its staff see the relative's support record)."""
+def responsible_organisation_ids(plan: PathwayPlan) -> set[int]:
+    """Who may be responsible for a referral: an organisation taking part in the plan, or the coordinator's
+    (being responsible lets its staff see the relative's support record, which they reach through the
+    plan; an offer's organisation outside the plan, such as a patient association, is followed up by one
+    inside it)."""
     participating = PlanParticipant.objects.filter(plan=plan).values_list("organisation_id", flat=True)
-    return {offer.organisation_id, *participating}
+    return {*participating} | (
+        {plan.coordinator_organisation_id} if plan.coordinator_organisation_id else set()
+    )
+
+
+def default_responsible_organisation(plan: PathwayPlan, offer: SupportOffer) -> Organisation | None:
+    """The offer's organisation where it may be responsible, else the coordinator's."""
+    if offer.organisation_id in responsible_organisation_ids(plan):
+        return offer.organisation
+    return plan.coordinator_organisation
 
 
 @transaction.atomic
@@ -778,15 +843,15 @@ def support_referral_create(
     note: str = "",
 ) -> SupportReferral:
     """Refer the relative to a support offer. Responsible: `responsible_organisation` (by default the
-    offer's; else one taking part in the plan) and, if named, `responsible_person`, an active member of
-    it. A follow-up date (today or later) reminds them at 08:00 that day (`_follow_up_reminders_sync`).
-    The relative's first referral is made by the plan's coordinator; from then on the organisations
-    holding a referral may add more. Refused: an offer no longer offered, a second open referral to the
-    same offer."""
+    offer's where it takes part in the plan, else the coordinator's; it must take part or coordinate)
+    and, if named, `responsible_person`, an active member of it. A follow-up date (today or later)
+    reminds them at 08:00 that day (`_follow_up_reminders_sync`). The relative's first referral is made
+    by the plan's coordinator; from then on the organisations holding a referral may add more. Refused:
+    an offer no longer offered, a second open referral to the same offer."""
     locked = _locked_current_relative(relative)
     plan = locked.plan
     _require_support_writer(actor, plan, locked, admin_permission="relatives.change_supportreferral")
-    organisation = responsible_organisation or offer.organisation
+    organisation = responsible_organisation or default_responsible_organisation(plan, offer)
     note = note.strip()
     errors: dict[str, str] = {}
     if not offer.is_active:
@@ -795,10 +860,8 @@ def support_referral_create(
         relative=locked, offer=offer, status__in=REFERRAL_OPEN_STATUSES
     ).exists():
         errors["offer"] = _("The relative already has an open referral to this offer.")
-    if organisation.pk not in responsible_organisation_ids(plan, offer):
-        errors["responsible_organisation"] = _(
-            "Choose the offer's organisation or one taking part in the plan."
-        )
+    if organisation is None or organisation.pk not in responsible_organisation_ids(plan):
+        errors["responsible_organisation"] = _("Choose an organisation taking part in the plan.")
     elif responsible_person is not None and not _is_member(responsible_person, organisation):
         errors["responsible_person"] = _("Choose a person who works in the responsible organisation.")
     if status not in REFERRAL_OPEN_STATUSES:
@@ -1003,7 +1066,7 @@ def checklist_item_update(
     errors: dict[str, str] = {}
     for name, longest in (("contact_name", 200), ("note", 1000)):
         if len(values[name]) > longest:
-            errors[name] = _("Keep it under %(count)s characters.") % {"count": longest}
+            errors[name] = too_long(longest)
         elif "\x00" in values[name]:
             errors[name] = _("Remove the invisible control characters from the text.")
     done = status == ChecklistStatus.DONE

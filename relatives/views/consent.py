@@ -54,9 +54,9 @@ def _consent_initial(current: RelativeConsent | None) -> dict[str, Any]:
     """A new decision starts from the one that counts (to narrow or widen it); the check for pressure is
     made again each time."""
     if current is None:
-        return {}
+        return {"expected_decision": services.NO_DECISION}
     fields = ("scope", "method", "decided_by", "valid_until", *ConsentForm.REPRESENTATIVE_FIELDS)
-    initial = {name: getattr(current, name) for name in fields}
+    initial = {name: getattr(current, name) for name in fields} | {"expected_decision": current.public_id}
     if current.valid_until is not None and current.valid_until < timezone.localdate():
         initial["valid_until"] = None
     return initial
@@ -154,6 +154,7 @@ def consent_record(request: HttpRequest, public_id: UUID, relative_id: UUID) -> 
         organisations=selectors.recording_organisations(granted),
         auto_id="consent-%s",
     )
+    error = ""
     if request.method == "POST" and form.is_valid():
         data = dict(form.cleaned_data)
         try:
@@ -163,13 +164,25 @@ def consent_record(request: HttpRequest, public_id: UUID, relative_id: UUID) -> 
                 organisation=data.pop("organisation"),
                 **data,
             )
-        except ValidationError as error:
-            add_errors(form, error)
+        except VersionConflict:
+            error = gettext(
+                "Someone else recorded a decision about this relative while you were filling in the form. "
+                "The form now starts from that decision; record yours again if it is still needed."
+            )
+            detail = selectors.relative_detail(relative)
+            form = ConsentForm(
+                initial=_consent_initial(detail.current),
+                relative=relative,
+                organisations=selectors.recording_organisations(granted),
+                auto_id="consent-%s",
+            )
+        except ValidationError as refusal:
+            add_errors(form, refusal)
         else:
             return _back(granted)
-    context = {"plan": granted.plan, "relative": relative, "detail": detail, "form": form}
+    context = {"plan": granted.plan, "relative": relative, "detail": detail, "form": form, "error": error}
     context["today"] = timezone.localdate()
-    return render(request, "relatives/consent_record.html", context, status=_status(form, ""))
+    return render(request, "relatives/consent_record.html", context, status=_status(form, error))
 
 
 @staff_view("GET", "POST")

@@ -22,6 +22,8 @@ from coordination.choices import (
 from pathways import services as hub
 from pathways.choices import AccessAction, MembershipRole, TaskKind, TaskStatus
 from pathways.models import AccessLog, PathwayPlan
+from relatives.choices import ConsentAction, ConsentMethod, ConsentScope, Relation
+from relatives.models import Relative, RelativeConsent
 from tests.conftest import make_user, sign_in
 from tests.pathways.test_query_counts import add_patients
 
@@ -227,6 +229,32 @@ def test_risk_is_the_weighted_sum_of_its_parts(world, busy):
     assert parts[RiskPart.NEEDS_COORDINATOR].value == 1
     assert risk.score == sum(share.points for share in risk.parts)
     assert risk.level == RiskLevel.HIGH
+
+
+@pytest.mark.parametrize(
+    ("scope", "is_child", "flagged"),
+    [
+        (ConsentScope.APPOINTMENTS, False, False),
+        (ConsentScope.CONTACT_ONLY, False, False),
+        (ConsentScope.NONE, False, True),  # on the plan, but the patient does not involve them
+        (ConsentScope.CONTACT_ONLY, True, True),  # a child is not someone to lean on
+    ],
+)
+def test_no_involved_relative_stops_counting_once_the_patient_involves_one(world, scope, is_child, flagged):
+    _assess(world, [NeedCriterion.NO_RELATIVES], admissions=0)
+    assert {share.part: share for share in _risk(world).parts}[RiskPart.NO_RELATIVE].value == 1
+    relative = Relative.objects.create(
+        plan=world.plan, name="Susanne Poulsen", relation=Relation.CHILD, is_child=is_child
+    )
+    RelativeConsent.objects.create(
+        plan=world.plan,
+        relative=relative,
+        action=ConsentAction.GIVEN,
+        scope=scope,
+        method=ConsentMethod.SPOKEN,
+        coercion_checked=scope != ConsentScope.NONE,
+    )
+    assert {share.part: share for share in _risk(world).parts}[RiskPart.NO_RELATIVE].value == int(flagged)
 
 
 def test_a_plan_with_nothing_against_it_is_low(world):
