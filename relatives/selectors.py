@@ -132,7 +132,10 @@ def _add_support(actor: Any, page: Any, rows: list[RelativeRow]) -> None:
         return
     holding = access.support_organisation_ids([row.relative for row in rows])
     shown = {
-        row.relative.pk: row for row in rows if access.may_see_support(page.rights, holding[row.relative.pk])
+        row.relative.pk: row
+        for row in rows
+        # A child's care is the checklist's (the Caregiver Strain Index is for adults who care).
+        if not row.relative.is_child and access.may_see_support(page.rights, holding[row.relative.pk])
     }
     if not shown:
         return

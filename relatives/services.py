@@ -214,7 +214,8 @@ def _checklist_create(relative: Relative) -> None:
 def _messages_cancel(relative: Relative) -> int:
     """Cancel every message still waiting for the relative (rows a worker holds too: it checks again before
     it sends) and every letter to them not yet printed (it leaves the print queue), except the notice that
-    their access has ended. Returns how many."""
+    their access has ended. Returns how many. (A letter in the queue is "sent" to the queue: cancelled,
+    it has no sent_at, as the database requires.)"""
     waiting = Q(state__in=_WAITING) | Q(
         channel=NotificationChannel.LETTER, state=NotificationState.SENT, read_at__isnull=True
     )
@@ -222,7 +223,7 @@ def _messages_cancel(relative: Relative) -> int:
         Notification.objects.addressed_to(relative)
         .filter(waiting)
         .exclude(kind=NotificationKind.CONSENT_REVOKED)
-        .update(state=NotificationState.CANCELLED, lease_until=None)
+        .update(state=NotificationState.CANCELLED, lease_until=None, sent_at=None)
     )
 
 
@@ -444,8 +445,8 @@ def relative_consent_record(
     effect at once (see relative_consent_revoke). The reminders follow the new scope.
 
     `expected_decision`: the public id of the decision the form was opened on (NO_DECISION for none; empty:
-    not checked); another decision recorded since is a VersionConflict. The same decision again, with nothing new to note, writes
-    nothing and returns the decision that counts."""
+    not checked); another decision recorded since is a VersionConflict. The same decision again, with
+    nothing new to note, writes nothing and returns the decision that counts."""
     plan = PathwayPlan.objects.select_related("patient").get(pk=relative.plan_id)
     participating = _may_manage(actor, plan, admin_permission="relatives.add_relativeconsent")
     locked = Relative.objects.select_for_update().get(pk=relative.pk)  # one decision at a time

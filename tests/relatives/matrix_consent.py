@@ -61,6 +61,12 @@ def _version(relative: Relative) -> int:
     return Relative.objects.values_list("version", flat=True).get(pk=relative.pk)
 
 
+def _opened_on(relative: Relative) -> str:
+    """The decision form's hidden field: the decision it was opened on (the one that counts now)."""
+    current = relative.latest_consent()
+    return str(current.public_id) if current else services.NO_DECISION
+
+
 def _relative_body(asker: Any) -> dict[str, Any]:
     relative = _relative(asker.plan)
     return {
@@ -83,7 +89,8 @@ BODIES: dict[str, Callable[[Any], dict[str, Any]]] = {
     },
     "relatives:relative-update": _relative_body,
     "relatives:relative-remove": lambda asker: {"confirm": "on", "version": _version(_relative(asker.plan))},
-    "relatives:consent-record": lambda _: {
+    "relatives:consent-record": lambda asker: {
+        "expected_decision": _opened_on(_relative(asker.plan)),
         "scope": ConsentScope.APPOINTMENTS,
         "method": ConsentMethod.SPOKEN,
         "coercion_checked": "on",

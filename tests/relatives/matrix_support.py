@@ -147,6 +147,9 @@ BODIES: dict[str, Callable[[Any], dict[str, Any]]] = {
     "relatives:need-create": lambda _asker: {"text": "At vide, hvem jeg kan ringe til om natten."},
     "relatives:referral-create": lambda asker: {
         "offer": _other_offer(asker.world).public_id,
+        # The hospital's offer: in the foreign plan the hospital takes no part and there is no coordinator,
+        # so the referral names an organisation taking part to follow it up.
+        "responsible_organisation": _holder(asker.world, asker.plan).public_id,
         "status": ReferralStatus.REFERRED,
         "follow_up_date": (timezone.localdate() + timedelta(days=7)).isoformat(),
     },

@@ -44,7 +44,7 @@ def checklist_events() -> Any:
 
 
 SCHOOL_NEEDS_CONSENT = (
-    "School or daycare may only be told with the consent of the patient and the parent with custody."
+    "Skole eller dagtilbud må kun orienteres med samtykke fra patienten og forælderen med forældremyndighed."
 )
 
 
@@ -114,8 +114,8 @@ def test_an_adult_relative_gets_no_checklist(world):
 def test_the_plan_flags_a_child_relative_with_the_checklist_in_order(client, world, child):
     sign_in(client, world.home_nurse)
     page = plan_page(client, world.plan)
-    assert "Child as a relative" in page
-    assert "Emma is a child (12 years old)" in page
+    assert "Barn som pårørende" in page
+    assert "Emma er et barn (12 år)" in page
     labels = [str(label) for label in ChildCareStep.labels]
     positions = [page.index(label) for label in labels]
     assert positions == sorted(positions)  # in the order staff work through them
@@ -128,7 +128,7 @@ def test_the_plan_shows_no_checklist_box_without_a_child(client, world):
         actor=world.coordinator, plan=world.plan, name="Susanne", relation=Relation.CHILD, phone="20304050"
     )
     sign_in(client, world.coordinator)
-    assert "Child as a relative" not in plan_page(client, world.plan)
+    assert "Barn som pårørende" not in plan_page(client, world.plan)
 
 
 def test_a_reader_through_an_emergency_access_sees_the_checklist_but_no_form(client, world, child):
@@ -139,7 +139,7 @@ def test_a_reader_through_an_emergency_access_sees_the_checklist_but_no_form(cli
     )
     sign_in(client, doctor)
     page = plan_page(client, world.plan)
-    assert "Child as a relative" in page
+    assert "Barn som pårørende" in page
     assert "relatives/checklist/" not in page
 
 
@@ -152,7 +152,7 @@ def test_the_plan_page_reads_the_same_queries_for_one_and_five_children(client, 
         add_child(world, name=f"Barn {number}", age=5 + number)
     with CaptureQueriesContext(connection) as five:
         page = client.get(url).content.decode()
-    assert page.count("Child as a relative") == 5
+    assert page.count("Barn som pårørende") == 5
     assert len(five.captured_queries) == len(one.captured_queries)
 
 
@@ -328,7 +328,7 @@ def test_a_stale_form_shows_the_step_as_saved_now(client, world, child):
     update(conversation, world.home_nurse, status=ChecklistStatus.DONE)
     response = client.post(item_url(world.plan, conversation), {"status": "not_relevant", "version": 1})
     assert response.status_code == 409
-    assert "Someone else changed this step" in response.content.decode()
+    assert "En anden har ændret punktet" in response.content.decode()
     assert saved(conversation)["status"] == ChecklistStatus.DONE
 
 
@@ -368,19 +368,19 @@ def checklist_lines(actor):
 
 def test_the_worklist_shows_a_child_with_open_steps_until_all_are_closed(client, world, child):
     [line] = checklist_lines(world.coordinator)
-    assert line.title == "Emma: 4 steps open"
-    assert line.detail == f"Next: {ChildCareStep.CONVERSATION.label}"
+    assert line.title == "Emma: 4 åbne punkter"
+    assert line.detail == f"Næste: {ChildCareStep.CONVERSATION.label}"
     assert line.href.endswith(f"#relative-{child.public_id}")
     update(step(child, ChildCareStep.CONVERSATION), world.coordinator, status=ChecklistStatus.DONE)
     update(step(child, ChildCareStep.OTHER_PARENT), world.coordinator, status=ChecklistStatus.NOT_RELEVANT)
     update(step(child, ChildCareStep.SCHOOL), world.coordinator, status="done", consent_confirmed=True)
     [line] = checklist_lines(world.coordinator)
-    assert line.title == "Emma: 1 step open"
-    assert line.detail == f"Next: {ChildCareStep.NAMED_CONTACT.label}"
+    assert line.title == "Emma: 1 åbent punkt"
+    assert line.detail == f"Næste: {ChildCareStep.NAMED_CONTACT.label}"
     sign_in(client, world.coordinator)
     page = client.get(reverse("coordination:worklist")).content.decode()
-    assert "Children as relatives: open checklist items" in page
-    assert "Emma: 1 step open" in page
+    assert "Børn som pårørende: åbne punkter på tjeklisten" in page
+    assert "Emma: 1 åbent punkt" in page
     update(step(child, ChildCareStep.NAMED_CONTACT), world.coordinator, status="not_relevant")
     assert checklist_lines(world.coordinator) == []
 
@@ -393,7 +393,7 @@ def test_the_worklist_leaves_out_a_child_removed_from_the_plan(world, child):
 def test_only_the_coordinators_worklist_has_the_line(world, child):
     assert checklist_lines(world.home_nurse) is None  # she coordinates no plan
     other_child = add_child(world, name="Oles barnebarn", plan=world.other_plan)
-    assert [line.title for line in checklist_lines(world.coordinator)] == ["Emma: 4 steps open"]
+    assert [line.title for line in checklist_lines(world.coordinator)] == ["Emma: 4 åbne punkter"]
     assert other_child.plan_id != world.plan.pk
 
 
@@ -406,7 +406,7 @@ def test_the_worklist_reads_the_same_queries_for_one_and_four_children(client, w
         add_child(world, name=f"Barn {number}", age=3 + number)
     with CaptureQueriesContext(connection) as four:
         page = client.get(url).content.decode()
-    assert page.count("4 steps open") == 4
+    assert page.count("4 åbne punkter") == 4
     assert len(four.captured_queries) == len(one.captured_queries)
 
 

@@ -176,7 +176,7 @@ def test_a_second_closest_relative_is_a_clear_error_not_an_integrity_error(world
     with pytest.raises(ValidationError) as refused:
         add(world, name="Jens", relation=Relation.SPOUSE, is_closest=True)
     assert (
-        "Mette Testesen is already the patient's closest relative"
+        "Mette Testesen er allerede patientens nærmeste pårørende"
         in refused.value.message_dict["is_closest"][0]
     )
     second = add(world, name="Jens", relation=Relation.SPOUSE)
@@ -213,7 +213,7 @@ def test_a_removed_relative_loses_access_at_once_and_gets_no_decision(world, rel
     assert removed.sessions_ended_at is not None
     assert access.relative_scope(relative) == ConsentScope.NONE
     assert not to_relative(relative, state__in=WAITING).exists()
-    with pytest.raises(ValidationError, match="removed from the plan"):
+    with pytest.raises(ValidationError, match="fjernet fra planen"):
         decide(world, relative, ConsentScope.WHOLE_PLAN)
     again = services.relative_remove(actor=world.coordinator, relative=relative, expected_version=1)
     assert again.ended_at == removed.ended_at  # removing twice changes nothing
@@ -282,13 +282,13 @@ def test_a_first_decision_not_to_involve_is_a_refusal_and_a_later_one_gives_cons
 
 
 def test_withdrawing_what_involves_no_one_is_refused_clearly(world, relative):
-    with pytest.raises(ValidationError, match="no consent to withdraw"):
+    with pytest.raises(ValidationError, match="intet samtykke, der kan tilbagekaldes"):
         services.relative_consent_revoke(
             actor=world.coordinator, relative=relative, method=ConsentMethod.SPOKEN
         )
     decide(world, relative, ConsentScope.WHOLE_PLAN)
     services.relative_consent_revoke(actor=world.coordinator, relative=relative, method=ConsentMethod.SPOKEN)
-    with pytest.raises(ValidationError, match="no consent to withdraw"):
+    with pytest.raises(ValidationError, match="intet samtykke, der kan tilbagekaldes"):
         services.relative_consent_revoke(
             actor=world.coordinator, relative=relative, method=ConsentMethod.SPOKEN
         )
@@ -313,7 +313,7 @@ def test_involving_a_relative_needs_the_check_for_pressure(world, relative):
     with pytest.raises(ValidationError) as refused:
         decide(world, relative, ConsentScope.APPOINTMENTS, coercion_checked=False)
     assert refused.value.message_dict["coercion_checked"] == [
-        "Confirm that you have checked the patient is not pressured into this."
+        "Bekræft, at du har tjekket, at patienten ikke er under pres."
     ]
     assert not RelativeConsent.objects.exists()
 
@@ -508,7 +508,7 @@ def test_on_a_closed_plan_a_withdrawal_still_ends_access_but_no_one_is_told(worl
     services.relative_consent_revoke(actor=world.coordinator, relative=relative, method=ConsentMethod.SPOKEN)
     assert access.relative_scope(relative) == ConsentScope.NONE
     assert not Notification.objects.filter(kind=NotificationKind.CONSENT_REVOKED).exists()
-    with pytest.raises(ValidationError, match="closed"):
+    with pytest.raises(ValidationError, match="Planen er lukket"):
         decide(world, relative, ConsentScope.WHOLE_PLAN)
 
 

@@ -12,6 +12,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.formats import date_format
 
 from pathways import services as hub
 from pathways.choices import NotificationKind, Sector
@@ -159,30 +160,34 @@ def test_a_reader_through_break_the_glass_sees_the_relatives_but_cannot_change_t
     assert client.get(url("consent-record", world, relative)).status_code == 403
 
 
-def _relatives(world, count: int) -> None:
+def _relatives(world, count: int, *, children: bool, start: int = 0) -> None:
     scopes = [
         ConsentScope.WHOLE_PLAN,
         ConsentScope.APPOINTMENTS,
         ConsentScope.CONTACT_ONLY,
         ConsentScope.NONE,
     ]
-    for number in range(count):
-        child = number % 5 == 0  # the first is a child: one relative already reads a child's checklist
+    for number in range(start, start + count):
+        child = children and number % 5 == 1  # with children: the second, the seventh, …
         relative = add(world, name=f"Pårørende {number:02}", is_child=child, child_age=10 if child else None)
         scope = ConsentScope.CONTACT_ONLY if child else scopes[number % len(scopes)]
         decide(world, relative, scope)
 
 
-def test_the_relatives_section_reads_as_many_queries_for_one_relative_as_for_twenty(client, world):
+@pytest.mark.parametrize(("first", "children"), [(1, False), (2, True)])
+def test_the_relatives_section_reads_as_many_queries_for_one_relative_as_for_twenty(
+    client, world, first, children
+):
+    """One adult relative, or one with a child (whose checklist is one more read), against twenty."""
     signed_in = sign_in(client, world.coordinator)
-    _relatives(world, 1)
-    with CaptureQueriesContext(connection) as one:
+    _relatives(world, first, children=children)
+    with CaptureQueriesContext(connection) as few:
         signed_in.get(plan_page(world))
-    _relatives(world, 19)
+    _relatives(world, 20 - first, children=children, start=first)
     with CaptureQueriesContext(connection) as twenty:
         body = signed_in.get(plan_page(world)).content.decode()
     assert body.count('class="ff-relative"') == 20
-    assert len(twenty) == len(one)
+    assert len(twenty) == len(few)
 
 
 # --- Adding and changing a relative -------------------------------------------------------------------------
@@ -319,7 +324,9 @@ def test_a_relative_taken_off_the_plan_leaves_the_section(coordinator, world, re
 
 
 def _decision(**fields) -> dict[str, str]:
+    """What the decision form posts for a relative without a decision yet (its hidden field says so)."""
     return {
+        "expected_decision": services.NO_DECISION,
         "scope": ConsentScope.APPOINTMENTS,
         "method": ConsentMethod.SPOKEN,
         "coercion_checked": "on",
@@ -334,7 +341,11 @@ def test_the_patients_decision_is_recorded_and_shown(coordinator, world, relativ
     body = page.content.decode()
     assert "The patient cannot consent" in body  # the representative's fieldset
     assert "I have checked that the patient is not pressured into this" in body
-    response = coordinator.post(url("consent-record", world, relative), _decision())
+    opened_on = form_values(body, "consent-form")["expected_decision"]
+    assert opened_on == services.NO_DECISION  # the form was opened on a relative without a decision
+    response = coordinator.post(
+        url("consent-record", world, relative), _decision(expected_decision=opened_on)
+    )
     assert response.status_code == 302
     assert response["Location"] == plan_page(world) + "#relatives"
     assert "Sees: appointments only" in coordinator.get(plan_page(world)).content.decode()
@@ -348,6 +359,10 @@ def test_the_patients_decision_is_recorded_and_shown(coordinator, world, relativ
         ({"scope": "everything"}, "Select a valid choice"),
         ({"method": "portal"}, "Select a valid choice"),
         ({"valid_from": "31.12.2026"}, "Enter a valid date."),
+        (
+            {"valid_from": (timezone.localdate() + timedelta(days=1)).isoformat()},
+            "A decision counts from today or an earlier day.",
+        ),
         (
             {"valid_until": (timezone.localdate() - timedelta(days=1)).isoformat()},
             "The end date cannot be before",
@@ -384,7 +399,7 @@ def test_bad_input_on_the_decision_form_shows_a_clear_error_and_writes_nothing(
 
 
 def test_the_dates_come_back_as_typed_when_the_form_is_shown_again(coordinator, world, relative):
-    start = timezone.localdate() + timedelta(days=3)
+    start = timezone.localdate() - timedelta(days=3)  # a decision made a few days ago, recorded now
     end = start + timedelta(days=30)
     response = coordinator.post(
         url("consent-record", world, relative),
@@ -401,10 +416,11 @@ def test_the_dates_come_back_as_typed_when_the_form_is_shown_again(coordinator, 
 
 
 def test_a_representatives_decision_is_shown_as_a_distinct_case_in_the_history(coordinator, world, relative):
-    decide(world, relative, ConsentScope.WHOLE_PLAN, coercion_note="Talt med Kirsten alene.")
+    own = decide(world, relative, ConsentScope.WHOLE_PLAN, coercion_note="Talt med Kirsten alene.")
     response = coordinator.post(
         url("consent-record", world, relative),
         _decision(
+            expected_decision=str(own.public_id),  # the form was opened on the patient's own decision
             decided_by=ConsentDecider.REPRESENTATIVE,
             representative_name="Søren Testesen",
             representative_basis=RepresentativeBasis.LASTING_POWER,
@@ -423,6 +439,7 @@ def test_a_representatives_decision_is_shown_as_a_distinct_case_in_the_history(c
     assert "Svær demens." in history
     assert "Lasting power of attorney" in history
     assert "Hjemmesygeplejen Roskilde" in history
+    assert f"{date_format(timezone.localdate(), 'j. b Y')} – no end date" in history  # short dates in tables
     assert history.count("<tr") == 3  # the header and both decisions
 
 

@@ -474,10 +474,9 @@ def test_the_reminder_e_mail_names_no_one_and_links_to_the_plans_relatives(world
     refer(world, relative, offer, responsible_person=world.hospital_doctor, follow_up_date=today())
     row = follow_ups(channel=NotificationChannel.EMAIL).get()
 
-    with override("en"):
-        message = outbox._message(row)
+    message = outbox._message(row)  # staff are written to in the product's language
 
-    assert "a relative's support is due for follow-up" in message.body
+    assert "en pårørendes støtte skal følges op" in message.body
     assert message.body.count(plan_page(relative) + "#relatives") == 1
     for private in ("Kirsten", "Mette", "Medicinsk afdeling", "Pårørendesamtaler"):
         assert private not in message.body
