@@ -176,7 +176,7 @@ def _need_review_reminders(*, plan: PathwayPlan, assessment: NeedAssessment) -> 
     Notification.objects.filter(
         plan=plan,
         kind=NotificationKind.NEED_REVIEW_DUE,
-        state__in=(NotificationState.PENDING, NotificationState.SENDING),
+        state__in=outbox.WAITING_STATES,
     ).exclude(dedupe_key__in=wanted).update(state=NotificationState.CANCELLED, lease_until=None)
 
 

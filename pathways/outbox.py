@@ -69,7 +69,8 @@ BACKOFF = [timedelta(minutes=m) for m in (1, 5, 15, 60)]
 DELIVER_TASK = "pathways.tasks.notifications_deliver_due"
 SUBJECT_KINDS = (NotificationKind.TASK_DUE_SOON, NotificationKind.APPOINTMENT_REMINDER)
 _REMINDED_STATUSES = frozenset(TASK_OPEN_STATUSES) - {TaskStatus.ON_HOLD}
-_WAITING = (NotificationState.PENDING, NotificationState.SENDING)
+# Messages not yet delivered: what a service cancels when they are no longer wanted.
+WAITING_STATES = (NotificationState.PENDING, NotificationState.SENDING)
 
 
 # --- Time --------------------------------------------------------------------------------------------
@@ -382,7 +383,7 @@ def task_reminders_sync(*, task: Task, others: list[tuple[Model, str]] | None = 
         and task.due_date < today
     )
     kinds = [*SUBJECT_KINDS] if still_overdue else [*SUBJECT_KINDS, NotificationKind.TASK_OVERDUE]
-    Notification.objects.filter(task=task, kind__in=kinds, state__in=_WAITING).exclude(
+    Notification.objects.filter(task=task, kind__in=kinds, state__in=WAITING_STATES).exclude(
         dedupe_key__in=wanted
     ).update(state=NotificationState.CANCELLED, lease_until=None)
 
@@ -799,6 +800,6 @@ def non_staff_messages_cancel(*, plan: PathwayPlan) -> int:
     plan is theirs to close. Rows a worker holds are cancelled too: it checks before it sends. Returns how
     many."""
     types = ContentType.objects.get_for_models(Patient, *extensions.NON_STAFF_RECIPIENT_MODELS).values()
-    return Notification.objects.filter(plan=plan, state__in=_WAITING, recipient_type__in=types).update(
+    return Notification.objects.filter(plan=plan, state__in=WAITING_STATES, recipient_type__in=types).update(
         state=NotificationState.CANCELLED, lease_until=None
     )

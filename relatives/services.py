@@ -84,7 +84,6 @@ CHANNEL_NEEDS = {
 }
 LANGUAGE_CODE = re.compile(r"^[a-z]{2,3}$")
 NO_DECISION = "none"  # a consent form opened on a relative without any decision yet
-_WAITING = (NotificationState.PENDING, NotificationState.SENDING)
 _MAX_LENGTHS = {
     "name": 200,
     "relation_detail": 100,
@@ -216,7 +215,7 @@ def _messages_cancel(relative: Relative) -> int:
     it sends) and every letter to them not yet printed (it leaves the print queue), except the notice that
     their access has ended. Returns how many. (A letter in the queue is "sent" to the queue: cancelled,
     it has no sent_at, as the database requires.)"""
-    waiting = Q(state__in=_WAITING) | Q(
+    waiting = Q(state__in=outbox.WAITING_STATES) | Q(
         channel=NotificationChannel.LETTER, state=NotificationState.SENT, read_at__isnull=True
     )
     return (
@@ -1000,7 +999,7 @@ def _follow_up_reminders_sync(referral: SupportReferral) -> None:
     Notification.objects.filter(
         plan_id=referral.plan_id,
         kind=NotificationKind.RELATIVE_FOLLOW_UP,
-        state__in=(NotificationState.PENDING, NotificationState.SENDING),
+        state__in=outbox.WAITING_STATES,
         dedupe_key__contains=f"|referral:{referral.pk}:",
     ).exclude(dedupe_key__in=wanted).update(state=NotificationState.CANCELLED, lease_until=None)
 
