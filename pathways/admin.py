@@ -487,11 +487,24 @@ class ReadOnlyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 class AccessLogAdmin(ReadOnlyAdmin):
     """Read-only: the access log can be filtered and read, never changed."""
 
-    list_display = ["at", "actor", "organisation", "patient", "action", "purpose"]
+    list_display = ["at", "who", "organisation", "patient", "action", "purpose"]
     list_filter = ["action", "purpose", "organisation__sector", "at"]
     search_fields = ["actor__username", "patient__family_name"]
     list_select_related = ["actor", "organisation", "patient"]
     date_hierarchy = "at"
+
+    @override
+    def get_queryset(self, request: HttpRequest) -> QuerySet[AccessLog]:
+        # A portal read has no staff user but a reader (the patient or a relative): one query per kind.
+        return super().get_queryset(request).prefetch_related("reader")
+
+    @admin.display(description=_("who"), ordering="actor__username")
+    def who(self, entry: AccessLog) -> str:
+        if entry.actor is not None:
+            return str(entry.actor)
+        if entry.reader is None:
+            return "–"
+        return gettext("%(reader)s (in the portal)") % {"reader": entry.reader}
 
 
 class AuditKindFilter(admin.SimpleListFilter):

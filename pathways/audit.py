@@ -12,6 +12,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from django.contrib.contenttypes.models import ContentType
+from django.db.models import Model
+
 from pathways.choices import AccessAction, AccessPurpose, SecurityEventKind
 from pathways.models import AccessLog, SecurityEvent, User
 
@@ -48,6 +51,26 @@ def access_log_write(
             reason=reason,
         )
         for read in reads
+    )
+
+
+def portal_read_log_write(
+    *,
+    reader: Model,
+    patient_id: int,
+    plan_id: int | None,
+    action: AccessAction,
+    purpose: AccessPurpose,
+) -> None:
+    """One access-log row for a read in the portal by the patient or a relative (`reader`: the Patient or
+    the relatives app's Relative; the hub knows it only by its content type)."""
+    AccessLog.objects.create(
+        reader_type=ContentType.objects.get_for_model(reader),
+        reader_id=reader.pk,
+        patient_id=patient_id,
+        plan_id=plan_id,
+        action=action,
+        purpose=purpose,
     )
 
 

@@ -139,6 +139,9 @@ class AccessAction(models.TextChoices):
     # The relative's own support record (relatives): logged under the plan's patient, but the relative's
     # data — the patient's own access log leaves these reads out (they are not reads of the patient's data).
     VIEW_RELATIVE_SUPPORT = "view_relative_support", _("Read a relative's support record")
+    # The portal (issue 14): the patient or a relative reading; the reader is on the row, not a staff user.
+    PORTAL_PLAN = "portal_plan", _("Read the plan in the portal")
+    PORTAL_ACCESS_LOG = "portal_access_log", _("Read in the portal who has seen the plan")
 
 
 class AccessPurpose(models.TextChoices):
@@ -146,6 +149,9 @@ class AccessPurpose(models.TextChoices):
     ADMINISTRATION = "administration", _("System administration")
     # Break the glass: a clinician outside the plan opened it, giving a reason (sundhedsloven § 42 a).
     EMERGENCY = "emergency", _("Emergency access (break the glass)")
+    # Portal reads: the patient's own, and a relative's within the consent the patient gave.
+    OWN_DATA = "own_data", _("The patient's own reading")
+    RELATIVE_CONSENT = "relative_consent", _("A relative, with the patient's consent")
 
 
 class SecurityEventKind(models.TextChoices):
@@ -190,6 +196,14 @@ class NotificationKind(models.TextChoices):
     # referral's follow-up date reminds the person responsible for it.
     CONSENT_REVOKED = "consent_revoked", _("A relative's consent withdrawn")
     RELATIVE_FOLLOW_UP = "relative_follow_up", _("Follow up on a relative's support")
+    # The portal's sign-in (portal.signin): a one-time link, then a code, asked for by the person who
+    # receives them — sent at once, also at night (ASKED_FOR_NOW).
+    SIGN_IN_LINK = "sign_in_link", _("Sign-in link for the portal")
+    SIGN_IN_CODE = "sign_in_code", _("Sign-in code for the portal")
+
+
+# Messages the recipient is waiting for on the spot: no quiet hours for these.
+ASKED_FOR_NOW = frozenset({NotificationKind.SIGN_IN_LINK, NotificationKind.SIGN_IN_CODE})
 
 
 # --- transitions: pathway templates, hospital stays and their events, MedCom ingest ---

@@ -599,13 +599,24 @@ class Task(models.Model):
 class AccessLog(models.Model):
     """One row per read of a patient's data: who, through which organisation, what, when and why.
 
-    Rows are only ever inserted, by audit.access_log_write (the one writer for pages, API and admin).
-    The table refuses UPDATE and DELETE; the coordinator's "who has opened the plan" page reads it.
+    Rows are only ever inserted, by audit.access_log_write (the one writer for pages, API and admin) and
+    audit.portal_read_log_write (the portal). The table refuses UPDATE and DELETE; the coordinator's "who
+    has opened the plan" page and the patient's own log in the portal read it.
+
+    The reader is a staff user (`actor`) or, for a read in the portal, the patient or a relative
+    (`reader`, through the content type, so the hub need not import the app a relative lives in).
     """
 
     public_id = models.UUIDField(default=uuid4, unique=True, editable=False)
     at = models.DateTimeField(_("when"), default=timezone.now, db_index=True)
-    actor = models.ForeignKey(User, verbose_name=_("who"), on_delete=models.PROTECT, related_name="+")
+    actor = models.ForeignKey(
+        User, verbose_name=_("who"), on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    reader_type = models.ForeignKey(
+        ContentType, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    reader_id = models.PositiveBigIntegerField(null=True, blank=True)
+    reader = GenericForeignKey("reader_type", "reader_id")
     organisation = models.ForeignKey(
         Organisation,
         verbose_name=_("organisation"),
@@ -631,12 +642,18 @@ class AccessLog(models.Model):
         constraints = [
             choices_check("action", AccessAction, "accesslog_action_valid"),
             choices_check("purpose", AccessPurpose, "accesslog_purpose_valid"),
+            # Exactly one reader: a staff user, or a portal reader (patient or relative).
+            models.CheckConstraint(
+                condition=(Q(actor__isnull=False) & Q(reader_type__isnull=True) & Q(reader_id__isnull=True))
+                | (Q(actor__isnull=True) & Q(reader_type__isnull=False) & Q(reader_id__isnull=False)),
+                name="accesslog_one_reader",
+            ),
         ]
         indexes = [models.Index(fields=["patient", "-at"], name="accesslog_patient_at_idx")]
         triggers = [pgtrigger.Protect(name="append_only", operation=pgtrigger.Update | pgtrigger.Delete)]
 
     def __str__(self) -> str:
-        return f"{self.at:%Y-%m-%d %H:%M} {self.actor} {self.get_action_display()}"
+        return f"{self.at:%Y-%m-%d %H:%M} {self.actor or self.reader} {self.get_action_display()}"
 
 
 class SecurityEvent(models.Model):

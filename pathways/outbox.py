@@ -46,6 +46,7 @@ from django.utils.translation import override
 
 from pathways import channels, extensions
 from pathways.choices import (
+    ASKED_FOR_NOW,
     TASK_OPEN_STATUSES,
     ContactChannel,
     MembershipRole,
@@ -129,7 +130,7 @@ def _row(
     event: str = "",
 ) -> Notification:
     """An outbox row, not yet saved, with its dedupe key (see `notify`)."""
-    if channel == NotificationChannel.SMS:
+    if channel == NotificationChannel.SMS and kind not in ASKED_FOR_NOW:
         due_at = outside_quiet_hours(due_at)
     content_type, recipient_key = _recipient_key(recipient)
     subject = f"task:{task.pk}" if task is not None else f"plan:{plan.pk}"
@@ -643,7 +644,11 @@ def _send(row: Notification) -> None:
 
 
 def _deliver_one(row: Notification, attempt: int, now: datetime) -> bool:
-    if row.channel == NotificationChannel.SMS and outside_quiet_hours(now) != now:
+    if (
+        row.channel == NotificationChannel.SMS
+        and row.kind not in ASKED_FOR_NOW
+        and outside_quiet_hours(now) != now
+    ):
         _still_ours(row.pk, attempt).update(
             state=NotificationState.PENDING,
             attempts=attempt - 1,

@@ -358,6 +358,7 @@ def plan_access_log(plan: PathwayPlan) -> QuerySet[AccessLog]:
     return (
         AccessLog.objects.filter(patient_id=plan.patient_id)
         .select_related("actor", "organisation")
+        .prefetch_related("reader")  # portal reads: the patient or a relative (one query per kind)
         .order_by("-at", "-id")
     )
 

@@ -65,6 +65,7 @@ from tests import conftest
 from tests.conftest import PASSWORD, make_user, sign_in
 from tests.coordination import matrix_assessment, matrix_disputes, matrix_messages, matrix_worklist
 from tests.pathways import matrix_ingest, matrix_stays, matrix_templates
+from tests.portal import matrix_portal
 from tests.relatives import matrix_children, matrix_consent, matrix_support
 
 # The other apps' rows, one module per part (see tests/coordination/matrix_disputes.py): ROWS (as MATRIX),
@@ -82,6 +83,7 @@ PARTS = (
     matrix_consent,
     matrix_support,
     matrix_children,
+    matrix_portal,
 )
 
 ROLES = ["anonymous", "admin", "coordinator", "hospital_doctor", "home_nurse", "gp_doctor", "outsider"]
@@ -303,6 +305,8 @@ PAGES = MATRIX | UNNAMED  # every row outside the admin, by name or route
 
 # Open to everyone, signed in or not: their redirects are no request to sign in.
 PUBLIC = {"login", "logout", "set_language", "api:auth-token", "admin-sign-in"}
+for _part in PARTS:  # a part's own public pages (the portal's sign-in: its own sign-in page, not /login/)
+    PUBLIC |= getattr(_part, "PUBLIC", set())
 
 
 # --- What object URLs point at, and the bodies of the POST rows ---------------------------------------------
@@ -893,7 +897,8 @@ class DatabaseState:
         with connection.cursor() as cursor:
             cursor.execute(_CHECKSUMS)
             self.tables = {table: (count, checksum) for table, count, checksum in cursor.fetchall()}
-        self.access_log = {row["id"]: row for row in AccessLog.objects.values()}
+        columns = [field.attname for field in AccessLog._meta.concrete_fields]
+        self.access_log = {row["id"]: row for row in AccessLog.objects.values(*columns)}
         self.security_events = {row["id"]: row for row in SecurityEvent.objects.values()}
 
     def changed_tables(self) -> list[str]:

@@ -197,6 +197,25 @@ def test_an_sms_claimed_in_quiet_hours_is_held_until_8(world):
     assert row.due_at == datetime(2027, 1, 13, 8, 0, tzinfo=outbox.LOCAL)
 
 
+def test_a_sign_in_code_by_sms_is_sent_at_once_also_at_night(world, sms_sink):
+    """A person asked for it a moment ago and waits for it: no quiet hours (choices.ASKED_FOR_NOW)."""
+    night = datetime(2027, 1, 12, 23, 40, tzinfo=outbox.LOCAL)
+    world.patient.phone = "22 41 63 18"
+    world.patient.save()
+    _notice(
+        world,
+        recipient=world.patient,
+        kind=NotificationKind.SIGN_IN_CODE,
+        channel=NotificationChannel.SMS,
+        due_at=night,
+        event="test",
+    )
+    (row,) = _rows()
+    assert row.due_at == night
+    assert outbox.deliver_due(now=night) == 1
+    assert len(sms_sink.messages()) == 1
+
+
 def test_a_cancelled_tasks_pending_reminder_is_never_sent(world):
     task = _appointment(world, date(2027, 5, 10))
     services.task_transition(actor=world.coordinator, task=task, to_status=TaskStatus.CANCELLED)
