@@ -26,6 +26,7 @@ ensure_system_packages() {
   if [ "$mode" = test ]; then
     command -v chromium >/dev/null || need+=(chromium)
     command -v pdftotext >/dev/null || need+=(poppler-utils)
+    command -v npm >/dev/null || need+=(npm)
   fi
   if [ ${#need[@]} -gt 0 ]; then
     log "Installing system packages: ${need[*]}"
@@ -52,6 +53,25 @@ ensure_venv() {
     "$VENV/bin/uv" pip sync -q --compile-bytecode --python "$PY" "$ROOT/requirements.lock"
     cp "$ROOT/requirements.lock" "$stamp"
   fi
+}
+
+# axe-core for the portal's accessibility tests, pinned in package-lock.json: installed again when
+# node_modules is missing or older than the lock file. `run` does not need it, so it skips without npm.
+ensure_node_modules() {  # ensure_node_modules mode
+  local stamp="$ROOT/node_modules/.package-lock.json"
+  if [ -f "$stamp" ] && [ ! "$ROOT/package-lock.json" -nt "$stamp" ]; then
+    return 0
+  fi
+  if ! command -v npm >/dev/null; then
+    if [ "$1" = test ]; then
+      echo "npm is missing (apt-get install npm)" >&2
+      exit 1
+    fi
+    log "npm is missing: skipping the test-only node packages"
+    return 0
+  fi
+  log "Installing pinned node packages (package-lock.json)"
+  (cd "$ROOT" && npm ci --no-audit --no-fund --no-update-notifier --loglevel=error </dev/null)
 }
 
 # A data directory the postgres user can reach: every parent must be traversable.
@@ -136,6 +156,7 @@ throwaway_stack() {  # throwaway_stack NAME fast(0|1)
 cmd_run() {
   ensure_system_packages run
   ensure_venv
+  ensure_node_modules run
   local var; var=$(data_root)
   local pgdata="$var/postgres" pgsock="$var/pgsock" rport="${FF_REDIS_PORT:-6390}"
   if [ ! -f "$var/secret_key" ]; then
@@ -194,6 +215,7 @@ cmd_send() {
 cmd_test() {
   ensure_system_packages test
   ensure_venv
+  ensure_node_modules test
   throwaway_stack test 1
   export DJANGO_ALLOWED_HOSTS="localhost,127.0.0.1,testserver"
   export DJANGO_ALLOW_ASYNC_UNSAFE=true FF_SCREENSHOT_DIR="${FF_SCREENSHOT_DIR:-$ROOT/.var/screenshots}"

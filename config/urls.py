@@ -11,6 +11,8 @@ urlpatterns = [
     path("", include("pathways.urls")),
     path("", include("relatives.urls")),
     path("", include("coordination.urls")),
+    # The portal for patients and relatives: its own namespace, sign-in, session cookie and templates.
+    path("portal/", include("portal.urls")),
     path("login/", StaffLoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("i18n/", include("django.conf.urls.i18n")),

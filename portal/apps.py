@@ -5,3 +5,4 @@ from django.utils.translation import gettext_lazy as _
 class PortalConfig(AppConfig):
     name = "portal"
     verbose_name = _("Plan portal for patients and relatives")
+    demo_seed = "portal.demo.seed"  # run by `manage.py seed_demo`, after the other apps'

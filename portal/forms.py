@@ -1,0 +1,74 @@
+"""The portal's only forms: the sign-in's (the address, the code)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext_lazy as _
+
+from pathways.numbers import ascii_digits
+from portal.models import CODE_LENGTH
+from portal.signin import ADDRESS_MAX_LENGTH, SignInAddress, sign_in_address
+
+
+class SignInForm(forms.Form):
+    """One field: the e-mail address or mobile number we have for the person. Cleans to a SignInAddress."""
+
+    address = forms.CharField(
+        label=_("E-mail or mobile number"),
+        help_text=_("For example anna@mail.dk or 22 41 63 18."),
+        max_length=ADDRESS_MAX_LENGTH,
+        error_messages={
+            "required": _("Write your e-mail or your mobile number."),
+            "max_length": _("That is too long. Write your e-mail or your mobile number."),
+        },
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["address"].widget.attrs.update(
+            {
+                "class": "form-input",
+                "autocomplete": "username",
+                "spellcheck": "false",
+                "autocapitalize": "off",
+            }
+        )
+
+    def clean_address(self) -> SignInAddress:
+        address = sign_in_address(self.cleaned_data["address"])
+        if address is None:
+            raise ValidationError(
+                _("Write an e-mail like anna@mail.dk, or a mobile number with 8 digits."), code="invalid"
+            )
+        return address
+
+
+class SignInCodeForm(forms.Form):
+    """The 6-digit code (spaces and dashes allowed, as people copy it)."""
+
+    code = forms.CharField(
+        label=_("Code"),
+        help_text=_("The code has 6 digits."),
+        max_length=20,
+        error_messages={"required": _("Write the code. It has 6 digits.")},
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["code"].widget.attrs.update(
+            {
+                "class": "form-input input-width-xs",
+                "autocomplete": "one-time-code",
+                "inputmode": "numeric",
+                "autofocus": True,
+            }
+        )
+
+    def clean_code(self) -> str:
+        code = "".join(ascii_digits(self.cleaned_data["code"]).split()).replace("-", "")
+        if len(code) != CODE_LENGTH or not (code.isascii() and code.isdigit()):
+            raise ValidationError(_("Write the code. It has 6 digits."), code="invalid")
+        return code

@@ -1,0 +1,137 @@
+"""The whitelisted read models the portal's templates receive: frozen dataclasses of plain values, never
+model instances, so a staff-only field cannot reach a portal page through a careless template variable.
+A field belongs here only if the patient (or a relative within their consent) may read it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# --- plan (the plan page and the chooser) ---
+# Left out on purpose (staff-facing): task descriptions and hold reasons, notes, participants'
+# commitments, the CPR number, conditions, disputes, messages, relatives' records.
+from datetime import date
+
+
+@dataclass(frozen=True)
+class PortalContact:
+    """Someone to call: an organisation, where given a person in it, and a phone number ("" if none)."""
+
+    organisation: str
+    person: str = ""
+    phone: str = ""
+    phone_uri: str = ""  # "tel:+4546313010"
+
+
+@dataclass(frozen=True)
+class PortalGoal:
+    description: str
+    expected_result: str
+    target_date: date | None
+    status: str  # in plain words
+
+
+@dataclass(frozen=True)
+class PortalNextItem:
+    """A coming appointment or task: when, what, who does it and how to reach them."""
+
+    when: date | None
+    until: date | None  # the last day, when it is a span of days
+    what: str
+    who: PortalContact
+    is_appointment: bool
+    is_late: bool  # its day has passed and it is not done yet
+    is_paused: bool  # on hold for now (why is staff-facing: not shown)
+
+
+@dataclass(frozen=True)
+class PortalParticipant:
+    organisation: str
+    sector: str  # in plain words
+    phone: str
+    phone_uri: str
+
+
+@dataclass(frozen=True)
+class PortalPastEvent:
+    """Something that has happened: a task done, or a hospital stay ("stay"; "visit" for an acute
+    ambulant one) at `place` from `on` to `until` (None while it lasts)."""
+
+    kind: str  # "task", "stay" or "visit"
+    on: date
+    until: date | None
+    what: str  # the task's title; "" for a stay
+    place: str
+    ongoing: bool = False
+
+
+@dataclass(frozen=True)
+class PortalPlanPage:
+    """The plan as one reader may see it. A relative with "appointments only" gets the appointments and
+    whom to call, nothing else: the other parts are empty and `whole_plan` is False."""
+
+    plan_id: str
+    patient_name: str
+    is_patient: bool
+    whole_plan: bool
+    title: str
+    is_paused: bool
+    is_finished: bool
+    what_matters: str
+    goals: tuple[PortalGoal, ...]
+    next_items: tuple[PortalNextItem, ...]
+    coordinator: PortalContact | None
+    substitute: PortalContact | None
+    participants: tuple[PortalParticipant, ...]
+    past_events: tuple[PortalPastEvent, ...]
+    show_access_log: bool  # the patient's own: relatives do not see who has looked at the plan
+
+
+@dataclass(frozen=True)
+class PortalChoice:
+    """One plan on the chooser (a relative of two patients, a patient who is also a relative)."""
+
+    plan_id: str
+    patient_name: str
+    is_own: bool
+    whole_plan: bool
+    title: str  # "" unless the reader sees the whole plan
+    is_finished: bool
+
+
+# --- access log (Hvem har set mine oplysninger?) ---
+# Who read the patient's data, in plain words for the patient: never a staff user or a Relative instance,
+# and a staff member's name only when settings.PORTAL_SHOW_STAFF_NAMES is on (else "" here).
+
+from datetime import datetime  # noqa: E402
+
+
+@dataclass(frozen=True)
+class AccessLogEntry:
+    """One read of the patient's data: when, by whom (an organisation and a role, or a relative), what
+    was looked at and why; an emergency access with the reason the reader gave."""
+
+    at: datetime
+    organisation: str  # "" for a relative, or where the log names none
+    role: str  # the reader's role then ("Coordinator", "Relative", "System administrator"…)
+    person: str  # a relative's name; a staff member's only when names are shown
+    what: str
+    why: str
+    by_relative: bool
+    by_administrator: bool
+    emergency: bool
+    reason: str  # the reason given for an emergency access ("" otherwise)
+
+
+@dataclass(frozen=True)
+class AccessLogPage:
+    """One page of the patient's access log, newest first."""
+
+    plan_public_id: str
+    entries: tuple[AccessLogEntry, ...]
+    number: int
+    page_count: int
+    total: int
+    previous_number: int | None
+    next_number: int | None
+    years: int
+    names_shown: bool

@@ -1,0 +1,520 @@
+"""Reads for the portal's pages: each starts from portal.access (the reader already checked and logged)
+and returns read models (portal.readmodels), never model instances."""
+
+from __future__ import annotations
+
+# --- plan (the plan page and the chooser) ---
+# What a reader sees (portal.access decides who may read; PortalReader.scope says how much):
+# - the patient and a relative with WHOLE_PLAN: what matters, the agreed goals, what happens next (every
+#   coming task the staff marked visible to the patient), the coordinator and substitute, who takes part,
+#   and what has happened (tasks done, hospital stays);
+# - a relative with APPOINTMENTS: only the coming appointments (APPOINTMENT_KINDS) and whom to call.
+from datetime import date, datetime
+
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy
+
+from pathways.choices import (
+    TASK_OPEN_STATUSES,
+    GoalStatus,
+    PlanStatus,
+    Sector,
+    StayClass,
+    StayStatus,
+    TaskKind,
+    TaskStatus,
+)
+from pathways.models import (
+    Goal,
+    HospitalStay,
+    Membership,
+    Organisation,
+    PathwayPlan,
+    PlanParticipant,
+    Task,
+    User,
+)
+from portal.access import PortalReader, readers_of
+from portal.choices import ReaderRole
+from portal.models import PortalSession
+from portal.readmodels import (
+    PortalChoice,
+    PortalContact,
+    PortalGoal,
+    PortalNextItem,
+    PortalParticipant,
+    PortalPastEvent,
+    PortalPlanPage,
+)
+
+# The tasks that are appointments — what a relative with "appointments only" sees: the kinds the outbox
+# sends appointment reminders for (pathways.outbox: an appointment, a home visit), so the relative sees
+# in the portal exactly what they are reminded of.
+APPOINTMENT_KINDS = frozenset({TaskKind.APPOINTMENT, TaskKind.HOME_VISIT})
+
+# The goals agreed with the patient (a proposal is not agreed yet; a cancelled goal is no longer a goal).
+AGREED_GOAL_STATUSES = (GoalStatus.ACTIVE, GoalStatus.ON_HOLD, GoalStatus.COMPLETED)
+GOAL_WORDS = {
+    GoalStatus.ACTIVE: gettext_lazy("We are working on it."),
+    GoalStatus.ON_HOLD: gettext_lazy("It is on pause for now."),
+    GoalStatus.COMPLETED: gettext_lazy("The goal is reached."),
+}
+SECTOR_WORDS = {
+    Sector.HOSPITAL: gettext_lazy("Hospital"),
+    Sector.MUNICIPALITY: gettext_lazy("Municipality"),
+    Sector.GENERAL_PRACTICE: gettext_lazy("Family doctor"),
+    Sector.PSYCHIATRY: gettext_lazy("Psychiatry"),
+    Sector.SOCIAL_SERVICES: gettext_lazy("Social services"),
+    Sector.OTHER: gettext_lazy("Other"),
+}
+
+
+def phone_uri(phone: str) -> str:
+    """A tel: link for a phone number as staff typed it ("46 31 30 10" → "tel:+4546313010"); "" for none.
+    Eight digits without a country code are a Danish number."""
+    digits = "".join(ch for ch in phone if ch.isdigit())
+    if not digits:
+        return ""
+    written = phone.strip()
+    if written.startswith("+"):
+        return f"tel:+{digits}"
+    if written.startswith("00") and len(digits) > 2:
+        return f"tel:+{digits[2:]}"
+    return f"tel:+45{digits}" if len(digits) == 8 else f"tel:{digits}"
+
+
+def _contact(organisation: Organisation | None, person: User | None, phone: str) -> PortalContact:
+    return PortalContact(
+        organisation=organisation.name if organisation is not None else "",
+        person=person.get_full_name() if person is not None else "",
+        phone=phone,
+        phone_uri=phone_uri(phone),
+    )
+
+
+def _local_day(moment: datetime) -> date:
+    return timezone.localdate(moment)
+
+
+def _next_item(task: Task, today: date) -> PortalNextItem:
+    """Who: the responsible organisation and person; how to reach them: the organisation's phone (its
+    switchboard answers when the person is out), else the person's."""
+    organisation, person = task.responsible_organisation, task.responsible_person
+    phone = organisation.phone or (person.phone if person is not None else "")
+    when = task.window_start or task.due_date
+    return PortalNextItem(
+        when=when,
+        until=task.due_date if task.window_start is not None and task.due_date != task.window_start else None,
+        what=task.title,
+        who=_contact(organisation, person, phone),
+        is_appointment=task.kind in APPOINTMENT_KINDS,
+        is_late=task.due_date is not None and task.due_date < today,
+        is_paused=task.status == TaskStatus.ON_HOLD,
+    )
+
+
+def _coordinators(
+    plan: PathwayPlan, memberships: list[Membership]
+) -> tuple[PortalContact | None, PortalContact | None]:
+    """The coordinator (the plan's coordinator phone, else the organisation's) and the substitute (in the
+    organisation they coordinate for: the coordinator's if they are a member of it; their own phone, else
+    that organisation's)."""
+    coordinator = None
+    if plan.coordinator is not None:
+        organisation = plan.coordinator_organisation
+        phone = plan.coordinator_phone or (organisation.phone if organisation is not None else "")
+        coordinator = _contact(organisation, plan.coordinator, phone)
+    substitute = None
+    if plan.coordinator_substitute is not None:
+        memberships = sorted(
+            memberships, key=lambda m: (m.organisation_id != plan.coordinator_organisation_id, m.pk)
+        )
+        place = memberships[0].organisation if memberships else None
+        phone = plan.coordinator_substitute.phone or (place.phone if place is not None else "")
+        substitute = _contact(place, plan.coordinator_substitute, phone)
+    return coordinator, substitute
+
+
+def _done_on(task: Task) -> date:
+    """The day a task was done (its due day, else its last change, for one done before that was kept)."""
+    if task.completed_at is not None:
+        return _local_day(task.completed_at)
+    return task.due_date or _local_day(task.updated_at)
+
+
+def _past_events(done: list[Task], stays: list[HospitalStay]) -> tuple[PortalPastEvent, ...]:
+    events = [
+        PortalPastEvent(
+            kind="task",
+            on=_done_on(task),
+            until=None,
+            what=task.title,
+            place=task.responsible_organisation.name,
+        )
+        for task in done
+    ]
+    events += [
+        PortalPastEvent(
+            kind="stay" if stay.stay_class == StayClass.INPATIENT else "visit",
+            on=_local_day(stay.started_at),
+            until=_local_day(stay.ended_at) if stay.ended_at else None,
+            what="",
+            place=stay.hospital.name,
+            ongoing=stay.ended_at is None,
+        )
+        for stay in stays
+    ]
+    return tuple(sorted(events, key=lambda event: (event.on, event.ongoing), reverse=True))
+
+
+def portal_plan_page(*, reader: PortalReader) -> PortalPlanPage:
+    """The plan page for `reader` (from portal.access.access_portal_plan: checked and logged). Six queries
+    at most, however many tasks, goals, participants or stays the plan has."""
+    plan = PathwayPlan.objects.select_related(
+        "patient", "coordinator", "coordinator_organisation", "coordinator_substitute"
+    ).get(pk=reader.plan.pk)
+    whole = reader.sees_whole_plan
+    today = timezone.localdate()
+    tasks = Task.objects.filter(plan=plan, visible_to_patient=True).select_related(
+        "responsible_organisation", "responsible_person"
+    )
+    if whole:
+        tasks = tasks.filter(status__in=[*TASK_OPEN_STATUSES, TaskStatus.COMPLETED])
+    else:
+        tasks = tasks.filter(status__in=TASK_OPEN_STATUSES, kind__in=APPOINTMENT_KINDS)
+    rows = list(tasks)
+    coming = sorted(
+        (task for task in rows if task.status in TASK_OPEN_STATUSES),
+        key=lambda task: (
+            task.window_start is None and task.due_date is None,
+            task.window_start or task.due_date or today,
+            task.due_date or today,
+            task.pk,
+        ),
+    )
+    memberships: list[Membership] = []
+    if plan.coordinator_substitute_id is not None:
+        memberships = list(
+            Membership.objects.active()
+            .filter(user_id=plan.coordinator_substitute_id)
+            .filter(
+                Q(organisation__participations__plan=plan)
+                | Q(organisation_id=plan.coordinator_organisation_id)
+            )
+            .select_related("organisation")
+            .distinct()
+        )
+    coordinator, substitute = _coordinators(plan, memberships)
+    goals: tuple[PortalGoal, ...] = ()
+    participants: tuple[PortalParticipant, ...] = ()
+    past: tuple[PortalPastEvent, ...] = ()
+    if whole:
+        goals = tuple(
+            PortalGoal(
+                description=goal.description,
+                expected_result=goal.expected_result,
+                target_date=goal.target_date,
+                status=str(GOAL_WORDS[GoalStatus(goal.status)]),
+            )
+            for goal in Goal.objects.filter(plan=plan, status__in=AGREED_GOAL_STATUSES)
+        )
+        participants = tuple(
+            PortalParticipant(
+                organisation=participant.organisation.name,
+                sector=str(SECTOR_WORDS.get(Sector(participant.organisation.sector), "")),
+                phone=participant.organisation.phone,
+                phone_uri=phone_uri(participant.organisation.phone),
+            )
+            for participant in PlanParticipant.objects.filter(plan=plan).select_related("organisation")
+        )
+        stays = list(
+            HospitalStay.objects.filter(plan=plan)
+            .exclude(status=StayStatus.CANCELLED)
+            .select_related("hospital")
+        )
+        past = _past_events([task for task in rows if task.status == TaskStatus.COMPLETED], stays)
+    return PortalPlanPage(
+        plan_id=str(plan.public_id),
+        patient_name=plan.patient.full_name,
+        is_patient=reader.role == ReaderRole.PATIENT,
+        whole_plan=whole,
+        title=plan.title if whole else "",
+        is_paused=plan.status == PlanStatus.ON_HOLD,
+        is_finished=plan.status == PlanStatus.COMPLETED,
+        what_matters=plan.what_matters if whole else "",
+        goals=goals,
+        next_items=tuple(_next_item(task, today) for task in coming),
+        coordinator=coordinator,
+        substitute=substitute,
+        participants=participants,
+        past_events=past,
+        show_access_log=reader.role == ReaderRole.PATIENT,
+    )
+
+
+def portal_home_choices(
+    *, session: PortalSession, readers: list[PortalReader] | None = None
+) -> list[PortalChoice]:
+    """The plans the session may open now, for the chooser: the patient's own first, then as a relative
+    (`readers`: portal.access.readers_of(session), when the caller has it already). Nothing is read of a
+    plan beyond whose it is (and its title for one who sees the whole plan): no access-log row."""
+    if readers is None:
+        readers = readers_of(session)
+    choices: dict[str, PortalChoice] = {}
+    for reader in readers:
+        plan_id = str(reader.plan.public_id)
+        choices.setdefault(
+            plan_id,
+            PortalChoice(
+                plan_id=plan_id,
+                patient_name=reader.plan.patient.full_name,
+                is_own=reader.role == ReaderRole.PATIENT,
+                whole_plan=reader.sees_whole_plan,
+                title=reader.plan.title if reader.sees_whole_plan else "",
+                is_finished=reader.plan.status == PlanStatus.COMPLETED,
+            ),
+        )
+    return list(choices.values())
+
+
+def portal_no_plan_contact(*, session: PortalSession) -> PortalContact | None:
+    """Whom a signed-in person with no plan to see can call: for the patient, the coordinator of a plan
+    being made for them (not shown until it is agreed), else their own doctor; for a relative, no one (the
+    patient decides what they see)."""
+    if session.patient_id is None:
+        return None
+    plan = (
+        PathwayPlan.objects.open()
+        .filter(patient_id=session.patient_id, coordinator__isnull=False)
+        .select_related("coordinator", "coordinator_organisation")
+        .first()
+    )
+    if plan is not None:
+        organisation = plan.coordinator_organisation
+        phone = plan.coordinator_phone or (organisation.phone if organisation is not None else "")
+        return _contact(organisation, plan.coordinator, phone)
+    doctor = Organisation.objects.filter(listed_patients__pk=session.patient_id).first()
+    return _contact(doctor, None, doctor.phone) if doctor is not None else None
+
+
+# --- access log (Hvem har set mine oplysninger?) ---
+
+# The patient's own log (issue 14 item 4; sundhed.dk's Min Log): every read of their data of the last
+# settings.PORTAL_ACCESS_LOG_YEARS years, newest first, in words for the patient. Left out: the patient's own
+# reads in the portal (purpose OWN_DATA), and reads of a relative's support record, which are the relative's
+# data, not the patient's (docs/architecture.md, "The portal is another audience").
+
+from collections import defaultdict  # noqa: E402
+from dataclasses import dataclass as _dataclass  # noqa: E402
+from datetime import datetime as _datetime  # noqa: E402
+
+from django.conf import settings  # noqa: E402
+from django.core.paginator import Paginator  # noqa: E402
+from django.utils import timezone as _timezone  # noqa: E402
+from django.utils.functional import Promise  # noqa: E402
+from django.utils.translation import gettext_lazy as _lazy  # noqa: E402
+
+from pathways.choices import AccessAction, AccessPurpose, MembershipRole  # noqa: E402
+from pathways.models import AccessLog  # noqa: E402
+from pathways.models import Membership as _Membership  # noqa: E402
+from portal.access import PortalReader as _PortalReader  # noqa: E402
+from portal.readmodels import AccessLogEntry, AccessLogPage  # noqa: E402
+from relatives.models import Relative  # noqa: E402
+
+ACCESS_LOG_PAGE_SIZE = 50
+
+# What was looked at, as the patient reads it ("you" is the patient). An action not named here — a new
+# channel, such as printable plans (issue 15) — is shown by its own label (`_access_what`).
+ACCESS_LOG_WHAT: dict[str, Promise] = {
+    AccessAction.LIST: _lazy("Saw you in a list"),
+    AccessAction.VIEW_PLAN: _lazy("Opened your plan"),
+    AccessAction.VIEW_HISTORY: _lazy("Saw the history of your plan"),
+    AccessAction.EDIT_PLAN: _lazy("Opened your plan to change it"),
+    AccessAction.REVEAL_CPR: _lazy("Saw your CPR number"),
+    AccessAction.SEARCH_CPR: _lazy("Found you by your CPR number"),
+    AccessAction.API_READ: _lazy("Got your plan through another IT system"),
+    AccessAction.ADMIN_VIEW: _lazy("Opened your data in the admin system"),
+    AccessAction.ADMIN_LIST: _lazy("Saw you in a list in the admin system"),
+    AccessAction.VIEW_ACCESS_LOG: _lazy("Saw who has seen your plan"),
+    AccessAction.VIEW_MESSAGES: _lazy("Read messages about you between the staff"),
+    AccessAction.PORTAL_PLAN: _lazy("Read your plan"),
+    AccessAction.PORTAL_ACCESS_LOG: _lazy("Saw who has seen your plan"),
+}
+
+# Why, as the patient reads it. A purpose not named here is shown by its own label.
+ACCESS_LOG_WHY: dict[str, Promise] = {
+    AccessPurpose.TREATMENT: _lazy("To treat you or help you"),
+    AccessPurpose.ADMINISTRATION: _lazy("To run and check the IT system"),
+    AccessPurpose.EMERGENCY: _lazy("Emergency access"),
+    AccessPurpose.OWN_DATA: _lazy("You read it yourself"),
+    AccessPurpose.RELATIVE_CONSENT: _lazy("You let them see your plan"),
+}
+
+# The reader's role in the organisation they read for, as the patient reads it.
+ACCESS_LOG_ROLE: dict[str, Promise] = {
+    MembershipRole.COORDINATOR: _lazy("Coordinator"),
+    MembershipRole.CLINICIAN: _lazy("Doctor, nurse or therapist"),
+    MembershipRole.ADMINISTRATIVE: _lazy("Office staff"),
+}
+ROLE_ADMINISTRATOR = _lazy("System administrator")
+ROLE_RELATIVE = _lazy("Relative")
+
+# Reads the patient's log leaves out: the patient's own, and those of a relative's own support record.
+ACCESS_LOG_LEFT_OUT_ACTIONS = (AccessAction.VIEW_RELATIVE_SUPPORT,)
+ACCESS_LOG_LEFT_OUT_PURPOSES = (AccessPurpose.OWN_DATA,)
+
+
+def _access_what(action: str) -> str:
+    known = ACCESS_LOG_WHAT.get(action)
+    if known is not None:
+        return str(known)
+    return str(dict(AccessAction.choices).get(action, action))
+
+
+def _access_why(purpose: str) -> str:
+    known = ACCESS_LOG_WHY.get(purpose)
+    if known is not None:
+        return str(known)
+    return str(dict(AccessPurpose.choices).get(purpose, purpose))
+
+
+@_dataclass(frozen=True)
+class _MembershipThen:
+    organisation_id: int
+    organisation_name: str
+    role: str
+    started_at: _datetime
+    ended_at: _datetime | None
+
+    def held_at(self, moment: _datetime) -> bool:
+        return self.started_at <= moment and (self.ended_at is None or self.ended_at > moment)
+
+
+def _memberships_of(user_ids: set[int]) -> dict[int, list[_MembershipThen]]:
+    """Every membership, ended ones too, of the given users (one query): {user id: memberships}."""
+    found: dict[int, list[_MembershipThen]] = defaultdict(list)
+    if not user_ids:
+        return found
+    rows = (
+        _Membership.objects.filter(user_id__in=user_ids)
+        .order_by("user_id", "-started_at", "-id")
+        .values_list("user_id", "organisation_id", "organisation__name", "role", "started_at", "ended_at")
+    )
+    for user_id, organisation_id, name, role, started_at, ended_at in rows:
+        found[user_id].append(_MembershipThen(organisation_id, name, role, started_at, ended_at))
+    return found
+
+
+def _membership_then(
+    memberships: list[_MembershipThen], organisation_id: int | None, moment: _datetime
+) -> _MembershipThen | None:
+    """The reader's membership of the organisation they read for (any, where the log names none), held at
+    `moment`; else the latest one begun before it; else the latest one."""
+    mine = [m for m in memberships if organisation_id is None or m.organisation_id == organisation_id]
+    if organisation_id is None:  # seen as the plan's coordinator: their coordinator membership first
+        mine.sort(key=lambda m: m.role != MembershipRole.COORDINATOR)
+    for candidates in (
+        [m for m in mine if m.held_at(moment)],
+        [m for m in mine if m.started_at <= moment],
+        mine,
+    ):
+        if candidates:
+            return candidates[0]
+    return None
+
+
+@_dataclass(frozen=True)
+class _Who:
+    organisation: str
+    role: str
+    person: str
+    by_relative: bool = False
+    by_administrator: bool = False
+
+
+def _access_log_who(
+    row: AccessLog, memberships: dict[int, list[_MembershipThen]], *, names_shown: bool
+) -> _Who:
+    """Who read: a relative by name; staff by organisation and role then (and name, where shown); an
+    administrator as such."""
+    if row.actor is None:  # a read in the portal: here always a relative (the patient's own are left out)
+        reader = row.reader
+        name = reader.name if isinstance(reader, Relative) else ""
+        return _Who(organisation="", role=str(ROLE_RELATIVE), person=name, by_relative=True)
+    actor = row.actor
+    person = (actor.get_full_name() or actor.username) if names_shown else ""
+    administration = row.purpose == AccessPurpose.ADMINISTRATION
+    then = _membership_then(memberships.get(actor.pk, []), row.organisation_id, row.at)
+    if row.organisation is None and (administration or then is None):
+        return _Who(organisation="", role=str(ROLE_ADMINISTRATOR), person=person, by_administrator=True)
+    if row.organisation is not None:
+        organisation = row.organisation.name
+    else:  # seen as the plan's coordinator only: the organisation they were coordinator for
+        organisation = then.organisation_name if then is not None else ""
+    role = ACCESS_LOG_ROLE.get(then.role) if then is not None else None
+    return _Who(
+        organisation=organisation,
+        role=str(role) if role is not None else "",
+        person=person,
+        by_administrator=administration,
+    )
+
+
+def _access_log_entry(
+    row: AccessLog, memberships: dict[int, list[_MembershipThen]], *, names_shown: bool
+) -> AccessLogEntry:
+    who = _access_log_who(row, memberships, names_shown=names_shown)
+    emergency = row.purpose == AccessPurpose.EMERGENCY
+    return AccessLogEntry(
+        at=row.at,
+        organisation=who.organisation,
+        role=who.role,
+        person=who.person,
+        what=_access_what(row.action),
+        why=_access_why(row.purpose),
+        by_relative=who.by_relative,
+        by_administrator=who.by_administrator,
+        emergency=emergency,
+        reason=row.reason if emergency else "",
+    )
+
+
+def _years_before(moment: _datetime, years: int) -> _datetime:
+    try:
+        return moment.replace(year=moment.year - years)
+    except ValueError:  # 29 February
+        return moment.replace(year=moment.year - years, day=28)
+
+
+def portal_access_log_page(reader: _PortalReader, page_number: int | str | None) -> AccessLogPage:
+    """One page of the patient's access log (the reader must be the patient: portal.views.access_log checks
+    it), newest first. A fixed number of queries whatever the page size: the count, the rows with their
+    staff user and organisation, the relatives who read (the reader GFK, one query), the staff's memberships
+    (one query)."""
+    names_shown = bool(settings.PORTAL_SHOW_STAFF_NAMES)
+    years = settings.PORTAL_ACCESS_LOG_YEARS
+    rows = (
+        AccessLog.objects.filter(
+            patient_id=reader.plan.patient_id, at__gte=_years_before(_timezone.now(), years)
+        )
+        .exclude(action__in=ACCESS_LOG_LEFT_OUT_ACTIONS)
+        .exclude(purpose__in=ACCESS_LOG_LEFT_OUT_PURPOSES)
+        .select_related("actor", "organisation")
+        .prefetch_related("reader")
+        .order_by("-at", "-id")
+    )
+    page = Paginator(rows, ACCESS_LOG_PAGE_SIZE).get_page(page_number)
+    found = list(page.object_list)
+    memberships = _memberships_of({row.actor_id for row in found if row.actor_id is not None})
+    return AccessLogPage(
+        plan_public_id=str(reader.plan.public_id),
+        entries=tuple(_access_log_entry(row, memberships, names_shown=names_shown) for row in found),
+        number=page.number,
+        page_count=page.paginator.num_pages,
+        total=page.paginator.count,
+        previous_number=page.previous_page_number() if page.has_previous() else None,
+        next_number=page.next_page_number() if page.has_next() else None,
+        years=years,
+        names_shown=names_shown,
+    )

@@ -1,0 +1,15 @@
+from django.urls import path
+
+from portal.views import access_log, plan, signin
+
+app_name = "portal"
+urlpatterns = [
+    path("", plan.portal_home, name="home"),
+    path("log-ind/", signin.sign_in, name="sign-in"),
+    path("log-ind/sendt/", signin.sign_in_sent, name="sign-in-sent"),
+    path("log-ind/link/<uuid:public_id>/<str:token>/", signin.sign_in_link, name="sign-in-link"),
+    path("log-ind/kode/", signin.sign_in_code, name="sign-in-code"),
+    path("log-ud/", signin.sign_out, name="sign-out"),
+    path("plan/<uuid:public_id>/", plan.portal_plan, name="plan"),
+    path("plan/<uuid:public_id>/hvem-har-set/", access_log.portal_access_log, name="access-log"),
+]

@@ -1,0 +1,271 @@
+"""The portal's access matrix: every portal URL × every method × every kind of reader × the own and another
+patient's plan → the expected status (and, for a redirect, where to).
+
+Readers: the patient (Kirsten), her relatives with consent to the whole plan, to appointments only and with
+a consent withdrawn after they signed in, a relative of another patient (Ole, whose plan the portal shows
+too), a staff user signed in on the staff side only, and anonymous. The rules (issue 14):
+- the patient reads her plan and her access log; a relative reads the plan within their consent, never the
+  access log; a withdrawn consent is refused at once; any plan one may not read is 404, as a missing one;
+- staff and anonymous are strangers: every page that needs a portal session sends them to its sign-in;
+- the sign-in pages answer everyone alike; a method a page does not take is 405;
+- a plan page or access log shown writes one access-log row for the patient; a refusal writes none.
+The walk of portal.urls fails for a new portal URL without rows here.
+"""
+
+from __future__ import annotations
+
+from copy import deepcopy
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from pathways import services
+from pathways.choices import PlanStatus
+from pathways.models import AccessLog
+from portal.urls import urlpatterns
+from relatives import services as relatives_services
+from relatives.choices import ConsentMethod, ConsentScope, Relation, RelativeChannel
+from tests.conftest import sign_in
+from tests.portal.matrix_portal import _sign_in
+
+READERS = [
+    "patient",
+    "relative_whole_plan",
+    "relative_appointments",
+    "relative_revoked",
+    "other_patients_relative",
+    "staff",
+    "anonymous",
+]
+STRANGERS = ("staff", "anonymous")
+METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+
+# Where a redirect goes: the portal's sign-in, the own or the other plan, "sent", the code page, signed out.
+SIGN_IN, OWN_PLAN, OTHER_PLAN = (302, "sign-in"), (302, "own-plan"), (302, "other-plan")
+SENT, CODE, SIGNED_OUT = (302, "sent"), (302, "code"), (302, "signed-out")
+
+
+def everyone(expected: Any) -> dict[str, Any]:
+    return dict.fromkeys(READERS, expected)
+
+
+def portal_readers(**statuses: Any) -> dict[str, Any]:
+    """The five portal readers' statuses as given; staff and anonymous are sent to sign in."""
+    assert set(statuses) == set(READERS) - set(STRANGERS)
+    return statuses | dict.fromkeys(STRANGERS, SIGN_IN)
+
+
+# name → (object kind or None, {method: {reader: expected}} or {method: {"own"/"other": {reader: expected}}}).
+# Methods without rows must be 405 for everyone. Sign-out comes last: it ends the reader's session.
+MATRIX: dict[str, tuple[str | None, dict[str, Any]]] = {
+    "portal:home": (
+        None,
+        {
+            "GET": portal_readers(
+                patient=OWN_PLAN,
+                relative_whole_plan=OWN_PLAN,
+                relative_appointments=OWN_PLAN,
+                relative_revoked=200,  # nothing to read: a kind page says whom to ask
+                other_patients_relative=OTHER_PLAN,
+            )
+        },
+    ),
+    "portal:plan": (
+        "plan",
+        {
+            "GET": {
+                "own": portal_readers(
+                    patient=200,
+                    relative_whole_plan=200,
+                    relative_appointments=200,  # the appointments only
+                    relative_revoked=404,
+                    other_patients_relative=404,
+                ),
+                "other": portal_readers(
+                    patient=404,
+                    relative_whole_plan=404,
+                    relative_appointments=404,
+                    relative_revoked=404,
+                    other_patients_relative=200,
+                ),
+            }
+        },
+    ),
+    # The patient's own: a relative, even with the whole plan, gets 404.
+    "portal:access-log": (
+        "plan",
+        {
+            "GET": {
+                "own": portal_readers(
+                    patient=200,
+                    relative_whole_plan=404,
+                    relative_appointments=404,
+                    relative_revoked=404,
+                    other_patients_relative=404,
+                ),
+                "other": portal_readers(
+                    patient=404,
+                    relative_whole_plan=404,
+                    relative_appointments=404,
+                    relative_revoked=404,
+                    other_patients_relative=404,
+                ),
+            }
+        },
+    ),
+    "portal:sign-in": (None, {"GET": everyone(200), "POST": everyone(SENT)}),
+    "portal:sign-in-sent": (None, {"GET": everyone(200)}),
+    # The own plan's patient's link (valid: its button, then spent and on to the code); an unknown one.
+    "portal:sign-in-link": (
+        "link",
+        {
+            "GET": {"own": everyone(200), "other": everyone(410)},
+            "POST": {"own": everyone(CODE), "other": everyone(410)},
+        },
+    ),
+    # Not the browser that opened a link: "no longer works".
+    "portal:sign-in-code": (None, {"GET": everyone(410), "POST": everyone(410)}),
+    "portal:sign-out": (None, {"GET": everyone(405), "POST": everyone(SIGNED_OUT)}),
+}
+BODIES = {
+    "portal:sign-in": {"address": "nobody.portal@example.invalid"},
+    "portal:sign-in-code": {"code": "123456"},
+}
+PLAN_READS = {"portal:plan", "portal:access-log"}  # a page shown here is one access-log row
+
+
+@dataclass
+class PortalWorld:
+    world: Any
+    clients: dict[str, Client]
+
+    def url(self, name: str, kind: str | None, ownership: str) -> str:
+        plan = self.world.plan if ownership == "own" else self.world.other_plan
+        if kind == "plan":
+            return reverse(name, args=[plan.public_id])
+        if kind == "link":
+            if ownership == "own":
+                link = _sign_in(self.world)
+                return reverse(name, args=[link.public_id, link.link_token()])
+            return reverse(name, args=["00000000-0000-4000-8000-000000000000", "0" * 64])
+        return reverse(name)
+
+    def location(self, target: str) -> str:
+        return {
+            "sign-in": reverse("portal:sign-in"),
+            "own-plan": reverse("portal:plan", args=[self.world.plan.public_id]),
+            "other-plan": reverse("portal:plan", args=[self.world.other_plan.public_id]),
+            "sent": reverse("portal:sign-in-sent"),
+            "code": reverse("portal:sign-in-code"),
+            "signed-out": reverse("portal:sign-in") + "?signed-out",
+        }[target]
+
+
+def _relative(world, plan, name: str, scope: ConsentScope):
+    return relatives_services.relative_add(
+        actor=None,
+        plan=plan,
+        name=name,
+        relation=Relation.CHILD,
+        email=f"{name.split()[0].lower()}@example.invalid",
+        preferred_channel=RelativeChannel.EMAIL,
+        consent={"scope": scope, "method": ConsentMethod.SPOKEN, "coercion_checked": True},
+    )
+
+
+@pytest.fixture
+def portal_world(world, portal_client) -> PortalWorld:
+    """Kirsten's plan with three relatives, Ole's plan (shown in the portal too) with one, and a client per
+    reader. The withdrawn consent is withdrawn after its relative signed in."""
+    world.other_plan = services.plan_transition(
+        actor=None, plan=world.other_plan, to_status=PlanStatus.ACTIVE
+    )
+    whole = _relative(world, world.plan, "Susanne Hansen", ConsentScope.WHOLE_PLAN)
+    appointments = _relative(world, world.plan, "Mads Poulsen", ConsentScope.APPOINTMENTS)
+    revoked = _relative(world, world.plan, "Emre Yilmaz", ConsentScope.WHOLE_PLAN)
+    others = _relative(world, world.other_plan, "Jonna Andersen", ConsentScope.WHOLE_PLAN)
+    clients = {
+        "patient": portal_client(patient=world.patient),
+        "relative_whole_plan": portal_client(relatives=[whole]),
+        "relative_appointments": portal_client(relatives=[appointments]),
+        "relative_revoked": portal_client(relatives=[revoked]),
+        "other_patients_relative": portal_client(relatives=[others]),
+        "staff": sign_in(Client(), world.coordinator),
+        "anonymous": Client(),
+    }
+    relatives_services.relative_consent_revoke(
+        actor=world.coordinator, relative=revoked, method=ConsentMethod.SPOKEN
+    )
+    return PortalWorld(world=world, clients=clients)
+
+
+def _send(client: Client, method: str, path: str, body: dict[str, str] | None):
+    cookies = deepcopy(client.cookies)
+    if body and method == "POST":
+        response = client.generic(
+            method, path, urlencode(body), content_type="application/x-www-form-urlencoded"
+        )
+    else:
+        response = client.generic(method, path)
+    client.cookies = cookies  # a cookie set or deleted by one answer does not carry over
+    return response
+
+
+def _expected(rule: dict[str, Any], kind: str | None, reader: str, ownership: str) -> Any:
+    return rule[ownership][reader] if kind else rule[reader]
+
+
+def test_every_portal_url_has_rows():
+    names = {f"portal:{pattern.name}" for pattern in urlpatterns}
+    assert names == set(MATRIX), "a portal URL without rows in the portal's matrix (or rows for none)"
+
+
+@pytest.mark.parametrize("reader", READERS)
+def test_portal_matrix(portal_world, reader):
+    client = portal_world.clients[reader]
+    wrong = []
+    for name, (kind, rows) in MATRIX.items():
+        for ownership in ("own", "other") if kind else ("-",):
+            for method in METHODS:
+                expected = _expected(rows[method], kind, reader, ownership) if method in rows else 405
+                status, target = expected if isinstance(expected, tuple) else (expected, None)
+                path = portal_world.url(name, kind, ownership)
+                logged = AccessLog.objects.count()
+                response = _send(client, method, path, BODIES.get(name))
+                case = f"{method} {name} ({ownership})"
+                if response.status_code != status:
+                    wrong.append(f"{case}: {response.status_code}, not {status}")
+                    continue
+                if target is not None and response["Location"] != portal_world.location(target):
+                    wrong.append(f"{case}: to {response['Location']}, not {target}")
+                written = AccessLog.objects.count() - logged
+                reads = int(name in PLAN_READS and status == 200)
+                if written != reads:
+                    wrong.append(f"{case}: {written} access-log rows, not {reads}")
+                if status in (404, 405, 410):
+                    body = response.content.decode()
+                    if "Kirsten" in body or "Ole" in body:
+                        wrong.append(f"{case}: patient data on a refusal")
+                if method == "GET" and status == 200:
+                    cache = {part.strip() for part in response["Cache-Control"].split(",")}
+                    if not {"private", "no-store"} <= cache:
+                        wrong.append(f"{case}: Cache-Control {response['Cache-Control']!r}")
+    assert wrong == [], f"as {reader}"
+
+
+def test_a_portal_session_opens_nothing_on_the_staff_side(portal_world):
+    """Staff sessions and portal sessions never mix: the patient's portal cookie is no staff sign-in."""
+    client = portal_world.clients["patient"]
+    world = portal_world.world
+
+    caseload = client.get(reverse("pathways:caseload"))
+    plan = client.get(reverse("pathways:plan-detail", args=[world.plan.public_id]))
+
+    assert caseload.status_code == 302
+    assert caseload["Location"].startswith(reverse("login"))
+    assert plan.status_code == 302
+    assert plan["Location"].startswith(reverse("login"))
