@@ -121,6 +121,23 @@ TEMPLATES = [
             ],
         },
     },
+    {
+        # The portal's own engine (portal.views.base.portal_render, using="portal"): no `request`, no `user`,
+        # no messages, no bell, so a portal template cannot reach a model instance (the portal session's
+        # patient, a staff user signed in in the same browser) through the context. portal_render gives the
+        # template no request at all (it passes the CSRF token and the page's path as plain values), so these
+        # processors run only for a render that is given one.
+        "NAME": "portal",
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": False,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.i18n",
+                "django.template.context_processors.static",
+            ],
+        },
+    },
 ]
 
 # PostgreSQL through psycopg 3. PGHOST may be a socket directory (starts with "/").
@@ -300,15 +317,19 @@ SESSION_IDLE_TIMEOUT = timedelta(minutes=30)
 SESSION_ABSOLUTE_TIMEOUT = timedelta(hours=12)
 SESSION_COOKIE_AGE = int(SESSION_ABSOLUTE_TIMEOUT.total_seconds())
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
-# The portal (portal/): its own session cookie and table, never the staff session. 30 minutes idle.
+# The portal (portal/): its own session cookie and table, never the staff session. 30 minutes idle,
+# 12 hours at most.
 PORTAL_SESSION_COOKIE = "ff_portal"
 PORTAL_SESSION_IDLE = timedelta(minutes=30)
+PORTAL_SESSION_ABSOLUTE = timedelta(hours=12)  # however busy: as the staff session (ASVS 3.3.2)
 # The patient's own access log shows staff by organisation and role; their names only when this is on
 # (sundhedsloven § 37 stk. 4 as proposed: names may be withheld for the staff's safety; STANDARDS §5.2-5.3).
 PORTAL_SHOW_STAFF_NAMES = env_bool("FF_PORTAL_SHOW_STAFF_NAMES")
 PORTAL_ACCESS_LOG_YEARS = 2  # as sundhed.dk's Min Log: reads of the last two years
 # Asking for a sign-in link: at most this many per address in 15 minutes (more: the same answer, no link).
 PORTAL_LINKS_PER_ADDRESS = 3
+# ... and this many from one IP address in 15 minutes (limits sending to known addresses, not guessing).
+PORTAL_LINKS_PER_IP = 10
 # Break the glass: how long an emergency access to a plan outside one's own lasts.
 EMERGENCY_ACCESS_DURATION = timedelta(hours=4)
 

@@ -55,20 +55,16 @@ ensure_venv() {
   fi
 }
 
-# axe-core for the portal's accessibility tests, pinned in package-lock.json: installed again when
-# node_modules is missing or older than the lock file. `run` does not need it, so it skips without npm.
-ensure_node_modules() {  # ensure_node_modules mode
+# axe-core for the portal's accessibility tests (`test` only), pinned in package-lock.json: installed
+# again when node_modules is missing or older than the lock file.
+ensure_node_modules() {
   local stamp="$ROOT/node_modules/.package-lock.json"
   if [ -f "$stamp" ] && [ ! "$ROOT/package-lock.json" -nt "$stamp" ]; then
     return 0
   fi
   if ! command -v npm >/dev/null; then
-    if [ "$1" = test ]; then
-      echo "npm is missing (apt-get install npm)" >&2
-      exit 1
-    fi
-    log "npm is missing: skipping the test-only node packages"
-    return 0
+    echo "npm is missing (apt-get install npm)" >&2
+    exit 1
   fi
   log "Installing pinned node packages (package-lock.json)"
   (cd "$ROOT" && npm ci --no-audit --no-fund --no-update-notifier --loglevel=error </dev/null)
@@ -153,10 +149,16 @@ throwaway_stack() {  # throwaway_stack NAME fast(0|1)
   createdb "$PGDATABASE"
 }
 
+# The web server's port for `run` (PORT, 8000 when unset) and the site's address the links in mails and
+# SMS point at (the portal's sign-in): FF_SITE_URL when it is set, else that server.
+web_address() {
+  export PORT="${PORT:-8000}"
+  export FF_SITE_URL="${FF_SITE_URL:-http://127.0.0.1:$PORT}"
+}
+
 cmd_run() {
   ensure_system_packages run
   ensure_venv
-  ensure_node_modules run
   local var; var=$(data_root)
   local pgdata="$var/postgres" pgsock="$var/pgsock" rport="${FF_REDIS_PORT:-6390}"
   if [ ! -f "$var/secret_key" ]; then
@@ -172,6 +174,7 @@ cmd_run() {
   # The local mail and SMS sinks (Procfile `mail:` and `sms:`, config/sinks.py) and where the product sends.
   export FF_SMTP_PORT="${FF_SMTP_PORT:-1025}" FF_SMS_PORT="${FF_SMS_PORT:-1026}"
   export FF_SMS_GATEWAY_URL="${FF_SMS_GATEWAY_URL:-http://127.0.0.1:$FF_SMS_PORT/rest/mtsms}"
+  web_address
 
   log "Starting PostgreSQL ($pgdata) and Redis (port $rport)"
   pg_start "$pgdata" "$pgsock" 0
@@ -186,11 +189,11 @@ cmd_run() {
   "$PY" manage.py compilemessages -v 0 --ignore=.venv
   "$PY" manage.py collectstatic --no-input -v 0
   "$PY" manage.py seed_demo
-  log "Web, Celery worker and Celery beat on http://127.0.0.1:${PORT:-8000}  (Ctrl-C stops everything)"
+  log "Web, Celery worker and Celery beat on http://127.0.0.1:$PORT  (Ctrl-C stops everything)"
   log "Sent mail: .var/sinks/mail.jsonl and .var/sinks/mail/*.eml; sent SMS: http://127.0.0.1:$FF_SMS_PORT/"
   # honcho runs in the background so a TERM to this script (not only Ctrl-C) stops web, worker, beat and
   # the mail and SMS sinks.
-  PORT="${PORT:-8000}" "$VENV/bin/honcho" -f Procfile start &
+  "$VENV/bin/honcho" -f Procfile start &
   local honcho=$!
   trap 'kill -TERM '"$honcho"' 2>/dev/null || true' INT TERM
   wait "$honcho" || true
@@ -215,7 +218,7 @@ cmd_send() {
 cmd_test() {
   ensure_system_packages test
   ensure_venv
-  ensure_node_modules test
+  ensure_node_modules
   throwaway_stack test 1
   export DJANGO_ALLOWED_HOSTS="localhost,127.0.0.1,testserver"
   export DJANGO_ALLOW_ASYNC_UNSAFE=true FF_SCREENSHOT_DIR="${FF_SCREENSHOT_DIR:-$ROOT/.var/screenshots}"
@@ -290,10 +293,13 @@ cmd_bench() {
   cat "$report"
 }
 
-case "${1:-}" in
-  run) shift; cmd_run "$@" ;;
-  test) shift; cmd_test "$@" ;;
-  bench) shift; cmd_bench "$@" ;;
-  send) shift; cmd_send "$@" ;;
-  *) echo "usage: $0 run|test|bench [pytest args]" >&2; exit 2 ;;
-esac
+# Sourced (a test of one function), it only defines the functions.
+if [ "${BASH_SOURCE[0]}" = "$0" ]; then
+  case "${1:-}" in
+    run) shift; cmd_run "$@" ;;
+    test) shift; cmd_test "$@" ;;
+    bench) shift; cmd_bench "$@" ;;
+    send) shift; cmd_send "$@" ;;
+    *) echo "usage: $0 run|test|bench [pytest args]" >&2; exit 2 ;;
+  esac
+fi

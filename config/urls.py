@@ -33,3 +33,6 @@ urlpatterns = [
     path("admin/login/", RedirectView.as_view(pattern_name="login", query_string=True), name="admin-sign-in"),
     path("admin/", admin.site.urls),
 ]
+
+# An address under the portal that matches no page gets the portal's "not found", not the staff one.
+handler404 = "config.errors.page_not_found"

@@ -2,21 +2,27 @@
 
 A portal session (portal.models.PortalSession, its own cookie) holds readers fixed at sign-in: the patient
 and/or relatives. Every request asks again:
-- the session is open and was used within settings.PORTAL_SESSION_IDLE (else it ends now);
+- the session is open, was used within settings.PORTAL_SESSION_IDLE and began within
+  settings.PORTAL_SESSION_ABSOLUTE (else it ends now);
 - a relative is still on the plan, their sessions were not ended after this one began
-  (`Relative.sessions_ended_at`), and `relatives.access.relative_scope` — the relatives app's one rule —
-  lets them see the whole plan or its appointments; anything else is not a reader;
+  (`Relative.sessions_ended_at`), and the relatives app's one rule (`relatives.access.scope_of`, as
+  `relative_scope` asks it, for all the session's relatives at once) lets them see the whole plan or its
+  appointments; anything else is not a reader;
 - the plan is one the patient may see (not a draft, not revoked).
 A plan the session may not open is 404, the same as one that does not exist. Every plan opened is one
-access-log row for the patient (pathways.audit.portal_read_log_write).
+access-log row for the patient (pathways.audit.portal_read_log_write), and so is every patient the chooser
+names (portal_list_log_write); a HEAD request, which shows nothing, writes none.
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from uuid import UUID
 
 from django.conf import settings
+from django.db import transaction
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest
 from django.utils import timezone
@@ -26,7 +32,7 @@ from pathways.choices import AccessAction, AccessPurpose, PlanStatus
 from pathways.models import PathwayPlan, Patient
 from portal.choices import ReaderRole, SessionEnd
 from portal.models import PortalSession, secret_hash
-from relatives.access import relative_scope
+from relatives.access import latest_consents, scope_of
 from relatives.choices import SEEING_SCOPES, ConsentScope
 from relatives.models import Relative
 
@@ -55,20 +61,34 @@ class PortalReader:
 
 def session_from_request(request: HttpRequest) -> PortalSession | None:
     """The open portal session of the request's portal cookie, or None. A session idle for longer than
-    settings.PORTAL_SESSION_IDLE is ended here (end_reason IDLE); a live one is marked as used now."""
+    settings.PORTAL_SESSION_IDLE, or begun more than settings.PORTAL_SESSION_ABSOLUTE ago, is ended here
+    (portal_session_touch); a live one is marked as used now."""
     key = request.COOKIES.get(settings.PORTAL_SESSION_COOKIE, "")
     if not key or len(key) > 200:
         return None
     session = PortalSession.objects.open().filter(key_hash=secret_hash(key)).first()
     if session is None:
         return None
-    now = timezone.now()
-    if session.idle_until <= now:
-        PortalSession.objects.filter(pk=session.pk, ended_at__isnull=True).update(
-            ended_at=now, end_reason=SessionEnd.IDLE
-        )
+    return portal_session_touch(session=session, now=timezone.now())
+
+
+# A write in the access layer: portal.signin holds the other session writes (start, sign-out), but it sits
+# above access in the layers (pyproject.toml, portal-layers), and session_from_request — which every portal
+# request asks — must end or touch the session as it reads it.
+def portal_session_touch(*, session: PortalSession, now: datetime) -> PortalSession | None:
+    """End `session` when its time is up — idle too long (IDLE) or open too long (EXPIRED), whichever came
+    first — and return None; else mark it used `now` and return it. Each is one conditional UPDATE of an
+    open session: one ended meanwhile (signed out in another tab) stays as it ended, and is None here."""
+    still_open = PortalSession.objects.filter(pk=session.pk, ended_at__isnull=True)
+    ends_at, reason = min(
+        (session.idle_until, SessionEnd.IDLE),
+        (session.started_at + settings.PORTAL_SESSION_ABSOLUTE, SessionEnd.EXPIRED),
+    )
+    if ends_at <= now:
+        still_open.update(ended_at=now, end_reason=reason)
         return None
-    PortalSession.objects.filter(pk=session.pk).update(last_seen_at=now)
+    if not still_open.update(last_seen_at=now):
+        return None
     session.last_seen_at = now
     return session
 
@@ -79,7 +99,9 @@ def _portal_plans() -> QuerySet[PathwayPlan]:
 
 def readers_of(session: PortalSession, *, plan_public_id: UUID | None = None) -> list[PortalReader]:
     """Every plan the session may open now (or only the plan `plan_public_id`), the patient's own first,
-    then as each relative."""
+    then as each relative. Three queries at most, however many relatives the session holds: the own plans,
+    the relatives (their plan, `ended_at` and `is_child` read fresh) and their latest consents, given to
+    relatives.access.scope_of — the rule relative_scope applies to one relative."""
     readers: list[PortalReader] = []
     plans = _portal_plans()
     if plan_public_id is not None:
@@ -89,13 +111,17 @@ def readers_of(session: PortalSession, *, plan_public_id: UUID | None = None) ->
         readers += [
             PortalReader(plan=plan, role=ReaderRole.PATIENT, scope=ConsentScope.WHOLE_PLAN) for plan in own
         ]
-    relatives = session.relatives.filter(
-        ended_at__isnull=True, is_child=False, plan__in=plans
-    ).select_related("plan__patient")
+    relatives = [
+        relative
+        for relative in session.relatives.filter(
+            ended_at__isnull=True, is_child=False, plan__in=plans
+        ).select_related("plan__patient")
+        if relative.sessions_ended_at is None or relative.sessions_ended_at < session.started_at
+    ]
+    consents = latest_consents(relatives)
+    today = timezone.localdate()
     for relative in relatives:
-        if relative.sessions_ended_at is not None and relative.sessions_ended_at >= session.started_at:
-            continue
-        scope = relative_scope(relative)
+        scope = scope_of(relative, consents.get(relative.pk), today=today)
         if scope in SEEING_SCOPES:
             readers.append(
                 PortalReader(
@@ -105,20 +131,50 @@ def readers_of(session: PortalSession, *, plan_public_id: UUID | None = None) ->
     return readers
 
 
-def access_portal_plan(session: PortalSession, public_id: UUID, *, action: AccessAction) -> PortalReader:
-    """The plan `public_id` as this session may read it, the read logged for the patient; 404 when the
-    session may not (missing and forbidden alike). The patient's own reading wins over a relative's."""
+def _purpose(reader: PortalReader) -> AccessPurpose:
+    return AccessPurpose.OWN_DATA if reader.role == ReaderRole.PATIENT else AccessPurpose.RELATIVE_CONSENT
+
+
+def access_portal_plan(
+    session: PortalSession,
+    *,
+    public_id: UUID,
+    action: AccessAction,
+    log: bool = True,
+    roles: Collection[ReaderRole] = (ReaderRole.PATIENT, ReaderRole.RELATIVE),
+) -> PortalReader:
+    """The plan `public_id` as this session may read it, the read logged for the patient (unless `log` is
+    False: a HEAD request shows nothing); 404 when the session may not (missing and forbidden alike), or
+    reads it in none of `roles` (the access log: the patient only; refused unlogged). The patient's own
+    reading wins over a relative's."""
     matches = readers_of(session, plan_public_id=public_id)
-    if not matches:
+    if not matches or matches[0].role not in roles:
         raise Http404
     reader = matches[0]
-    portal_read_log_write(
-        reader=reader.reader,
-        patient_id=reader.plan.patient_id,
-        plan_id=reader.plan.pk,
-        action=action,
-        purpose=AccessPurpose.OWN_DATA
-        if reader.role == ReaderRole.PATIENT
-        else AccessPurpose.RELATIVE_CONSENT,
-    )
+    if log:
+        portal_read_log_write(
+            reader=reader.reader,
+            patient_id=reader.plan.patient_id,
+            plan_id=reader.plan.pk,
+            action=action,
+            purpose=_purpose(reader),
+        )
     return reader
+
+
+@transaction.atomic
+def portal_list_log_write(*, readers: Iterable[PortalReader]) -> None:
+    """The chooser names whose plans the session may open (a patient's name, to a relative): one
+    access-log row (LIST, "saw you in a list") per patient listed, with the first plan and reader that
+    listed them. Nothing else of a plan is shown there; opening it is logged as a read of the plan."""
+    listed: dict[int, PortalReader] = {}
+    for reader in readers:
+        listed.setdefault(reader.plan.patient_id, reader)
+    for reader in listed.values():
+        portal_read_log_write(
+            reader=reader.reader,
+            patient_id=reader.plan.patient_id,
+            plan_id=reader.plan.pk,
+            action=AccessAction.LIST,
+            purpose=_purpose(reader),
+        )

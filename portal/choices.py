@@ -20,3 +20,4 @@ class SignInMethod(models.TextChoices):
 class SessionEnd(models.TextChoices):
     SIGNED_OUT = "signed_out", _("Signed out")
     IDLE = "idle", _("No activity for 30 minutes")
+    EXPIRED = "expired", _("Signed in for 12 hours")

@@ -5,6 +5,7 @@ Kirsten's plan this week for her access log. Idempotent, like the other apps' se
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime, time, timedelta
 from typing import Any
 
 
@@ -77,14 +78,18 @@ def _seed_readers(write: Callable[[str], Any]) -> None:
 # --- access log (staff reads of Kirsten's plan this week, an emergency access) ---
 
 
-# (username, SOR code of the organisation they read for, what they did): the reads of Kirsten's plan this
-# week that her access log shows ("the home nurse and the GP opened her plan this week").
+# (username, SOR code of the organisation they read for, what they did, when: days ago and the time of
+# day): the reads of Kirsten's plan this week that her access log shows ("the home nurse and the GP opened
+# her plan this week"), spread over the week as real reads are — each on a day before today, so always
+# within the last seven days and before the moment of seeding.
 DEMO_READS = [
-    ("kommune", "990200000000002", "view_plan"),  # Mette Jensen, Hjemmesygeplejen Roskilde
-    ("aftenvagt", "990200000000002", "list"),  # Ida Kristensen, the evening shift's list
-    ("egenlaege", "990400000000001", "view_plan"),  # Peter Madsen, Lægehuset Algade
-    ("sygehus", "990100000000002", "view_plan"),  # Anne Holm, Medicinsk afdeling
+    ("kommune", "990200000000002", "view_plan", (6, 9, 12)),  # Mette Jensen, Hjemmesygeplejen Roskilde
+    ("aftenvagt", "990200000000002", "list", (5, 21, 40)),  # Ida Kristensen, the evening shift's list
+    ("egenlaege", "990400000000001", "view_plan", (4, 14, 30)),  # Peter Madsen, Lægehuset Algade
+    ("sygehus", "990100000000002", "view_plan", (2, 10, 5)),  # Anne Holm, Medicinsk afdeling
 ]
+# Her daughter reads the plan in the portal the evening before the seeding.
+DEMO_RELATIVE_READ = (1, 19, 20)
 # Break the glass, three weeks ago: a nurse of another municipality, who takes no part in Kirsten's plan.
 EMERGENCY_READER, EMERGENCY_ORGANISATION = "holbaek", "990300000000002"  # Hjemmesygeplejen Holbæk
 EMERGENCY_REASON = (
@@ -94,17 +99,25 @@ EMERGENCY_REASON = (
 EMERGENCY_DAYS_AGO = 21
 
 
+def _demo_moment(now: datetime, when: tuple[int, int, int]) -> datetime:
+    """`when` (days ago, hour, minute) as a moment in the local time zone: on a day before today's, so
+    before `now` and after `now` less seven days."""
+    from django.utils import timezone
+
+    days_ago, hour, minute = when
+    day = timezone.localdate(now) - timedelta(days=days_ago)
+    return timezone.make_aware(datetime.combine(day, time(hour, minute)))
+
+
 def _seed_reads(write: Callable[[str], Any]) -> None:
     """Reads of Kirsten's plan for her access log: this week by the home nurse, the evening nurse, her GP and
-    the hospital (through pathways.audit.access_log_write) and by her daughter in the portal (left alone
-    when this week has such staff reads), and an emergency access three weeks ago (through pathways.services;
-    left alone when it exists)."""
-    from datetime import timedelta
-
+    the hospital and by her daughter in the portal, each at its own moment of the past days (left alone when
+    this week has such staff reads), and an emergency access three weeks ago (through pathways.services;
+    left alone when it exists). The access log is append-only and its writers (pathways.audit) stamp "now",
+    so these past reads are inserted with their moment, as the writers would have written them then."""
     from django.utils import timezone
 
     from pathways import services as hub_services
-    from pathways.audit import PatientRead, access_log_write, portal_read_log_write
     from pathways.choices import AccessAction, AccessPurpose
     from pathways.models import AccessLog, EmergencyAccess, Organisation, PathwayPlan, User
     from relatives import access as relatives_access
@@ -113,7 +126,7 @@ def _seed_reads(write: Callable[[str], Any]) -> None:
     plan = PathwayPlan.objects.open().filter(patient__cpr=KIRSTEN_CPR).first()
     if plan is None:
         return
-    readers = [username for username, _sor, _action in DEMO_READS]
+    readers = [username for username, _sor, _action, _when in DEMO_READS]
     users = {
         user.username: user
         for user in User.objects.filter(username__in=[*readers, EMERGENCY_READER, "koordinator"])
@@ -124,19 +137,24 @@ def _seed_reads(write: Callable[[str], Any]) -> None:
         patient_id=plan.patient_id, actor__username__in=readers, at__gte=now - timedelta(days=7)
     )
     if not this_week.exists():
-        for username, sor_code, action in DEMO_READS:
-            access_log_write(
+        for username, sor_code, action, when in DEMO_READS:
+            AccessLog.objects.create(  # as pathways.audit.access_log_write
+                at=_demo_moment(now, when),
                 actor=users[username],
-                reads=[PatientRead(plan.patient_id, plan.pk, Organisation.objects.get(sor_code=sor_code).pk)],
+                patient_id=plan.patient_id,
+                plan=plan,
+                organisation=Organisation.objects.get(sor_code=sor_code),
                 action=AccessAction(action),
+                purpose=AccessPurpose.TREATMENT,
             )
             written += 1
         # Her daughter read the plan in the portal too: relatives' reads are in Kirsten's log.
         for relative in relatives_access.relatives_seeing(plan, scopes=[ConsentScope.WHOLE_PLAN])[:1]:
-            portal_read_log_write(
+            AccessLog.objects.create(  # as pathways.audit.portal_read_log_write
+                at=_demo_moment(now, DEMO_RELATIVE_READ),
                 reader=relative,
                 patient_id=plan.patient_id,
-                plan_id=plan.pk,
+                plan=plan,
                 action=AccessAction.PORTAL_PLAN,
                 purpose=AccessPurpose.RELATIVE_CONSENT,
             )

@@ -12,13 +12,17 @@ from pathways.numbers import ascii_digits
 from portal.models import CODE_LENGTH
 from portal.signin import ADDRESS_MAX_LENGTH, SignInAddress, sign_in_address
 
+# Made up, so that no one's real address is on the page; the number's no-break spaces keep it on one line.
+EXAMPLE_EMAIL = "navn@mail.dk"
+EXAMPLE_PHONE = "12\u00a034\u00a056\u00a078"
+EXAMPLES = {"email": EXAMPLE_EMAIL, "phone": EXAMPLE_PHONE}
+
 
 class SignInForm(forms.Form):
     """One field: the e-mail address or mobile number we have for the person. Cleans to a SignInAddress."""
 
     address = forms.CharField(
         label=_("E-mail or mobile number"),
-        help_text=_("For example anna@mail.dk or 22 41 63 18."),
         max_length=ADDRESS_MAX_LENGTH,
         error_messages={
             "required": _("Write your e-mail or your mobile number."),
@@ -28,6 +32,7 @@ class SignInForm(forms.Form):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.fields["address"].help_text = _("For example %(email)s or %(phone)s.") % EXAMPLES
         self.fields["address"].widget.attrs.update(
             {
                 "class": "form-input",
@@ -38,10 +43,11 @@ class SignInForm(forms.Form):
         )
 
     def clean_address(self) -> SignInAddress:
-        address = sign_in_address(self.cleaned_data["address"])
+        address = sign_in_address(text=self.cleaned_data["address"])
         if address is None:
             raise ValidationError(
-                _("Write an e-mail like anna@mail.dk, or a mobile number with 8 digits."), code="invalid"
+                _("Write an e-mail like %(email)s, or a mobile number with 8 digits.") % EXAMPLES,
+                code="invalid",
             )
         return address
 

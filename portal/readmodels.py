@@ -5,11 +5,15 @@ A field belongs here only if the patient (or a relative within their consent) ma
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date, datetime
 
 # --- plan (the plan page and the chooser) ---
 # Left out on purpose (staff-facing): task descriptions and hold reasons, notes, participants'
-# commitments, the CPR number, conditions, disputes, messages, relatives' records.
-from datetime import date
+# commitments, the CPR number, conditions, disputes, messages, relatives' records, staff members' own
+# phone numbers and e-mail addresses.
+
+# What happens next: the first this many are listed; the rest fold away under "Later" (the plan page).
+NEXT_SHOWN = 5
 
 
 @dataclass(frozen=True)
@@ -85,24 +89,32 @@ class PortalPlanPage:
     past_events: tuple[PortalPastEvent, ...]
     show_access_log: bool  # the patient's own: relatives do not see who has looked at the plan
 
+    @property
+    def next_soon(self) -> tuple[PortalNextItem, ...]:
+        """What happens next, listed: the first NEXT_SHOWN."""
+        return self.next_items[:NEXT_SHOWN]
+
+    @property
+    def next_later(self) -> tuple[PortalNextItem, ...]:
+        """The rest, folded away under "Later"."""
+        return self.next_items[NEXT_SHOWN:]
+
 
 @dataclass(frozen=True)
 class PortalChoice:
-    """One plan on the chooser (a relative of two patients, a patient who is also a relative)."""
+    """One plan on the chooser (a relative of two patients, a patient who is also a relative): whose it
+    is, not what it is about (its title is read on the plan page, where the read is logged)."""
 
     plan_id: str
     patient_name: str
     is_own: bool
     whole_plan: bool
-    title: str  # "" unless the reader sees the whole plan
     is_finished: bool
 
 
 # --- access log (Hvem har set mine oplysninger?) ---
 # Who read the patient's data, in plain words for the patient: never a staff user or a Relative instance,
 # and a staff member's name only when settings.PORTAL_SHOW_STAFF_NAMES is on (else "" here).
-
-from datetime import datetime  # noqa: E402
 
 
 @dataclass(frozen=True)

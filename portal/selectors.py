@@ -3,21 +3,24 @@ and returns read models (portal.readmodels), never model instances."""
 
 from __future__ import annotations
 
-# --- plan (the plan page and the chooser) ---
-# What a reader sees (portal.access decides who may read; PortalReader.scope says how much):
-# - the patient and a relative with WHOLE_PLAN: what matters, the agreed goals, what happens next (every
-#   coming task the staff marked visible to the patient), the coordinator and substitute, who takes part,
-#   and what has happened (tasks done, hospital stays);
-# - a relative with APPOINTMENTS: only the coming appointments (APPOINTMENT_KINDS) and whom to call.
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import date, datetime
 
+from django.conf import settings
+from django.core.paginator import Paginator
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy
 
 from pathways.choices import (
     TASK_OPEN_STATUSES,
+    AccessAction,
+    AccessPurpose,
     GoalStatus,
+    MembershipRole,
     PlanStatus,
     Sector,
     StayClass,
@@ -26,6 +29,7 @@ from pathways.choices import (
     TaskStatus,
 )
 from pathways.models import (
+    AccessLog,
     Goal,
     HospitalStay,
     Membership,
@@ -35,10 +39,12 @@ from pathways.models import (
     Task,
     User,
 )
-from portal.access import PortalReader, readers_of
+from portal.access import PortalReader
 from portal.choices import ReaderRole
 from portal.models import PortalSession
 from portal.readmodels import (
+    AccessLogEntry,
+    AccessLogPage,
     PortalChoice,
     PortalContact,
     PortalGoal,
@@ -47,6 +53,16 @@ from portal.readmodels import (
     PortalPastEvent,
     PortalPlanPage,
 )
+from relatives.models import Relative
+
+# --- plan (the plan page and the chooser) ---
+# What a reader sees (portal.access decides who may read; PortalReader.scope says how much):
+# - the patient and a relative with WHOLE_PLAN: what matters, the agreed goals, what happens next (every
+#   coming task the staff marked visible to the patient), the coordinator and substitute, who takes part,
+#   and what has happened (tasks done, hospital stays);
+# - a relative with APPOINTMENTS: only the coming appointments (APPOINTMENT_KINDS) and whom to call.
+# Phone numbers are organisations' (and the plan's coordinator phone) only: a staff member's own number
+# (User.phone, on which the outbox texts them) never reaches the portal.
 
 # The tasks that are appointments — what a relative with "appointments only" sees: the kinds the outbox
 # sends appointment reminders for (pathways.outbox: an appointment, a home visit), so the relative sees
@@ -99,9 +115,9 @@ def _local_day(moment: datetime) -> date:
 
 def _next_item(task: Task, today: date) -> PortalNextItem:
     """Who: the responsible organisation and person; how to reach them: the organisation's phone (its
-    switchboard answers when the person is out), else the person's."""
+    switchboard answers when the person is out; never the person's own number)."""
     organisation, person = task.responsible_organisation, task.responsible_person
-    phone = organisation.phone or (person.phone if person is not None else "")
+    phone = organisation.phone
     when = task.window_start or task.due_date
     return PortalNextItem(
         when=when,
@@ -118,8 +134,8 @@ def _coordinators(
     plan: PathwayPlan, memberships: list[Membership]
 ) -> tuple[PortalContact | None, PortalContact | None]:
     """The coordinator (the plan's coordinator phone, else the organisation's) and the substitute (in the
-    organisation they coordinate for: the coordinator's if they are a member of it; their own phone, else
-    that organisation's)."""
+    organisation they coordinate for: the coordinator's if they are a member of it; that organisation's
+    phone, never their own number)."""
     coordinator = None
     if plan.coordinator is not None:
         organisation = plan.coordinator_organisation
@@ -131,7 +147,7 @@ def _coordinators(
             memberships, key=lambda m: (m.organisation_id != plan.coordinator_organisation_id, m.pk)
         )
         place = memberships[0].organisation if memberships else None
-        phone = plan.coordinator_substitute.phone or (place.phone if place is not None else "")
+        phone = place.phone if place is not None else ""
         substitute = _contact(place, plan.coordinator_substitute, phone)
     return coordinator, substitute
 
@@ -253,14 +269,11 @@ def portal_plan_page(*, reader: PortalReader) -> PortalPlanPage:
     )
 
 
-def portal_home_choices(
-    *, session: PortalSession, readers: list[PortalReader] | None = None
-) -> list[PortalChoice]:
-    """The plans the session may open now, for the chooser: the patient's own first, then as a relative
-    (`readers`: portal.access.readers_of(session), when the caller has it already). Nothing is read of a
-    plan beyond whose it is (and its title for one who sees the whole plan): no access-log row."""
-    if readers is None:
-        readers = readers_of(session)
+def portal_home_choices(*, readers: Iterable[PortalReader]) -> list[PortalChoice]:
+    """The plans the session may open now (`readers`: portal.access.readers_of), for the chooser: the
+    patient's own first, then as a relative. Nothing of a plan is shown beyond whose it is, how much the
+    reader sees and whether it has ended; each patient named is logged by the view
+    (portal.access.portal_list_log_write)."""
     choices: dict[str, PortalChoice] = {}
     for reader in readers:
         plan_id = str(reader.plan.public_id)
@@ -271,7 +284,6 @@ def portal_home_choices(
                 patient_name=reader.plan.patient.full_name,
                 is_own=reader.role == ReaderRole.PATIENT,
                 whole_plan=reader.sees_whole_plan,
-                title=reader.plan.title if reader.sees_whole_plan else "",
                 is_finished=reader.plan.status == PlanStatus.COMPLETED,
             ),
         )
@@ -305,60 +317,43 @@ def portal_no_plan_contact(*, session: PortalSession) -> PortalContact | None:
 # reads in the portal (purpose OWN_DATA), and reads of a relative's support record, which are the relative's
 # data, not the patient's (docs/architecture.md, "The portal is another audience").
 
-from collections import defaultdict  # noqa: E402
-from dataclasses import dataclass as _dataclass  # noqa: E402
-from datetime import datetime as _datetime  # noqa: E402
-
-from django.conf import settings  # noqa: E402
-from django.core.paginator import Paginator  # noqa: E402
-from django.utils import timezone as _timezone  # noqa: E402
-from django.utils.functional import Promise  # noqa: E402
-from django.utils.translation import gettext_lazy as _lazy  # noqa: E402
-
-from pathways.choices import AccessAction, AccessPurpose, MembershipRole  # noqa: E402
-from pathways.models import AccessLog  # noqa: E402
-from pathways.models import Membership as _Membership  # noqa: E402
-from portal.access import PortalReader as _PortalReader  # noqa: E402
-from portal.readmodels import AccessLogEntry, AccessLogPage  # noqa: E402
-from relatives.models import Relative  # noqa: E402
-
 ACCESS_LOG_PAGE_SIZE = 50
 
 # What was looked at, as the patient reads it ("you" is the patient). An action not named here — a new
 # channel, such as printable plans (issue 15) — is shown by its own label (`_access_what`).
 ACCESS_LOG_WHAT: dict[str, Promise] = {
-    AccessAction.LIST: _lazy("Saw you in a list"),
-    AccessAction.VIEW_PLAN: _lazy("Opened your plan"),
-    AccessAction.VIEW_HISTORY: _lazy("Saw the history of your plan"),
-    AccessAction.EDIT_PLAN: _lazy("Opened your plan to change it"),
-    AccessAction.REVEAL_CPR: _lazy("Saw your CPR number"),
-    AccessAction.SEARCH_CPR: _lazy("Found you by your CPR number"),
-    AccessAction.API_READ: _lazy("Got your plan through another IT system"),
-    AccessAction.ADMIN_VIEW: _lazy("Opened your data in the admin system"),
-    AccessAction.ADMIN_LIST: _lazy("Saw you in a list in the admin system"),
-    AccessAction.VIEW_ACCESS_LOG: _lazy("Saw who has seen your plan"),
-    AccessAction.VIEW_MESSAGES: _lazy("Read messages about you between the staff"),
-    AccessAction.PORTAL_PLAN: _lazy("Read your plan"),
-    AccessAction.PORTAL_ACCESS_LOG: _lazy("Saw who has seen your plan"),
+    AccessAction.LIST: gettext_lazy("Saw you in a list"),
+    AccessAction.VIEW_PLAN: gettext_lazy("Opened your plan"),
+    AccessAction.VIEW_HISTORY: gettext_lazy("Saw the history of your plan"),
+    AccessAction.EDIT_PLAN: gettext_lazy("Opened your plan to change it"),
+    AccessAction.REVEAL_CPR: gettext_lazy("Saw your CPR number"),
+    AccessAction.SEARCH_CPR: gettext_lazy("Found you by your CPR number"),
+    AccessAction.API_READ: gettext_lazy("Got your plan through another IT system"),
+    AccessAction.ADMIN_VIEW: gettext_lazy("Opened your data in the admin system"),
+    AccessAction.ADMIN_LIST: gettext_lazy("Saw you in a list in the admin system"),
+    AccessAction.VIEW_ACCESS_LOG: gettext_lazy("Saw who has seen your plan"),
+    AccessAction.VIEW_MESSAGES: gettext_lazy("Read messages about you between the staff"),
+    AccessAction.PORTAL_PLAN: gettext_lazy("Read your plan"),
+    AccessAction.PORTAL_ACCESS_LOG: gettext_lazy("Saw who has seen your plan"),
 }
 
 # Why, as the patient reads it. A purpose not named here is shown by its own label.
 ACCESS_LOG_WHY: dict[str, Promise] = {
-    AccessPurpose.TREATMENT: _lazy("To treat you or help you"),
-    AccessPurpose.ADMINISTRATION: _lazy("To run and check the IT system"),
-    AccessPurpose.EMERGENCY: _lazy("Emergency access"),
-    AccessPurpose.OWN_DATA: _lazy("You read it yourself"),
-    AccessPurpose.RELATIVE_CONSENT: _lazy("You let them see your plan"),
+    AccessPurpose.TREATMENT: gettext_lazy("To treat you or help you"),
+    AccessPurpose.ADMINISTRATION: gettext_lazy("To run and check the IT system"),
+    AccessPurpose.EMERGENCY: gettext_lazy("Emergency access"),
+    AccessPurpose.OWN_DATA: gettext_lazy("You read it yourself"),
+    AccessPurpose.RELATIVE_CONSENT: gettext_lazy("You let them see your plan"),
 }
 
 # The reader's role in the organisation they read for, as the patient reads it.
 ACCESS_LOG_ROLE: dict[str, Promise] = {
-    MembershipRole.COORDINATOR: _lazy("Coordinator"),
-    MembershipRole.CLINICIAN: _lazy("Doctor, nurse or therapist"),
-    MembershipRole.ADMINISTRATIVE: _lazy("Office staff"),
+    MembershipRole.COORDINATOR: gettext_lazy("Coordinator"),
+    MembershipRole.CLINICIAN: gettext_lazy("Doctor, nurse or therapist"),
+    MembershipRole.ADMINISTRATIVE: gettext_lazy("Office staff"),
 }
-ROLE_ADMINISTRATOR = _lazy("System administrator")
-ROLE_RELATIVE = _lazy("Relative")
+ROLE_ADMINISTRATOR = gettext_lazy("System administrator")
+ROLE_RELATIVE = gettext_lazy("Relative")
 
 # Reads the patient's log leaves out: the patient's own, and those of a relative's own support record.
 ACCESS_LOG_LEFT_OUT_ACTIONS = (AccessAction.VIEW_RELATIVE_SUPPORT,)
@@ -379,36 +374,36 @@ def _access_why(purpose: str) -> str:
     return str(dict(AccessPurpose.choices).get(purpose, purpose))
 
 
-@_dataclass(frozen=True)
-class _MembershipThen:
+@dataclass(frozen=True)
+class MembershipThen:
     organisation_id: int
     organisation_name: str
     role: str
-    started_at: _datetime
-    ended_at: _datetime | None
+    started_at: datetime
+    ended_at: datetime | None
 
-    def held_at(self, moment: _datetime) -> bool:
+    def held_at(self, moment: datetime) -> bool:
         return self.started_at <= moment and (self.ended_at is None or self.ended_at > moment)
 
 
-def _memberships_of(user_ids: set[int]) -> dict[int, list[_MembershipThen]]:
+def _memberships_of(user_ids: set[int]) -> dict[int, list[MembershipThen]]:
     """Every membership, ended ones too, of the given users (one query): {user id: memberships}."""
-    found: dict[int, list[_MembershipThen]] = defaultdict(list)
+    found: dict[int, list[MembershipThen]] = defaultdict(list)
     if not user_ids:
         return found
     rows = (
-        _Membership.objects.filter(user_id__in=user_ids)
+        Membership.objects.filter(user_id__in=user_ids)
         .order_by("user_id", "-started_at", "-id")
         .values_list("user_id", "organisation_id", "organisation__name", "role", "started_at", "ended_at")
     )
     for user_id, organisation_id, name, role, started_at, ended_at in rows:
-        found[user_id].append(_MembershipThen(organisation_id, name, role, started_at, ended_at))
+        found[user_id].append(MembershipThen(organisation_id, name, role, started_at, ended_at))
     return found
 
 
 def _membership_then(
-    memberships: list[_MembershipThen], organisation_id: int | None, moment: _datetime
-) -> _MembershipThen | None:
+    memberships: list[MembershipThen], organisation_id: int | None, moment: datetime
+) -> MembershipThen | None:
     """The reader's membership of the organisation they read for (any, where the log names none), held at
     `moment`; else the latest one begun before it; else the latest one."""
     mine = [m for m in memberships if organisation_id is None or m.organisation_id == organisation_id]
@@ -424,7 +419,7 @@ def _membership_then(
     return None
 
 
-@_dataclass(frozen=True)
+@dataclass(frozen=True)
 class _Who:
     organisation: str
     role: str
@@ -434,7 +429,7 @@ class _Who:
 
 
 def _access_log_who(
-    row: AccessLog, memberships: dict[int, list[_MembershipThen]], *, names_shown: bool
+    row: AccessLog, memberships: dict[int, list[MembershipThen]], *, names_shown: bool
 ) -> _Who:
     """Who read: a relative by name; staff by organisation and role then (and name, where shown); an
     administrator as such."""
@@ -462,7 +457,7 @@ def _access_log_who(
 
 
 def _access_log_entry(
-    row: AccessLog, memberships: dict[int, list[_MembershipThen]], *, names_shown: bool
+    row: AccessLog, memberships: dict[int, list[MembershipThen]], *, names_shown: bool
 ) -> AccessLogEntry:
     who = _access_log_who(row, memberships, names_shown=names_shown)
     emergency = row.purpose == AccessPurpose.EMERGENCY
@@ -480,23 +475,23 @@ def _access_log_entry(
     )
 
 
-def _years_before(moment: _datetime, years: int) -> _datetime:
+def _years_before(moment: datetime, years: int) -> datetime:
     try:
         return moment.replace(year=moment.year - years)
     except ValueError:  # 29 February
         return moment.replace(year=moment.year - years, day=28)
 
 
-def portal_access_log_page(reader: _PortalReader, page_number: int | str | None) -> AccessLogPage:
-    """One page of the patient's access log (the reader must be the patient: portal.views.access_log checks
-    it), newest first. A fixed number of queries whatever the page size: the count, the rows with their
-    staff user and organisation, the relatives who read (the reader GFK, one query), the staff's memberships
-    (one query)."""
+def portal_access_log_page(reader: PortalReader, *, page_number: int | str | None) -> AccessLogPage:
+    """One page of the patient's access log (the reader must be the patient: portal.views.access_log asks
+    portal.access for the patient's reading only), newest first. A fixed number of queries whatever the
+    page size: the count, the rows with their staff user and organisation, the relatives who read (the
+    reader GFK, one query), the staff's memberships (one query)."""
     names_shown = bool(settings.PORTAL_SHOW_STAFF_NAMES)
     years = settings.PORTAL_ACCESS_LOG_YEARS
     rows = (
         AccessLog.objects.filter(
-            patient_id=reader.plan.patient_id, at__gte=_years_before(_timezone.now(), years)
+            patient_id=reader.plan.patient_id, at__gte=_years_before(timezone.now(), years)
         )
         .exclude(action__in=ACCESS_LOG_LEFT_OUT_ACTIONS)
         .exclude(purpose__in=ACCESS_LOG_LEFT_OUT_PURPOSES)

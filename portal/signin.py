@@ -5,6 +5,10 @@ the other channel where the person has both (else the same one), both sent throu
 In production, MitID through NemLog-in (OIDC) takes the place of `sign_in_request` … `sign_in_code_check`:
 its callback finds the readers for the CPR number in the ID token and calls `portal_session_start` — the
 rest of the portal (access, selectors, views) does not change (README, "The portal's sign-in").
+
+Asking for a link (`sign_in_request`), opening it (`sign_in_link_open`), typing the code
+(`sign_in_code_check`). The person's answer never depends on whether we know the address: the view says the
+same either way, and only a known address gets a link.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
-from django.db.models import CharField, Exists, F, Func, OuterRef, QuerySet, Value
+from django.db.models import CharField, Count, Exists, F, Func, OuterRef, Q, QuerySet, Value
 from django.http import HttpResponse
 from django.utils import timezone
 
@@ -45,7 +49,18 @@ from relatives.access import relative_scope
 from relatives.choices import SEEING_SCOPES
 from relatives.models import Relative
 
-# --- sessions (every sign-in method ends here) ---
+# The browser that opened a link carries this cookie until the code is typed: only it may type the code.
+SIGN_IN_COOKIE = f"{settings.PORTAL_SESSION_COOKIE}_sign_in"
+SIGN_IN_COOKIE_SECONDS = int(CODE_LIFETIME.total_seconds())
+# Links asked for in this window are counted: at most settings.PORTAL_LINKS_PER_ADDRESS to one address, and
+# at most PORTAL_LINKS_PER_IP from one IP address (a setting, LINKS_PER_IP when it is not set).
+THROTTLE_WINDOW = timedelta(minutes=15)
+LINKS_PER_IP = 10
+ADDRESS_MAX_LENGTH = 254  # the longest e-mail address (RFC 5321 path)
+_PHONE_SEPARATORS = re.compile(r"[\s\-.()/]")
+_DANISH_PREFIXES = ("+45", "0045")
+_DANISH_CODE = "45"  # written before the 8 digits with no + or 00: "45 22 41 63 18"
+Reader = TypeVar("Reader", Patient, Relative)
 
 
 @transaction.atomic
@@ -71,7 +86,7 @@ def portal_session_start(
     return session, key
 
 
-def session_cookie_set(response: HttpResponse, key: str) -> None:
+def session_cookie_set(*, response: HttpResponse, key: str) -> None:
     """The portal's own cookie: only for /portal/, not readable by scripts, sent on links from a mail."""
     response.set_cookie(
         settings.PORTAL_SESSION_COOKIE,
@@ -83,22 +98,6 @@ def session_cookie_set(response: HttpResponse, key: str) -> None:
     )
 
 
-# --- sign-in (implemented by the sign-in part) ---
-#
-# Asking for a link (`sign_in_request`), opening it (`sign_in_link_open`) and typing the code
-# (`sign_in_code_check`). The person's answer never depends on whether we know the address: the view says
-# the same either way, and only a known address gets a link.
-
-# The browser that opened a link carries this cookie until the code is typed: only it may type the code.
-SIGN_IN_COOKIE = f"{settings.PORTAL_SESSION_COOKIE}_sign_in"
-SIGN_IN_COOKIE_SECONDS = int(CODE_LIFETIME.total_seconds())
-THROTTLE_WINDOW = timedelta(minutes=15)  # at most settings.PORTAL_LINKS_PER_ADDRESS links per address in it
-ADDRESS_MAX_LENGTH = 254  # the longest e-mail address (RFC 5321 path)
-_PHONE_SEPARATORS = re.compile(r"[\s\-.()/]")
-_DANISH_PREFIXES = ("+45", "0045")
-Reader = TypeVar("Reader", Patient, Relative)
-
-
 @dataclass(frozen=True)
 class SignInAddress:
     """What a person typed to sign in: an e-mail address (lowercased) or a Danish mobile number (8 digits)."""
@@ -107,17 +106,21 @@ class SignInAddress:
     value: str
 
 
-def danish_phone(text: str) -> str:
-    """A Danish phone number as its 8 digits (spaces, dashes and a leading +45 or 0045 dropped), else ""."""
+def danish_phone(*, text: str) -> str:
+    """A Danish phone number as its 8 digits (spaces, dashes and a leading +45, 0045 or 45 before 8 more
+    digits dropped), else ""."""
     compact = _PHONE_SEPARATORS.sub("", ascii_digits(text))
     for prefix in _DANISH_PREFIXES:
         if compact.startswith(prefix):
             compact = compact[len(prefix) :]
             break
+    else:
+        if len(compact) == len(_DANISH_CODE) + 8 and compact.startswith(_DANISH_CODE):
+            compact = compact[len(_DANISH_CODE) :]
     return compact if len(compact) == 8 and compact.isascii() and compact.isdigit() else ""
 
 
-def sign_in_address(text: str) -> SignInAddress | None:
+def sign_in_address(*, text: str) -> SignInAddress | None:
     """The e-mail address or mobile number in `text`, normalised; None when it is neither."""
     text = text.strip()
     if not text or len(text) > ADDRESS_MAX_LENGTH:
@@ -129,7 +132,7 @@ def sign_in_address(text: str) -> SignInAddress | None:
         except ValidationError:
             return None
         return SignInAddress(channel=NotificationChannel.EMAIL, value=email)
-    phone = danish_phone(text)
+    phone = danish_phone(text=text)
     return SignInAddress(channel=NotificationChannel.SMS, value=phone) if phone else None
 
 
@@ -155,7 +158,7 @@ def _address_of(reader: Patient | Relative, channel: str) -> str:
     """The reader's own address for `channel`, written as the sign-in keeps it."""
     if channel == NotificationChannel.EMAIL:
         return reader.email.strip().lower()
-    return danish_phone(reader.phone) or reader.phone.strip()
+    return danish_phone(text=reader.phone) or reader.phone.strip()
 
 
 def _readers_with(address: SignInAddress) -> tuple[Patient | None, list[Relative]]:
@@ -183,26 +186,61 @@ def _readers_with(address: SignInAddress) -> tuple[Patient | None, list[Relative
     return (patients[0] if len(patients) == 1 else None), relatives
 
 
-def _recently_asked(address: SignInAddress, now: datetime) -> int:
-    recent = PortalSignIn.objects.filter(created_at__gt=now - THROTTLE_WINDOW)
-    if address.channel == NotificationChannel.EMAIL:
-        return recent.filter(email=address.value).count()
-    return recent.filter(phone=address.value).count()
+def _throttled(*, address: SignInAddress, origin: RequestOrigin | None, now: datetime) -> str:
+    """Why no link may go now: "address" when it had settings.PORTAL_LINKS_PER_ADDRESS links in the
+    THROTTLE_WINDOW, "ip" when its IP address asked for PORTAL_LINKS_PER_IP links in it; else "". Only
+    links are counted (an unknown address writes nothing), so this limits what is sent, not guessing."""
+    # Only the sign-ins whose link went to this address: a sign-in by e-mail keeps the phone the code
+    # goes to as well, and that is no link to the phone.
+    to_address = Q(link_channel=address.channel) & (
+        Q(email=address.value) if address.channel == NotificationChannel.EMAIL else Q(phone=address.value)
+    )
+    ip_address = origin.ip_address if origin else None
+    from_ip = Q(ip_address=ip_address) if ip_address else Q(pk__in=[])
+    counts = PortalSignIn.objects.filter(
+        to_address | from_ip, created_at__gt=now - THROTTLE_WINDOW
+    ).aggregate(to_address=Count("pk", filter=to_address), from_ip=Count("pk", filter=from_ip))
+    if counts["to_address"] >= settings.PORTAL_LINKS_PER_ADDRESS:
+        return "address"
+    if ip_address and counts["from_ip"] >= getattr(settings, "PORTAL_LINKS_PER_IP", LINKS_PER_IP):
+        return "ip"
+    return ""
+
+
+def _proven_by_the_code(
+    *, patient: Patient | None, relatives: list[Relative], code_by: NotificationChannel
+) -> tuple[str, list[Relative]]:
+    """Where the code goes and which relatives it proves. The first reader (the patient, else the first
+    relative) decides: the code goes to their own address for `code_by`, and only the readers with that
+    same address sign in, as only they get the code. When the first reader has no such address it is ""
+    (the code goes the way the link went), and only the readers with no address for `code_by` sign in.
+    The others are left out of this sign-in (they can sign in with their own address)."""
+    first: Patient | Relative | None = patient or next(iter(relatives), None)
+    code_address = _address_of(first, code_by) if first is not None else ""
+    return code_address, [
+        relative for relative in relatives if _address_of(relative, code_by) == code_address
+    ]
 
 
 @transaction.atomic
 def sign_in_request(
     *, address: SignInAddress, origin: RequestOrigin | None = None, now: datetime | None = None
 ) -> PortalSignIn | None:
-    """A person asks for a link to `address`. When the address is a patient's or a relative's (and it has
-    not asked for more than settings.PORTAL_LINKS_PER_ADDRESS links in 15 minutes): one sign-in for all
-    its readers, its link in the outbox (sent at once, also at night). Otherwise nothing is written.
+    """A person asks for a link to `address`. When the address is a patient's or a relative's: one sign-in
+    for the readers the code will prove (`_proven_by_the_code`), its link in the outbox (sent at once, also
+    at night). Unknown: nothing is written. Throttled (`_throttled`): no link, a security event.
     Returns the sign-in, or None; the caller must answer the same either way."""
     now = now or timezone.now()
     patient, relatives = _readers_with(address)
-    readers: list[Patient | Relative] = [*([patient] if patient else []), *relatives]
-    if not readers or _recently_asked(address, now) >= settings.PORTAL_LINKS_PER_ADDRESS:
+    if patient is None and not relatives:
         return None
+    if throttled := _throttled(address=address, origin=origin, now=now):
+        _portal_event(kind=SecurityEventKind.LOCKED_OUT, origin=origin, throttled=throttled)
+        return None
+    code_by = (
+        NotificationChannel.SMS if address.channel == NotificationChannel.EMAIL else NotificationChannel.EMAIL
+    )
+    code_address, relatives = _proven_by_the_code(patient=patient, relatives=relatives, code_by=code_by)
     if patient is not None:
         plan = (
             PathwayPlan.objects.filter(patient=patient, status__in=PORTAL_PLAN_STATUSES)
@@ -212,16 +250,12 @@ def sign_in_request(
     else:
         plan = relatives[0].plan
     assert plan is not None  # the patient was found by such a plan, under a lock
-    other = (
-        NotificationChannel.SMS if address.channel == NotificationChannel.EMAIL else NotificationChannel.EMAIL
-    )
-    other_address = next((found for reader in readers if (found := _address_of(reader, other))), "")
-    addresses = {address.channel: address.value, other: other_address}
+    addresses = {address.channel: address.value, code_by: code_address}
     sign_in = PortalSignIn.objects.create(
         plan=plan,
         patient=patient,
         link_channel=address.channel,
-        code_channel=other if other_address else address.channel,
+        code_channel=code_by if code_address else address.channel,
         email=addresses[NotificationChannel.EMAIL],
         phone=addresses[NotificationChannel.SMS],
         salt=secrets.token_hex(32),
@@ -312,10 +346,25 @@ def sign_in_waiting_for_code(*, browser_cookie: str, now: datetime | None = None
     return _waiting(browser_cookie, now or timezone.now()).first()
 
 
+def sign_in_link_waiting_here(
+    *, browser_cookie: str, public_id: UUID, token: str, now: datetime | None = None
+) -> PortalSignIn | None:
+    """The sign-in of this link when this browser opened it and its code may still be typed
+    (`sign_in_waiting_for_code`): someone who taps the link again while the code is on its way belongs on
+    the code page, not on "no longer works". None otherwise. Spends and sends nothing."""
+    if not browser_cookie or len(token) > 200:
+        return None
+    waiting = sign_in_waiting_for_code(browser_cookie=browser_cookie, now=now)
+    if waiting is None or waiting.public_id != public_id or not waiting.link_token_matches(token):
+        return None
+    return waiting
+
+
 class CodeOutcome(enum.Enum):
     SIGNED_IN = "signed_in"
     WRONG = "wrong"  # try again: `tries_left` more
-    SPENT = "spent"  # no more tries, or the sign-in no longer waits for a code: ask for a new link
+    TOO_MANY_WRONG = "too_many_wrong"  # this was the last try: ask for a new link
+    SPENT = "spent"  # the sign-in no longer waits for a code (used, expired): ask for a new link
 
 
 @dataclass(frozen=True)
@@ -326,13 +375,17 @@ class CodeResult:
 
 
 def _portal_event(
-    kind: SecurityEventKind, origin: RequestOrigin | None, sign_in: PortalSignIn, **detail: Any
+    *,
+    kind: SecurityEventKind,
+    origin: RequestOrigin | None,
+    sign_in: PortalSignIn | None = None,
+    **detail: Any,
 ) -> None:
     """A portal sign-in in the security log: no user (it is no staff sign-in) and no address or name, only
-    the sign-in's public id."""
-    security_event_record(
-        kind=kind, origin=origin, detail={"portal": True, "sign_in": str(sign_in.public_id), **detail}
-    )
+    the sign-in's public id (when there is a sign-in)."""
+    if sign_in is not None:
+        detail["sign_in"] = str(sign_in.public_id)
+    security_event_record(kind=kind, origin=origin, detail={"portal": True, **detail})
 
 
 @transaction.atomic
@@ -350,9 +403,13 @@ def sign_in_code_check(
         PortalSignIn.objects.filter(pk=sign_in.pk).update(failed_codes=F("failed_codes") + 1)
         tries_left = CODE_TRIES - sign_in.failed_codes - 1
         if tries_left <= 0:
-            _portal_event(SecurityEventKind.LOCKED_OUT, origin, sign_in, failed_codes=CODE_TRIES)
-            return CodeResult(outcome=CodeOutcome.SPENT)
-        _portal_event(SecurityEventKind.LOGIN_FAILED, origin, sign_in, tries_left=tries_left)
+            _portal_event(
+                kind=SecurityEventKind.LOCKED_OUT, origin=origin, sign_in=sign_in, failed_codes=CODE_TRIES
+            )
+            return CodeResult(outcome=CodeOutcome.TOO_MANY_WRONG)
+        _portal_event(
+            kind=SecurityEventKind.LOGIN_FAILED, origin=origin, sign_in=sign_in, tries_left=tries_left
+        )
         return CodeResult(outcome=CodeOutcome.WRONG, tries_left=tries_left)
     completed = PortalSignIn.objects.filter(pk=sign_in.pk, completed_at__isnull=True).update(completed_at=now)
     if not completed:
@@ -364,7 +421,12 @@ def sign_in_code_check(
         sign_in=sign_in,
         origin=origin,
     )
-    _portal_event(SecurityEventKind.LOGIN_SUCCEEDED, origin, sign_in, session=str(session.public_id))
+    _portal_event(
+        kind=SecurityEventKind.LOGIN_SUCCEEDED,
+        origin=origin,
+        sign_in=sign_in,
+        session=str(session.public_id),
+    )
     return CodeResult(outcome=CodeOutcome.SIGNED_IN, session_key=key)
 
 

@@ -1,5 +1,6 @@
 """The plan in the portal: the home page (straight to the one plan, a choice between several, or a kind
-page when there is none) and the plan page, as the reader's consent lets them see it."""
+page when there is none) and the plan page, as the reader's consent lets them see it. Only a GET is logged:
+a HEAD request shows nothing."""
 
 from __future__ import annotations
 
@@ -17,7 +18,8 @@ from portal.views.base import PortalRequest, portal_render, portal_view
 @portal_view()
 def portal_home(request: HttpRequest) -> HttpResponse:
     """The plans the signed-in person may read: straight to the plan when there is one, else a choice
-    (a relative of two patients, a patient who is also a relative), or a kind page when there is none."""
+    (a relative of two patients, a patient who is also a relative; each patient named is logged), or a
+    kind page when there is none."""
     session = cast(PortalRequest, request).portal_session
     readers = access.readers_of(session)
     plan_ids = {reader.plan.public_id for reader in readers}
@@ -26,7 +28,9 @@ def portal_home(request: HttpRequest) -> HttpResponse:
     if not readers:
         contact = selectors.portal_no_plan_contact(session=session)
         return portal_render(request, "portal/home.html", {"choices": (), "contact": contact})
-    choices = tuple(selectors.portal_home_choices(session=session, readers=readers))
+    if request.method == "GET":
+        access.portal_list_log_write(readers=readers)
+    choices = tuple(selectors.portal_home_choices(readers=readers))
     return portal_render(request, "portal/home.html", {"choices": choices, "contact": None})
 
 
@@ -34,6 +38,8 @@ def portal_home(request: HttpRequest) -> HttpResponse:
 def portal_plan(request: HttpRequest, public_id: UUID) -> HttpResponse:
     """The plan as the reader may see it (404 for a plan they may not open; the read is logged)."""
     session = cast(PortalRequest, request).portal_session
-    reader = access.access_portal_plan(session, public_id, action=AccessAction.PORTAL_PLAN)
+    reader = access.access_portal_plan(
+        session, public_id=public_id, action=AccessAction.PORTAL_PLAN, log=request.method == "GET"
+    )
     page = selectors.portal_plan_page(reader=reader)
     return portal_render(request, "portal/plan.html", {"page": page})

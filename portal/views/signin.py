@@ -1,8 +1,11 @@
 """The sign-in's pages: ask for a link, open it (a button: a GET never spends it, as mail scanners fetch
-links), type the code, sign out. The work is in portal.signin; these pages only show it.
+links), type the code, sign out (a GET asks, the button POSTs). The work is in portal.signin; these pages
+only show it.
 
 "This link no longer works" is one page with one status (410) whatever the reason — unknown, used,
-expired, a wrong token or too many wrong codes — so a page tells no one which links exist."""
+expired or a wrong token — so a page tells no one which links exist. Only the browser that typed five wrong
+codes is told that (same status, its own words). The browser that opened a link and waits for its code
+is sent back to the code page when the link is tapped again."""
 
 from __future__ import annotations
 
@@ -61,11 +64,16 @@ def sign_in_sent(request: HttpRequest) -> HttpResponse:
 @portal_view(signed_in=False, methods=("GET", "HEAD", "POST"))
 def sign_in_link(request: HttpRequest, public_id: UUID, token: str) -> HttpResponse:
     """GET: a button (opening the page spends nothing). POST: the link is spent and the code is sent; this
-    browser gets the cookie that lets it type the code."""
+    browser gets the cookie that lets it type the code. The browser that already did so, while its code
+    still works, goes back to the code page (GET and POST: nothing is spent or sent again)."""
+    if signin.sign_in_link_waiting_here(
+        browser_cookie=request.COOKIES.get(signin.SIGN_IN_COOKIE, ""), public_id=public_id, token=token
+    ):
+        return redirect("portal:sign-in-code")
     if request.method != "POST":
         if signin.sign_in_link_usable(public_id=public_id, token=token) is None:
             return _gone(request)
-        return portal_render(request, "portal/sign_in_link.html")
+        return portal_render(request, "portal/sign_in_link.html", {"link_path": request.path})
     opened = signin.sign_in_link_open(public_id=public_id, token=token)
     if opened is None:
         return _gone(request)
@@ -103,11 +111,13 @@ def sign_in_code(request: HttpRequest) -> HttpResponse:
             )
             if result.outcome == signin.CodeOutcome.SIGNED_IN:
                 response = redirect("portal:home")
-                signin.session_cookie_set(response, result.session_key)
+                signin.session_cookie_set(response=response, key=result.session_key)
                 response.delete_cookie(signin.SIGN_IN_COOKIE, path=settings.PORTAL_PATH)
                 return response
-            if result.outcome == signin.CodeOutcome.SPENT:
+            if result.outcome == signin.CodeOutcome.TOO_MANY_WRONG:
                 return _gone(request, too_many_codes=True, code_page=True)
+            if result.outcome == signin.CodeOutcome.SPENT:
+                return _gone(request, code_page=True)
             form.add_error(
                 "code",
                 ngettext(
@@ -124,10 +134,19 @@ def sign_in_code(request: HttpRequest) -> HttpResponse:
     return portal_render(request, "portal/sign_in_code.html", context, status=status)
 
 
-@portal_view(signed_in=False, methods=("POST",))
+@portal_view(signed_in=False, methods=("GET", "HEAD", "POST"))
 def sign_out(request: HttpRequest) -> HttpResponse:
-    """End the portal session (if any) and forget its cookie; back to the sign-in page."""
+    """GET: a page that asks "Do you want to sign out?" with the button (it changes nothing; someone who
+    is not signed in goes to the sign-in page). POST: end the portal session (if any) and forget its
+    cookie; back to the sign-in page."""
     session = access.session_from_request(request)
+    if request.method != "POST":
+        if session is None:
+            response = redirect("portal:sign-in")
+            if settings.PORTAL_SESSION_COOKIE in request.COOKIES:
+                response.delete_cookie(settings.PORTAL_SESSION_COOKIE, path=settings.PORTAL_PATH)
+            return response
+        return portal_render(request, "portal/sign_out.html")
     if session is not None:
         signin.portal_sign_out(session=session, origin=RequestOrigin.of(request))
     response = redirect(reverse("portal:sign-in") + f"?{SIGNED_OUT}")

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from uuid import uuid4
@@ -22,10 +23,11 @@ import pytest
 from django.conf import settings
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 from playwright.sync_api import Browser, Page, ViewportSize, expect
 
 from pathways import services as hub_services
-from pathways.choices import MembershipRole, PlanStatus
+from pathways.choices import MembershipRole, PlanStatus, TaskKind
 from pathways.models import Patient
 from portal import signin
 from portal.choices import SignInMethod
@@ -51,7 +53,9 @@ KIRSTEN_EMAIL = "kirsten.testesen@example.invalid"
 TASK_TITLE = "Hjemmebesøg"  # the world's task: the plan page shows it to the patient
 
 # Portal URLs that show no page (their GET answers 405), with why.
-NOT_PAGES = {"sign-out": "POST only: it ends the session and goes to the sign-in page"}
+NOT_PAGES: dict[str, str] = {}
+# Kirsten's coming tasks beyond the world's: more than the plan lists before folding the rest under "Later".
+MORE_TASKS = 6
 
 
 @dataclass(frozen=True)
@@ -122,6 +126,16 @@ def readers(transactional_db: None, world: World, settings: Any) -> Readers:
         preferred_channel=RelativeChannel.EMAIL,
         consent=_consent(ConsentScope.APPOINTMENTS),
     )
+
+    for number in range(MORE_TASKS):
+        hub_services.task_create(
+            actor=world.coordinator,
+            plan=world.plan,
+            title=f"Træning {number + 1}",
+            responsible_organisation=world.municipality,
+            kind=TaskKind.REHABILITATION,
+            due_date=timezone.localdate() + timedelta(days=7 * (number + 1)),
+        )
 
     def key(patient: Patient | None = None, relatives: tuple[Relative, ...] = ()) -> str:
         _session, value = portal_session_start(
@@ -204,7 +218,7 @@ def _sign_in_with_a_mistake(page: Page, base: str, readers: Readers) -> None:
 
 def _link_page(page: Page, base: str, readers: Readers) -> None:
     """A new link for Kirsten each time (a link works once): the throttle is lifted in `readers`."""
-    address = sign_in_address(KIRSTEN_EMAIL)
+    address = sign_in_address(text=KIRSTEN_EMAIL)
     assert address is not None
     sign_in = signin.sign_in_request(address=address)
     assert sign_in is not None, "Kirsten's address should get a link"
@@ -231,8 +245,28 @@ def _plan(page: Page, base: str, readers: Readers) -> None:
     page.goto(base + reverse("portal:plan", args=[readers.plan_id]))
 
 
+def _plan_later_open(page: Page, base: str, readers: Readers) -> None:
+    """The plan with "Later" opened (a <details>: no script needed)."""
+    _plan(page, base, readers)
+    page.locator("details.ff-portal-later > summary").click()
+    expect(page.locator("details.ff-portal-later")).to_have_attribute("open", "")
+
+
 def _access_log(page: Page, base: str, readers: Readers) -> None:
     page.goto(base + reverse("portal:access-log", args=[readers.plan_id]))
+
+
+def _not_found(page: Page, base: str, readers: Readers) -> None:
+    # A plan that does not exist; one the reader may not (or no longer) open gets the same page.
+    page.goto(base + reverse("portal:plan", args=[uuid4()]))
+
+
+def _csrf_failure(page: Page, base: str, readers: Readers) -> None:
+    """A form sent without its CSRF cookie (a page left open for long, cookies cleared meanwhile)."""
+    page.goto(base + reverse("portal:sign-in"))
+    page.locator("input[name=address]").fill(KIRSTEN_EMAIL)
+    page.context.clear_cookies()
+    _submit(page)
 
 
 VISITS = (
@@ -248,7 +282,11 @@ VISITS = (
     Visit("plan_patient", "plan", _plan, reader="patient"),
     Visit("plan_relative_whole_plan", "plan", _plan, reader="two plans"),
     Visit("plan_relative_appointments", "plan", _plan, reader="appointments"),
+    Visit("plan_later_open", "plan", _plan_later_open, reader="patient"),
     Visit("access_log", "access-log", _access_log, reader="patient"),
+    Visit("not_found", "plan", _not_found, reader="patient"),
+    Visit("csrf_failure", "sign-in", _csrf_failure),
+    Visit("sign_out", "sign-out", _path("sign-out"), reader="patient"),
 )
 
 

@@ -1,6 +1,8 @@
 """Signing in to the portal as Kirsten does, on a phone (360 px) with JavaScript turned off: she asks for a
-link with her e-mail address, the link arrives in the mail sink, its button sends a code to the SMS sink,
-a wrong code says so, the right one opens her plan; she signs out. Screenshots: portal_signin_*.png."""
+link with her e-mail address, the link arrives in the mail sink, its button sends a code to the SMS sink;
+tapping the link again while the code is on its way brings her back to the code page; a wrong code says
+so, the right one opens her plan; "log ud" opened as a page asks first; she signs out. Five wrong codes
+get their own plain words. Screenshots: portal_signin_*.png."""
 
 from __future__ import annotations
 
@@ -8,11 +10,12 @@ import re
 from typing import Any
 
 import pytest
+from django.conf import settings
 from django.urls import reverse
 from playwright.sync_api import Page, expect
 
 from pathways import outbox
-from portal.models import PortalSession
+from portal.models import CODE_TRIES, PortalSession, PortalSignIn
 from tests.conftest import World
 
 pytestmark = pytest.mark.browser
@@ -74,8 +77,12 @@ def test_kirsten_signs_in_with_a_link_by_mail_and_a_code_by_sms_without_javascri
     no_sideways_scroll(page)
     screenshot(page, "portal_signin_5_code")
 
+    page.goto(base + found.group(1))  # she taps the link in the mail again while the code is on its way
+    assert page.url == base + reverse("portal:sign-in-code")
+    expect(page.locator("input[name=code]")).to_be_visible()
+
     outbox.deliver_due()
-    [sms] = sms_sink.messages()
+    [sms] = sms_sink.messages()  # one code only
     assert sms["msisdn"] == 4522416318
     code = re.search(r"\b(\d{6})\b", sms["message"])
     assert code is not None
@@ -98,16 +105,52 @@ def test_kirsten_signs_in_with_a_link_by_mail_and_a_code_by_sms_without_javascri
     assert "sessionid" not in cookies
     assert not any(name.endswith("_sign_in") for name in cookies)
 
+    page.goto(base + reverse("portal:sign-out"))  # "log ud" opened as a page: it asks first
+    expect(page.locator("main form[method=post] button")).to_be_visible()
+    no_sideways_scroll(page)
+    screenshot(page, "portal_signin_8_sign_out_asks")
+    assert PortalSession.objects.get().ended_at is None
+    with page.expect_navigation():
+        page.locator(f"main a[href='{reverse('portal:home')}']").click()
+    assert page.url == base + reverse("portal:plan", args=[plan.public_id])
+
     with page.expect_navigation():
         page.locator(f"header form[action='{reverse('portal:sign-out')}'] button").click()
     assert page.url.startswith(base + reverse("portal:sign-in"))
     expect(page.locator("[role=status]")).to_be_visible()
-    screenshot(page, "portal_signin_8_signed_out")
+    screenshot(page, "portal_signin_9_signed_out")
     assert PortalSession.objects.get().ended_at is not None
 
     page.goto(base + found.group(1))  # the link again: used
     expect(page.locator("main a[href='" + reverse("portal:sign-in") + "']")).to_be_visible()
-    screenshot(page, "portal_signin_9_link_used")
+    screenshot(page, "portal_signin_10_link_used")
+    context.close()
+
+
+def test_five_wrong_codes_get_their_own_plain_words(
+    browser: Any, live_server: Any, kirsten: World, screenshot: Any
+) -> None:
+    context = browser.new_context(viewport=PHONE, locale="da-DK", java_script_enabled=False)
+    base = live_server.url
+    context.add_cookies([{"name": settings.LANGUAGE_COOKIE_NAME, "value": "en", "url": base}])
+    page = context.new_page()
+    page.goto(base + reverse("portal:sign-in"))
+    page.locator("input[name=address]").fill(EMAIL)
+    submit(page)
+    sign_in = PortalSignIn.objects.get()
+    page.goto(base + reverse("portal:sign-in-link", args=[sign_in.public_id, sign_in.link_token()]))
+    submit(page)
+    sign_in.refresh_from_db()
+    wrong = f"{(int(sign_in.code()) + 1) % 1_000_000:06d}"
+
+    for _try in range(CODE_TRIES):
+        page.locator("input[name=code]").fill(wrong)
+        submit(page)
+
+    expect(page.locator("h1")).to_have_text("The code was wrong too many times")
+    expect(page.locator(f"main a[href='{reverse('portal:sign-in')}']")).to_be_visible()
+    no_sideways_scroll(page)
+    screenshot(page, "portal_signin_11_too_many_codes")
     context.close()
 
 

@@ -107,3 +107,20 @@ def test_400_page():
     body = response.content.decode()
     assert "Forkert forespørgsel" in body
     assert_no_patient_data(body)  # the exception's text is not shown
+
+
+def test_an_address_under_the_portal_that_matches_no_page_gets_the_portals_404(client):
+    """A patient who mistypes a portal address stays in the portal: its plain page, not the staff one."""
+    response = client.get("/portal/plan/not-a-plan/")
+    body = response.content.decode()
+    assert response.status_code == 404
+    assert 'class="ff-portal"' in body
+    assert reverse("portal:home") in body
+    assert 'href="/"' not in body  # no way into the staff pages
+    assert "no-store" in response["Cache-Control"]
+
+
+def test_an_unknown_staff_address_still_gets_the_staff_404(client):
+    response = client.get("/no-such-page/")
+    assert response.status_code == 404
+    assert 'class="ff-portal"' not in response.content.decode()

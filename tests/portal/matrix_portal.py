@@ -57,8 +57,9 @@ ROWS: dict[str, tuple[str | None, dict[str, Any]]] = {
     ),
     # Only the browser that opened a link may type its code: without its cookie, "no longer works".
     "portal:sign-in-code": (None, {"GET": _everyone(410), "POST": _everyone(410)}),
-    # Signing out is a POST; without a portal session it only sends back to the sign-in page.
-    "portal:sign-out": (None, {"GET": _everyone(405), "POST": _everyone(302)}),
+    # Signing out: GET asks first, POST signs out; without a portal session both only send back to the
+    # sign-in page.
+    "portal:sign-out": (None, {"GET": _everyone(302), "POST": _everyone(302)}),
 }
 # Open to everyone, signed in or not: their redirects are no request to sign in (test_access_matrix's PUBLIC).
 PUBLIC = {"portal:sign-in", "portal:sign-in-link", "portal:sign-out"}

@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from io import StringIO
 
 import pytest
 from django.conf import settings
+from django.core.management import call_command
 from django.db import connection
+from django.db.models import Q
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone, translation
@@ -21,9 +24,9 @@ from django.utils import timezone, translation
 from pathways import services
 from pathways.access import access_plan
 from pathways.audit import PatientRead, access_log_write, portal_read_log_write
-from pathways.choices import AccessAction, AccessPurpose, MembershipRole
-from pathways.models import AccessLog, Membership
-from portal import selectors
+from pathways.choices import AccessAction, AccessPurpose, MembershipRole, PlanStatus
+from pathways.models import AccessLog, Membership, Patient
+from portal import demo, selectors
 from portal.access import PortalReader, access_portal_plan
 from portal.choices import ReaderRole, SignInMethod
 from portal.selectors import portal_access_log_page
@@ -65,7 +68,7 @@ def _relative_reads(relative):
     session, _key = portal_session_start(
         method=SignInMethod.LINK_AND_CODE, patient=None, relatives=[relative]
     )
-    access_portal_plan(session, relative.plan.public_id, action=AccessAction.PORTAL_PLAN)
+    access_portal_plan(session, public_id=relative.plan.public_id, action=AccessAction.PORTAL_PLAN)
 
 
 def _english(client):
@@ -85,7 +88,7 @@ def _entries(html: str) -> list[str]:
 def _patient_log(world):
     reader = PortalReader(plan=world.plan, role=ReaderRole.PATIENT, scope=ConsentScope.WHOLE_PLAN)
     with translation.override("en"):
-        return portal_access_log_page(reader, None)
+        return portal_access_log_page(reader, page_number=None)
 
 
 @pytest.fixture
@@ -108,6 +111,7 @@ def test_reads_from_each_channel_are_listed_in_plain_words(world, every_channel,
     assert response.status_code == 200
     html = response.content.decode()
     assert len(_entries(html)) == 6
+    assert '<h2 id="portal-log-list">Who looked</h2>' in html
     for words in (
         "Opened your plan",
         "Saw you in a list",
@@ -291,6 +295,28 @@ def test_opening_the_log_writes_an_access_log_row_for_the_patient(world, portal_
     assert (row.reader, row.purpose) == (world.patient, AccessPurpose.OWN_DATA)
 
 
+def test_a_head_request_for_the_log_writes_no_row(world, portal_client):
+    client = portal_client(patient=world.patient)
+
+    response = client.head(_log_url(world.plan))
+
+    assert response.status_code == 200
+    assert not AccessLog.objects.exists()
+
+
+def test_a_relative_listed_on_the_chooser_shows_in_the_patients_log(world, portal_client):
+    """The chooser names the patient to their relative: a read of the patient's data, in her log."""
+    services.plan_transition(actor=world.outsider, plan=world.other_plan, to_status=PlanStatus.ACTIVE)
+    daughter = _relative(world)
+    other = _relative(world, plan=world.other_plan)
+    portal_client(relatives=[daughter, other]).get(reverse("portal:home"))
+
+    (entry,) = _patient_log(world).entries
+
+    assert (entry.by_relative, entry.person) == (True, "Susanne Hansen")
+    assert (entry.what, entry.why) == ("Saw you in a list", "You let them see your plan")
+
+
 def test_without_a_portal_session_the_log_sends_to_sign_in(world, client):
     response = client.get(_log_url(world.plan))
 
@@ -409,3 +435,28 @@ def test_every_action_a_patient_can_meet_has_patient_wording():
     assert set(AccessAction.values) - left_out <= set(selectors.ACCESS_LOG_WHAT)
     assert set(AccessPurpose.values) <= set(selectors.ACCESS_LOG_WHY)
     assert set(MembershipRole.values) <= set(selectors.ACCESS_LOG_ROLE)
+
+
+# --- the demo: a week of reads, as a new user meets it --------------------------------------------------
+
+
+def test_the_demo_reads_of_the_week_are_spread_over_the_past_days(db, settings):
+    """`make run` seeds Kirsten's access log with the week's reads: each at its own moment of the past
+    days, within the last seven and before now — not all at the moment of seeding."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    call_command("seed_demo", stdout=StringIO())
+    now = timezone.now()
+    kirsten = Patient.objects.get(cpr=demo.KIRSTEN_CPR)
+    readers = [username for username, *_rest in demo.DEMO_READS]
+    week = list(
+        AccessLog.objects.filter(patient=kirsten, at__gte=now - timedelta(days=7)).filter(
+            Q(actor__username__in=readers) | Q(reader_id__isnull=False, actor__isnull=True)
+        )
+    )
+
+    assert len(week) == len(demo.DEMO_READS) + 1  # and her daughter in the portal
+    assert all(now - timedelta(days=7) < row.at < now for row in week)
+    days = {timezone.localdate(row.at) for row in week}
+    assert len(days) >= 4
+    assert timezone.localdate(now) not in days  # each on a day before the seeding
+    assert len({row.at for row in week}) == len(week)

@@ -245,6 +245,7 @@ def report(name: str, lines: list[str]) -> str:
 def test_every_page_with_python_text_is_a_portal_page() -> None:
     assert set(PYTHON_TEXT) <= set(PAGES)
     assert {"sign_in.html", "plan.html", "access_log.html"} <= set(PAGES)
+    assert {"not_found.html", "csrf_failure.html"} <= set(PAGES)  # the portal's own error pages
 
 
 @pytest.mark.parametrize("page", PAGES)

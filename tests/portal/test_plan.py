@@ -1,7 +1,9 @@
 """The plan in the portal as the patient reads it: what matters and the goals first, then what happens next
 (only tasks marked visible to the patient, by date, with who and their phone), the coordinator and
-substitute, who takes part and what has happened; the chooser for a reader of several plans; a kind page
-when there is no plan; drafts never shown; a fixed number of queries however long the plan."""
+substitute (organisations' phones only, never a staff member's own), who takes part and what has happened;
+the chooser for a reader of several plans (each patient it names is logged); a kind page when there is no
+plan; drafts never shown; the portal's own 404; a session ends when idle or after 12 hours; a fixed number of
+queries however long the plan."""
 
 from __future__ import annotations
 
@@ -18,6 +20,8 @@ from django.utils import timezone
 
 from pathways import services
 from pathways.choices import (
+    AccessAction,
+    AccessPurpose,
     GoalStatus,
     MembershipRole,
     PlanStatus,
@@ -28,12 +32,15 @@ from pathways.choices import (
     TaskStatus,
 )
 from pathways.models import AccessLog, HospitalStay, Organisation, Task
+from portal import access
 from portal.access import PortalReader
-from portal.choices import ReaderRole
+from portal.choices import ReaderRole, SessionEnd
+from portal.models import PortalSession
+from portal.readmodels import NEXT_SHOWN
 from portal.selectors import phone_uri, portal_plan_page
 from relatives import services as relatives_services
 from relatives.choices import ConsentMethod, ConsentScope, Relation
-from tests.conftest import make_user
+from tests.conftest import make_user, sign_in
 
 HOME = reverse("portal:home")
 # The sections of the patient's plan page, in the order the patient reads them (their ids in the page).
@@ -232,7 +239,36 @@ def test_coordinator_and_substitute_are_named_with_their_phones(rich_plan, porta
     assert "Hjemmesygeplejen Roskilde" in who
     assert 'href="tel:+4546310000"' in who  # the plan's coordinator phone
     assert "Vikar Hansen" in who
-    assert 'href="tel:+4546317411"' in who
+    assert 'href="tel:+4546317400"' in who  # the substitute's organisation's phone
+    assert "46 31 74 11" not in who  # never the substitute's own number
+
+
+def test_staff_members_own_numbers_never_reach_the_plan(rich_plan, portal_client):
+    """User.phone is where the outbox texts a staff member: a task's person or the substitute is reached
+    through their organisation, and where it has no phone, the page gives none."""
+    world = rich_plan
+    Organisation.objects.filter(pk=world.hospital.pk).update(phone="")
+    world.hospital_doctor.phone = "29 99 88 77"
+    world.hospital_doctor.save(update_fields=["phone"])
+
+    html = main_of(portal_client(patient=world.patient).get(plan_url(world.plan)))
+
+    assert "Kontrol på sygehuset" in html
+    assert "Hospital_Doctor" in html
+    assert "29 99 88 77" not in html
+    assert "tel:+4529998877" not in html
+    assert "46 31 74 11" not in html  # the substitute's own number
+
+
+def test_goals_say_how_we_know_it_worked(rich_plan, portal_client):
+    world = rich_plan
+    client = portal_client(patient=world.patient)
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+
+    goals = section(main_of(client.get(plan_url(world.plan))), "portal-goals")
+
+    assert "How we know it worked: To etager uden pause" in text_of(goals)
+    assert "What we look for" not in goals
 
 
 def test_who_takes_part_names_each_organisation_and_its_sector(rich_plan):
@@ -315,9 +351,31 @@ def test_a_relative_of_two_patients_chooses_whose_plan(world, portal_client):
     assert [href for href, _text in links] == [plan_url(world.plan), plan_url(world.other_plan)]
     assert "Kirsten Testesen" in links[0][1]
     assert "Ole Andersen" in links[1][1]
-    assert "KOL og diabetes" in html  # the title, for the one who sees the whole plan
-    assert "Hjertesvigt" not in html  # not for "appointments only"
-    assert not AccessLog.objects.filter(reader_id__isnull=False).exists()  # choosing reads no plan
+    assert "KOL og diabetes" not in html  # whose plan, not what it is about: that is on the plan page
+    assert "Hjertesvigt" not in html
+    # Each patient named is a read of their data: one row each, "saw you in a list".
+    rows = AccessLog.objects.filter(reader_id__isnull=False).order_by("patient_id")
+    assert sorted((row.patient_id, row.plan_id, row.action, row.purpose) for row in rows) == sorted(
+        [
+            (world.patient.pk, world.plan.pk, AccessAction.LIST, AccessPurpose.RELATIVE_CONSENT),
+            (world.other_patient.pk, world.other_plan.pk, AccessAction.LIST, AccessPurpose.RELATIVE_CONSENT),
+        ]
+    )
+    assert {row.reader for row in rows} == {daughter, other}
+
+
+def test_a_head_request_writes_no_access_log_row(world, portal_client):
+    services.plan_transition(actor=world.outsider, plan=world.other_plan, to_status=PlanStatus.ACTIVE)
+    as_relative = add_relative(world, name="Kirsten Testesen", plan=world.other_plan, actor=world.outsider)
+    client = portal_client(patient=world.patient, relatives=[as_relative])
+
+    chooser = client.head(HOME)
+    plan = client.head(plan_url(world.plan))
+
+    assert (chooser.status_code, plan.status_code) == (200, 200)
+    assert not AccessLog.objects.exists()
+    client.get(plan_url(world.plan))
+    assert AccessLog.objects.count() == 1
 
 
 def test_a_patient_who_is_also_a_relative_chooses_between_own_plan_and_the_other(world, portal_client):
@@ -328,6 +386,11 @@ def test_a_patient_who_is_also_a_relative_chooses_between_own_plan_and_the_other
 
     links = re.findall(r'<a href="([^"]+)">', main_of(response))
     assert links == [plan_url(world.plan), plan_url(world.other_plan)]
+    logged = {(row.patient_id, row.purpose) for row in AccessLog.objects.filter(action=AccessAction.LIST)}
+    assert logged == {
+        (world.patient.pk, AccessPurpose.OWN_DATA),
+        (world.other_patient.pk, AccessPurpose.RELATIVE_CONSENT),
+    }
 
 
 def test_no_plan_gives_a_kind_page_with_whom_to_call(world, portal_client):
@@ -402,6 +465,101 @@ def test_without_a_portal_session_the_plan_sends_to_sign_in(world, client):
 
 def test_the_plan_page_refuses_writes(world, portal_client):
     assert portal_client(patient=world.patient).post(plan_url(world.plan)).status_code == 405
+
+
+def test_a_plan_one_may_not_open_gets_the_portals_own_404_page(world, portal_client):
+    client = sign_in(portal_client(patient=world.patient), world.coordinator)  # on the staff side too
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+
+    response = client.get(plan_url(world.other_plan))
+
+    assert response.status_code == 404
+    html = response.content.decode()
+    assert 'class="ff-portal"' in html
+    assert f'href="{HOME}"' in main_of(response)
+    assert "call your coordinator" in text_of(main_of(response))
+    assert "Ole" not in html
+    assert 'href="/"' not in html  # not the staff's 404: no "Go to my patients"
+    assert "Go to my patients" not in html
+    assert {part.strip() for part in response["Cache-Control"].split(",")} >= {"private", "no-store"}
+
+
+# --- what happens next: the first few, the rest under "Later" -----------------------------------------
+
+
+def test_a_long_list_of_what_happens_next_shows_the_first_five_and_folds_the_rest(rich_plan, portal_client):
+    world = rich_plan
+    _more_tasks(world, 14)  # 17 coming, as on Kirsten's demo plan
+    client = portal_client(patient=world.patient)
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+
+    coming = section(main_of(client.get(plan_url(world.plan))), "portal-next")
+
+    shown, _, folded = coming.partition("<details")
+    assert shown.count("<li>") == NEXT_SHOWN
+    assert "Hjemmebesøg" in shown  # the nearest first
+    assert folded.count("<li>") == 17 - NEXT_SHOWN
+    assert re.search(r"<summary>\s*Later: 12 more\s*</summary>", folded)
+    assert "Opgave 13" in folded
+    assert '<ol class="nobullet-list bordered-list ff-portal-next" start="6">' in folded
+
+
+def test_a_short_list_of_what_happens_next_has_nothing_folded(rich_plan, portal_client):
+    coming = section(
+        main_of(portal_client(patient=rich_plan.patient).get(plan_url(rich_plan.plan))), "portal-next"
+    )
+
+    assert coming.count("<li>") == 3
+    assert "<details" not in coming
+
+
+# --- the session: idle, and at most 12 hours ----------------------------------------------------------
+
+
+def _session_aged(*, started: timedelta, idle: timedelta) -> None:
+    now = timezone.now()
+    PortalSession.objects.update(started_at=now - started, last_seen_at=now - idle)
+
+
+def test_a_session_ends_after_12_hours_however_busy(world, portal_client):
+    client = portal_client(patient=world.patient)
+    _session_aged(started=timedelta(hours=12, minutes=1), idle=timedelta(minutes=1))
+
+    response = client.get(plan_url(world.plan))
+
+    assert response.status_code == 302
+    assert response["Location"] == reverse("portal:sign-in")
+    session = PortalSession.objects.get()
+    assert session.ended_at is not None
+    assert session.end_reason == SessionEnd.EXPIRED
+    assert not AccessLog.objects.exists()
+
+
+def test_a_busy_session_of_less_than_12_hours_goes_on(world, portal_client):
+    client = portal_client(patient=world.patient)
+    _session_aged(started=timedelta(hours=11, minutes=50), idle=timedelta(minutes=1))
+
+    assert client.get(plan_url(world.plan)).status_code == 200
+    session = PortalSession.objects.get()
+    assert session.ended_at is None
+    assert timezone.now() - session.last_seen_at < timedelta(minutes=1)
+
+
+def test_an_idle_session_ends_as_idle(world, portal_client):
+    client = portal_client(patient=world.patient)
+    _session_aged(started=timedelta(hours=1), idle=timedelta(minutes=31))
+
+    assert client.get(plan_url(world.plan)).status_code == 302
+    assert PortalSession.objects.get().end_reason == SessionEnd.IDLE
+
+
+def test_touching_a_session_ended_meanwhile_keeps_it_ended(world, portal_client):
+    portal_client(patient=world.patient)
+    session = PortalSession.objects.get()
+    PortalSession.objects.update(ended_at=timezone.now(), end_reason=SessionEnd.SIGNED_OUT)
+
+    assert access.portal_session_touch(session=session, now=timezone.now()) is None
+    assert PortalSession.objects.get().end_reason == SessionEnd.SIGNED_OUT
 
 
 # --- queries: the same number however long the plan -------------------------------------------------

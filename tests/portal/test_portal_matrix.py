@@ -8,7 +8,8 @@ too), a staff user signed in on the staff side only, and anonymous. The rules (i
   access log; a withdrawn consent is refused at once; any plan one may not read is 404, as a missing one;
 - staff and anonymous are strangers: every page that needs a portal session sends them to its sign-in;
 - the sign-in pages answer everyone alike; a method a page does not take is 405;
-- a plan page or access log shown writes one access-log row for the patient; a refusal writes none.
+- a plan page or access log shown writes one access-log row for the patient; a refusal writes none, and
+  so does a HEAD request (answered as a GET, but it shows nothing).
 The walk of portal.urls fails for a new portal URL without rows here.
 """
 
@@ -42,7 +43,7 @@ READERS = [
     "anonymous",
 ]
 STRANGERS = ("staff", "anonymous")
-METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")  # HEAD: as GET, but never an access-log row
 
 # Where a redirect goes: the portal's sign-in, the own or the other plan, "sent", the code page, signed out.
 SIGN_IN, OWN_PLAN, OTHER_PLAN = (302, "sign-in"), (302, "own-plan"), (302, "other-plan")
@@ -60,7 +61,7 @@ def portal_readers(**statuses: Any) -> dict[str, Any]:
 
 
 # name → (object kind or None, {method: {reader: expected}} or {method: {"own"/"other": {reader: expected}}}).
-# Methods without rows must be 405 for everyone. Sign-out comes last: it ends the reader's session.
+# Methods without rows must be 405 for everyone (HEAD follows GET). Sign-out comes last: it ends the session.
 MATRIX: dict[str, tuple[str | None, dict[str, Any]]] = {
     "portal:home": (
         None,
@@ -129,7 +130,21 @@ MATRIX: dict[str, tuple[str | None, dict[str, Any]]] = {
     ),
     # Not the browser that opened a link: "no longer works".
     "portal:sign-in-code": (None, {"GET": everyone(410), "POST": everyone(410)}),
-    "portal:sign-out": (None, {"GET": everyone(405), "POST": everyone(SIGNED_OUT)}),
+    # GET asks "Do you want to sign out?" (a page for anyone signed in, even with nothing left to read);
+    # the button POSTs.
+    "portal:sign-out": (
+        None,
+        {
+            "GET": portal_readers(
+                patient=200,
+                relative_whole_plan=200,
+                relative_appointments=200,
+                relative_revoked=200,
+                other_patients_relative=200,
+            ),
+            "POST": everyone(SIGNED_OUT),
+        },
+    ),
 }
 BODIES = {
     "portal:sign-in": {"address": "nobody.portal@example.invalid"},
@@ -231,7 +246,8 @@ def test_portal_matrix(portal_world, reader):
     for name, (kind, rows) in MATRIX.items():
         for ownership in ("own", "other") if kind else ("-",):
             for method in METHODS:
-                expected = _expected(rows[method], kind, reader, ownership) if method in rows else 405
+                rule = rows.get("GET" if method == "HEAD" else method)
+                expected = _expected(rule, kind, reader, ownership) if rule is not None else 405
                 status, target = expected if isinstance(expected, tuple) else (expected, None)
                 path = portal_world.url(name, kind, ownership)
                 logged = AccessLog.objects.count()
@@ -243,14 +259,14 @@ def test_portal_matrix(portal_world, reader):
                 if target is not None and response["Location"] != portal_world.location(target):
                     wrong.append(f"{case}: to {response['Location']}, not {target}")
                 written = AccessLog.objects.count() - logged
-                reads = int(name in PLAN_READS and status == 200)
+                reads = int(name in PLAN_READS and status == 200 and method == "GET")
                 if written != reads:
                     wrong.append(f"{case}: {written} access-log rows, not {reads}")
                 if status in (404, 405, 410):
                     body = response.content.decode()
                     if "Kirsten" in body or "Ole" in body:
                         wrong.append(f"{case}: patient data on a refusal")
-                if method == "GET" and status == 200:
+                if method in ("GET", "HEAD") and status == 200:
                     cache = {part.strip() for part in response["Cache-Control"].split(",")}
                     if not {"private", "no-store"} <= cache:
                         wrong.append(f"{case}: Cache-Control {response['Cache-Control']!r}")

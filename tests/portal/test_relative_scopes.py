@@ -1,7 +1,8 @@
 """A relative sees exactly what the patient's consent lets them see (relatives.access.relative_scope, asked
 on every request): the whole plan as the patient sees it, or only the appointments and whom to call; a
 withdrawn consent, a relative taken off the plan or ended sessions refuse them at once, in the same session;
-and another patient's relative gets 404, the same as for a plan that does not exist."""
+and another patient's relative gets 404 (the portal's own page), the same as for a plan that does not
+exist. Asking costs the same few queries however many relatives the session holds."""
 
 from __future__ import annotations
 
@@ -10,20 +11,24 @@ import re
 from datetime import timedelta
 
 import pytest
+from django.conf import settings
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
 from pathways import services
 from pathways.choices import PlanStatus, TaskKind
 from pathways.models import AccessLog
-from portal.access import PortalReader
+from portal.access import PortalReader, readers_of
 from portal.choices import ReaderRole
+from portal.models import PortalSession
 from portal.selectors import portal_plan_page
 from relatives import services as relatives_services
 from relatives.access import relative_scope
 from relatives.choices import ConsentMethod, ConsentScope
 from relatives.models import Relative
-from tests.portal.test_plan import add_relative, build_rich_plan, main_of, plan_url, section
+from tests.portal.test_plan import add_relative, build_rich_plan, main_of, plan_url, section, text_of
 
 HOME = reverse("portal:home")
 
@@ -167,10 +172,16 @@ def test_withdrawn_consent_refuses_the_next_request_in_the_same_session(rich_pla
         actor=world.coordinator, relative=daughter, scope=ConsentScope.NONE, method=ConsentMethod.SPOKEN
     )
 
-    assert client.get(plan_url(world.plan)).status_code == 404
+    refused = client.get(plan_url(world.plan))
+    assert refused.status_code == 404
     home = client.get(HOME)
     assert home.status_code == 200
     assert plan_url(world.plan) not in home.content.decode()
+    # The portal's own page: the way back to its start, whom to call; not the staff's "Go to my patients".
+    assert 'class="ff-portal"' in refused.content.decode()
+    assert f'href="{HOME}"' in main_of(refused)
+    assert 'href="/"' not in refused.content.decode()
+    assert "Kirsten" not in refused.content.decode()
 
 
 def test_narrowed_consent_takes_effect_on_the_next_request(rich_plan, portal_client):
@@ -243,7 +254,38 @@ def test_another_patients_relative_gets_404(rich_plan, portal_client):
 
 def test_a_plan_that_does_not_exist_answers_the_same_404(world, portal_client):
     client = portal_client(patient=world.patient)
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
 
     response = client.get(reverse("portal:plan", args=["00000000-0000-4000-8000-000000000000"]))
 
     assert response.status_code == 404
+    assert "call your coordinator" in text_of(main_of(response))
+    assert "no-store" in response["Cache-Control"]
+
+
+# --- queries: the same however many relatives the session holds -------------------------------------------
+
+
+def _queries(run) -> int:
+    with CaptureQueriesContext(connection) as queries:
+        run()
+    return len(queries)
+
+
+def test_six_relatives_on_the_session_cost_the_same_queries_as_one(rich_plan, portal_client):
+    world = rich_plan
+    scopes = [ConsentScope.WHOLE_PLAN, ConsentScope.APPOINTMENTS, ConsentScope.CONTACT_ONLY]
+    relatives = [
+        add_relative(world, scope=scopes[number % 3], name=f"Relative{number} Testesen")
+        for number in range(6)
+    ]
+    one = portal_client(relatives=relatives[:1])
+    one_session = PortalSession.objects.get()
+    six = portal_client(relatives=relatives)
+    six_session = PortalSession.objects.exclude(pk=one_session.pk).get()
+    url = plan_url(world.plan)
+    one.get(url)  # the content types cached, as in a running server
+
+    assert len(readers_of(six_session)) == 4  # two of the six see nothing (contact only)
+    assert _queries(lambda: readers_of(six_session)) == _queries(lambda: readers_of(one_session)) <= 3
+    assert _queries(lambda: six.get(url)) == _queries(lambda: one.get(url))
