@@ -118,17 +118,27 @@ def readers_of(session: PortalSession, *, plan_public_id: UUID | None = None) ->
         ).select_related("plan__patient")
         if relative.sessions_ended_at is None or relative.sessions_ended_at < session.started_at
     ]
+    scopes = scopes_seeing(relatives)
+    readers += [
+        PortalReader(
+            plan=relative.plan, role=ReaderRole.RELATIVE, scope=scopes[relative.pk], relative=relative
+        )
+        for relative in relatives
+        if relative.pk in scopes
+    ]
+    return readers
+
+
+def scopes_seeing(relatives: list[Relative]) -> dict[int, ConsentScope]:
+    """The relatives (read fresh by the caller) whose consent lets them see the plan now, by id, each with
+    its scope: one query for their latest consents, given to relatives.access.scope_of — the rule
+    relative_scope applies to one relative."""
     consents = latest_consents(relatives)
     today = timezone.localdate()
-    for relative in relatives:
-        scope = scope_of(relative, consents.get(relative.pk), today=today)
-        if scope in SEEING_SCOPES:
-            readers.append(
-                PortalReader(
-                    plan=relative.plan, role=ReaderRole.RELATIVE, scope=ConsentScope(scope), relative=relative
-                )
-            )
-    return readers
+    scopes = {
+        relative.pk: scope_of(relative, consents.get(relative.pk), today=today) for relative in relatives
+    }
+    return {pk: ConsentScope(scope) for pk, scope in scopes.items() if scope in SEEING_SCOPES}
 
 
 def _purpose(reader: PortalReader) -> AccessPurpose:

@@ -35,7 +35,7 @@ from pathways.audit import RequestOrigin, security_event_record
 from pathways.choices import NotificationChannel, NotificationKind, SecurityEventKind
 from pathways.models import PathwayPlan, Patient
 from pathways.numbers import ascii_digits
-from portal.access import PORTAL_PLAN_STATUSES
+from portal.access import PORTAL_PLAN_STATUSES, scopes_seeing
 from portal.choices import SessionEnd, SignInMethod
 from portal.models import (
     CODE_LIFETIME,
@@ -45,8 +45,6 @@ from portal.models import (
     PortalSignIn,
     secret_hash,
 )
-from relatives.access import relative_scope
-from relatives.choices import SEEING_SCOPES
 from relatives.models import Relative
 
 # The browser that opened a link carries this cookie until the code is typed: only it may type the code.
@@ -165,24 +163,25 @@ def _readers_with(address: SignInAddress) -> tuple[Patient | None, list[Relative
     """Who may sign in with `address`, their rows locked (two requests for one person queue here, so the
     throttle counts right): the patient with a plan the portal shows, when the address is one patient's
     alone (a shared address cannot tell us which patient is asking), and the adult relatives still on such
-    a plan whose consent lets them see it (relatives.access.relative_scope)."""
+    a plan whose consent lets them see it (portal.access.scopes_seeing: the relatives app's rule, for all
+    of them at once)."""
     portal_plans = PathwayPlan.objects.filter(patient=OuterRef("pk"), status__in=PORTAL_PLAN_STATUSES)
     patients = list(
         _with_address(Patient.objects.filter(Exists(portal_plans)), address)
         .select_for_update()
         .order_by("pk")[:2]
     )
-    relatives = [
-        relative
-        for relative in _with_address(
+    relatives = list(
+        _with_address(
             Relative.objects.current().filter(is_child=False, plan__status__in=PORTAL_PLAN_STATUSES),
             address,
         )
         .select_related("plan")
         .select_for_update(of=("self",))
         .order_by("pk")
-        if relative_scope(relative) in SEEING_SCOPES
-    ]
+    )
+    seeing = scopes_seeing(relatives)
+    relatives = [relative for relative in relatives if relative.pk in seeing]
     return (patients[0] if len(patients) == 1 else None), relatives
 
 
