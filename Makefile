@@ -8,8 +8,9 @@ test:
 	@bash config/stack.sh test $(PYTEST_ARGS)
 
 # Caseload and plan page time against the SQL floor at 12 000 and 120 000 synthetic patients, MedCom
-# ingest (10 000 messages, 4 clients) at 12 000, the outbox sweep. A quick run: FF_BENCH_SIZES=2000
-# FF_BENCH_INGEST_MESSAGES=500 FF_BENCH_OUTBOX_ROWS=2000 make bench.
+# ingest (10 000 messages, 4 clients) at 12 000, the outbox sweep, printable plans (PDF render against bare
+# WeasyPrint, documents per minute). A quick run: FF_BENCH_SIZES=2000 FF_BENCH_INGEST_MESSAGES=500
+# FF_BENCH_OUTBOX_ROWS=2000 FF_BENCH_DOCUMENT_TASKS=50 FF_BENCH_DOCUMENT_REPEAT=1 FF_BENCH_DOCUMENTS=8 make bench.
 bench:
 	@bash config/stack.sh bench
 

@@ -213,6 +213,9 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     # Every minute: take back rows of dead workers and deliver every due message (pathways.outbox).
     "outbox-sweep": {"task": "pathways.tasks.notifications_sweep", "schedule": 60.0},
+    # Every minute: printable documents whose worker died or whose request was lost are asked for again;
+    # letters delivered to the print queue get their PDF (pathways.documents; each claimed atomically).
+    "documents-sweep": {"task": "pathways.tasks.documents_sweep", "schedule": 60.0},
     # Every 15 minutes: one notice per overdue task per day to its coordinator (idempotent by day).
     "overdue-scan": {"task": "pathways.tasks.overdue_scan", "schedule": 15 * 60.0},
     # Every 15 minutes: open responsibility disputes climb the escalation ladder (coordination; each
@@ -251,6 +254,15 @@ NOTIFICATION_MAX_ATTEMPTS = 5
 # Longer than the slowest send (2 × the send timeout), short enough that a dead worker's messages go out
 # within minutes.
 NOTIFICATION_LEASE_SECONDS = int(os.environ.get("FF_NOTIFICATION_LEASE_SECONDS", "300"))
+# Printable plans (pathways.documents, issue 15): a worker renders each PDF with WeasyPrint.
+# A render not finished within the lease is taken back by the sweeper (its worker died); after
+# DOCUMENT_MAX_ATTEMPTS it is failed and shown with a retry button.
+DOCUMENT_LEASE_SECONDS = int(os.environ.get("FF_DOCUMENT_LEASE_SECONDS", "300"))
+DOCUMENT_MAX_ATTEMPTS = 3
+# A document left waiting this long is asked for again (its request to a worker was lost).
+DOCUMENT_REQUEUE_SECONDS = int(os.environ.get("FF_DOCUMENT_REQUEUE_SECONDS", "60"))
+# How often a page showing a document being made asks for its progress (htmx polling, or a refresh).
+DOCUMENT_POLL_SECONDS = 2
 # How often an open plan page asks for its responsibility disputes again (coordination, htmx polling).
 DISPUTES_POLL_SECONDS = 30
 

@@ -289,6 +289,9 @@ cmd_bench() {
   done
   log "Outbox sweep: ${FF_BENCH_OUTBOX_ROWS:-100000} due messages"
   "$PY" manage.py bench_outbox --rows "${FF_BENCH_OUTBOX_ROWS:-100000}" | tee -a "$report"
+  log "Printable plans (PDF): a ${FF_BENCH_DOCUMENT_TASKS:-200}-task plan, and documents per minute with 1 and 2 workers"
+  "$PY" manage.py bench_documents --tasks "${FF_BENCH_DOCUMENT_TASKS:-200}" \
+    --repeat "${FF_BENCH_DOCUMENT_REPEAT:-3}" --documents "${FF_BENCH_DOCUMENTS:-40}" | tee -a "$report"
   log "Summary (also in .var/bench.txt)"
   cat "$report"
 }

@@ -9,9 +9,10 @@ class CoordinationConfig(AppConfig):
 
     def ready(self) -> None:
         # The hub's pages show coordination through its extension points (pathways.extensions).
-        from coordination import selectors
+        from coordination import documents, selectors
         from coordination.models import CoordinatorHandover, Dispute, Message, MessageThread, NeedAssessment
         from pathways import extensions
+        from pathways.choices import DocumentKind
 
         extensions.register_caseload_extension(selectors.CASELOAD_EXTENSION)
         extensions.register_plan_section(
@@ -32,5 +33,7 @@ class CoordinationConfig(AppConfig):
             )
         )
         extensions.register_task_markers(selectors.dispute_task_markers)
+        # The complete plan for staff as a printable document (pathways.documents renders it).
+        extensions.register_document_builder(DocumentKind.STAFF, documents.staff_plan_html)
         for model in (NeedAssessment, CoordinatorHandover, Dispute, MessageThread, Message):
             extensions.register_plan_history_model(model)

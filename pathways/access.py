@@ -26,6 +26,7 @@ from pathways.choices import (
     PLAN_OPEN_STATUSES,
     AccessAction,
     AccessPurpose,
+    DocumentKind,
     MembershipRole,
     NotificationChannel,
     NotificationState,
@@ -40,6 +41,7 @@ from pathways.models import (
     Organisation,
     PathwayPlan,
     Patient,
+    PlanDocument,
     PlanParticipant,
     Task,
     Transition,
@@ -389,3 +391,42 @@ def access_letter(user: Any, public_id: PublicId) -> Notification:
         "plan__patient", "plan__coordinator", "plan__coordinator_organisation", "task"
     )
     return _one_of(letters, public_id)
+
+
+# --- printable documents (issue 15) ---
+# A plan's documents are seen by those who see the plan (plans_visible_to): they may ask for them and open
+# them. An emergency access reads the plan page only; it prints nothing. A letter's PDF follows its letter:
+# those whose print queue holds the letter (letters_visible_to).
+
+
+def documents_visible_to(user: Any) -> QuerySet[PlanDocument]:
+    """The printable documents the user may open, without their HTML and PDF (`listed()`)."""
+    if not getattr(user, "is_authenticated", False) or not user.is_active:
+        return PlanDocument.objects.none()
+    of_plans = Q(plan__in=plans_visible_to(user)) & ~Q(kind=DocumentKind.LETTER)
+    of_letters = Q(kind=DocumentKind.LETTER, notification__in=letters_visible_to(user))
+    return PlanDocument.objects.listed().filter(of_plans | of_letters)
+
+
+def access_document(user: Any, public_id: PublicId) -> PlanDocument:
+    """A document the user may open, with its plan, patient and who asked for it; otherwise Http404, the
+    same for one that does not exist, one of a plan the user does not see and a letter outside their print
+    queue. The caller logs the read when it shows patient data (access_log_plans)."""
+    documents = documents_visible_to(user).select_related("plan__patient", "requested_by")
+    return _one_of(documents, public_id)
+
+
+def access_plan_documents(user: Any, public_id: PublicId, *, action: AccessAction | None) -> PlanAccess:
+    """The plan, to ask for its documents and list them: only for those who take part in it (no emergency
+    access), otherwise Http404 (a plan that exists is a refusal recorded as a security event, as
+    access_plan does). Logged with `action` unless None (a request that shows nothing of the plan)."""
+    try:
+        plan = plans_visible_to(user).select_related("patient").get(public_id=public_id)
+    except (ValidationError, ValueError):
+        raise Http404 from None
+    except PathwayPlan.DoesNotExist:
+        _record_refusal(user, public_id)
+        raise Http404 from None
+    if action is not None:
+        access_log_plans(user, [plan], action=action)
+    return PlanAccess(plan=plan, rights=rights_for(user, plan))

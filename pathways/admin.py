@@ -30,7 +30,7 @@ from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from typing_extensions import override
 
-from pathways import ingest, pathway_templates, services
+from pathways import ingest, pathway_templates, selectors, services
 from pathways.audit import PatientRead, RequestOrigin, access_log_write
 from pathways.choices import AccessAction, AccessPurpose, TemplateTrigger
 from pathways.history import HISTORY_KIND_LABELS, HistoryEntry, history_entries
@@ -49,6 +49,7 @@ from pathways.models import (
     PathwayTemplateVersion,
     Patient,
     PlanCondition,
+    PlanDocument,
     PlanParticipant,
     ReceivedMessage,
     SecurityEvent,
@@ -1004,6 +1005,69 @@ class PathwayTemplateVersionAdmin(ReadOnlyAdmin):
 
 
 # --- stays ---
+
+
+# --- printable documents (issue 15) ---
+
+
+@admin.register(PlanDocument)
+class PlanDocumentAdmin(ReadOnlyAdmin, PatientDataAdmin):
+    """The printable documents and their render jobs, read-only: what was asked for, by whom, how far the
+    worker got and what failed (the error kind, never patient data). Staff retry a failed one on its page;
+    here one PDF can be opened at a time, logged as a read of everything printed in it."""
+
+    list_display = ["created_at", "kind", "number", "content", "state", "progress", "attempts", "error"]
+    list_filter = ["state", "kind", "content"]
+    list_select_related = ["plan__patient", "requested_by"]
+    date_hierarchy = "created_at"
+    actions = ["download"]
+    fields = [
+        "public_id",
+        "plan",
+        "kind",
+        "content",
+        "number",
+        "language",
+        "state",
+        "progress",
+        "attempts",
+        "error",
+        "asked_by",
+        "notification",
+        "pages",
+        "size",
+        "created_at",
+        "started_at",
+        "finished_at",
+    ]
+    readonly_fields = ["asked_by"]
+
+    @override
+    def get_queryset(self, request: HttpRequest) -> QuerySet[PlanDocument]:
+        # Never the HTML snapshots and PDFs in a list or on a page (they are large, and patient data).
+        return super().get_queryset(request).defer("html", "attachment_html", "pdf")
+
+    @admin.display(description=_("asked for by"))
+    def asked_by(self, obj: PlanDocument) -> str:
+        if obj.requested_by_id is not None:
+            return str(obj.requested_by)
+        return str(obj.requester) if obj.requester_type_id is not None else "–"
+
+    def has_download_permission(self, request: HttpRequest) -> bool:
+        return bool(request.user.is_active and request.user.has_perm("pathways.view_plandocument"))
+
+    @admin.action(description=_("Open the PDF of the selected document (logged)"), permissions=["download"])
+    def download(self, request: HttpRequest, queryset: QuerySet[PlanDocument]) -> HttpResponse | None:
+        chosen = list(queryset.select_related("plan__patient")[:2])
+        pdf = selectors.document_pdf(chosen[0]) if len(chosen) == 1 else None
+        if pdf is None:
+            self.message_user(request, gettext("Choose one document that is ready."), messages.WARNING)
+            return None
+        _log(request, chosen, AccessAction.DOWNLOAD_DOCUMENT)
+        response = HttpResponse(pdf, content_type="application/pdf")
+        response["Content-Disposition"] = f'inline; filename="document-{chosen[0].public_id}.pdf"'
+        response["Cache-Control"] = "private, no-store"
+        return response
 
 
 # --- ingest ---

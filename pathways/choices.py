@@ -142,6 +142,9 @@ class AccessAction(models.TextChoices):
     # The portal (issue 14): the patient or a relative reading; the reader is on the row, not a staff user.
     PORTAL_PLAN = "portal_plan", _("Read the plan in the portal")
     PORTAL_ACCESS_LOG = "portal_access_log", _("Read in the portal who has seen the plan")
+    # Printable plans (issue 15): opening a rendered PDF is a read of everything printed in it.
+    DOWNLOAD_DOCUMENT = "download_document", _("Opened a printed plan (PDF)")
+    PORTAL_DOCUMENT = "portal_document", _("Opened the printed plan in the portal")
 
 
 class AccessPurpose(models.TextChoices):
@@ -398,3 +401,36 @@ MUNICIPALITIES: list[tuple[str, str]] = [
     ("849", "Jammerbugt"), ("851", "Aalborg"), ("860", "Hjørring"),
 ]  # fmt: skip
 MUNICIPALITY_NAMES = dict(MUNICIPALITIES)
+
+
+class DocumentKind(models.TextChoices):
+    """The printable documents made from a plan (issue 15)."""
+
+    PATIENT = "patient", _("Plan for the patient")
+    LARGE_PRINT = "large_print", _("Plan for the patient in large print")
+    STAFF = "staff", _("Complete plan for staff")
+    LETTER = "letter", _("Letter")
+
+
+# The kinds the patient and relatives may have: the portal offers and shows only these.
+DOCUMENT_PATIENT_KINDS = (DocumentKind.PATIENT, DocumentKind.LARGE_PRINT)
+
+
+class DocumentContent(models.TextChoices):
+    """How much of the plan a document holds: a relative who may see the appointments only gets a document
+    made for them, and may open no other."""
+
+    WHOLE_PLAN = "whole_plan", _("The whole plan")
+    APPOINTMENTS = "appointments", _("Appointments only")
+
+
+class DocumentState(models.TextChoices):
+    """A render job's pipeline: queued → rendering → done, or failed (and queued again by a retry)."""
+
+    QUEUED = "queued", _("Waiting")
+    RENDERING = "rendering", _("Being made")
+    DONE = "done", _("Ready")
+    FAILED = "failed", _("Failed")
+
+
+DOCUMENT_WAITING_STATES = (DocumentState.QUEUED, DocumentState.RENDERING)

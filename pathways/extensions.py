@@ -69,6 +69,12 @@ NON_STAFF_RECIPIENT_MODELS: list[Any] = []
 # consent was withdrawn): (outbox row) → {name: words}, {} for a row that is not the app's.
 NoticeWords = Callable[[Any], dict[str, str]]
 NOTICE_WORDS: list[NoticeWords] = []
+# Printable plans (pathways.documents): the app that owns a document's content says how it is made.
+# (plan, content) → the whole HTML, in the language that is active; `documents.STAMP` where the version
+# and printed date go. Keyed by DocumentKind (the portal: the patient's plan and its large print;
+# coordination: the complete plan for staff).
+DocumentBuilder = Callable[[Any, str], str]
+DOCUMENT_BUILDERS: dict[str, DocumentBuilder] = {}
 
 
 def _register(registry: list[Any], item: Any) -> None:
@@ -102,6 +108,10 @@ def register_appointment_recipients(recipients: AppointmentRecipients, model: An
 
 def register_notice_words(words: NoticeWords) -> None:
     _register(NOTICE_WORDS, words)
+
+
+def register_document_builder(kind: str, builder: DocumentBuilder) -> None:
+    DOCUMENT_BUILDERS[kind] = builder
 
 
 def notice_words(row: Any) -> dict[str, str]:

@@ -35,11 +35,15 @@ from django.utils.translation import gettext_lazy as _
 from pghistory.models import Context, Events
 
 from pathways.choices import (
+    DOCUMENT_WAITING_STATES,
     MUNICIPALITIES,
     PLAN_OPEN_STATUSES,
     AccessAction,
     AccessPurpose,
     ContactChannel,
+    DocumentContent,
+    DocumentKind,
+    DocumentState,
     GoalStatus,
     MedcomCode,
     MembershipRole,
@@ -844,6 +848,138 @@ class Notification(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} · {self.get_channel_display()} · {self.due_at:%Y-%m-%d %H:%M}"
+
+
+class PlanDocumentQuerySet(models.QuerySet["PlanDocument"]):
+    def listed(self) -> PlanDocumentQuerySet:
+        """Without the HTML and the PDF: what a list of documents and a progress poll need."""
+        return self.defer("html", "attachment_html", "pdf")
+
+
+class PlanDocument(models.Model):
+    """A printable document made from a plan (issue 15): the render job and, once done, its PDF.
+
+    Asking writes the row, holding the HTML snapshot of the plan as it was then, in the asker's
+    transaction; a worker claims it with a conditional UPDATE, renders the PDF (WeasyPrint) and stores it
+    here, so the PDF and "done" commit together (pathways.documents). The same content of the same kind is
+    made once: asking again finds the row by its fingerprint (the HTML's SHA-256 without the printed date).
+    Earlier versions stay, each with its number and date.
+
+    Who asked: a staff user (`requested_by`), a portal reader (`requester`: the patient or a relative, by
+    content type, so the hub need not import the app a relative lives in), or nobody (a letter, made when
+    the outbox delivers it to the print queue; `notification`).
+    """
+
+    public_id = models.UUIDField(default=uuid4, unique=True, editable=False)
+    plan = models.ForeignKey(
+        PathwayPlan, verbose_name=_("plan"), on_delete=models.PROTECT, related_name="documents"
+    )
+    kind = models.CharField(_("kind"), max_length=16, choices=DocumentKind.choices)
+    content = models.CharField(
+        _("content"), max_length=16, choices=DocumentContent.choices, default=DocumentContent.WHOLE_PLAN
+    )
+    number = models.PositiveIntegerField(_("version"))
+    language = models.CharField(_("language"), max_length=8, default="da")
+    fingerprint = models.CharField(max_length=64, editable=False)
+    html = models.TextField(editable=False)
+    # A letter to a patient who asked for paper carries the printable plan when it changed since the last one.
+    attachment_html = models.TextField(blank=True, editable=False)
+    attachment_fingerprint = models.CharField(max_length=64, blank=True, editable=False)
+    state = models.CharField(
+        _("state"), max_length=16, choices=DocumentState.choices, default=DocumentState.QUEUED
+    )
+    progress = models.PositiveSmallIntegerField(_("progress (%)"), default=0)
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    lease_until = models.DateTimeField(null=True, blank=True)
+    # When a worker was last asked to render it: the sweeper asks again for a row left waiting.
+    enqueued_at = models.DateTimeField(default=timezone.now)
+    error = models.CharField(
+        _("error"), max_length=200, blank=True, help_text=_("The kind of error only; never patient data.")
+    )
+    requested_by = models.ForeignKey(
+        User,
+        verbose_name=_("asked for by"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    requester_type = models.ForeignKey(
+        ContentType, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    requester_id = models.PositiveBigIntegerField(null=True, blank=True)
+    requester = GenericForeignKey("requester_type", "requester_id")
+    notification = models.OneToOneField(
+        "Notification",
+        verbose_name=_("letter"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="document",
+    )
+    pdf = models.BinaryField(null=True, blank=True, editable=False)
+    pages = models.PositiveSmallIntegerField(_("pages"), null=True, blank=True)
+    size = models.PositiveIntegerField(_("size (bytes)"), null=True, blank=True)
+    created_at = models.DateTimeField(_("asked for"), default=timezone.now)
+    started_at = models.DateTimeField(_("started"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+
+    objects = PlanDocumentQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("printable document")
+        verbose_name_plural = _("printable documents")
+        ordering = ["-created_at"]
+        constraints = [
+            choices_check("kind", DocumentKind, "document_kind_valid"),
+            choices_check("content", DocumentContent, "document_content_valid"),
+            choices_check("state", DocumentState, "document_state_valid"),
+            models.CheckConstraint(condition=Q(progress__lte=100), name="document_progress_percent"),
+            # The PDF is there exactly when the document is done.
+            models.CheckConstraint(
+                condition=(Q(state=DocumentState.DONE) & Q(pdf__isnull=False) & Q(finished_at__isnull=False))
+                | (~Q(state=DocumentState.DONE) & Q(pdf__isnull=True)),
+                name="document_pdf_iff_done",
+            ),
+            models.CheckConstraint(
+                condition=~Q(state=DocumentState.RENDERING) | Q(lease_until__isnull=False),
+                name="document_rendering_has_lease",
+            ),
+            # A letter is made for one outbox row; the other kinds for the plan.
+            models.CheckConstraint(
+                condition=(Q(kind=DocumentKind.LETTER) & Q(notification__isnull=False))
+                | (~Q(kind=DocumentKind.LETTER) & Q(notification__isnull=True)),
+                name="document_letter_iff_notification",
+            ),
+            models.CheckConstraint(
+                condition=Q(requested_by__isnull=True) | Q(requester_type__isnull=True),
+                name="document_one_requester",
+            ),
+            models.CheckConstraint(
+                condition=Q(requester_type__isnull=True, requester_id__isnull=True)
+                | Q(requester_type__isnull=False, requester_id__isnull=False),
+                name="document_requester_whole",
+            ),
+            # The same content of the same kind is rendered once (asking again reuses it).
+            models.UniqueConstraint(
+                fields=["plan", "kind", "content", "fingerprint"],
+                condition=Q(notification__isnull=True),
+                name="document_rendered_once",
+            ),
+            models.UniqueConstraint(fields=["plan", "kind", "number"], name="document_number_unique"),
+        ]
+        indexes = [
+            models.Index(fields=["plan", "kind", "-number"], name="document_plan_kind_idx"),
+            # The sweeper: rows waiting or being made.
+            models.Index(
+                fields=["enqueued_at"],
+                name="document_waiting_idx",
+                condition=Q(state__in=DOCUMENT_WAITING_STATES),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} v{self.number} · {self.get_state_display()}"
 
 
 class AuditContext(Context):

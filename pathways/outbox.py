@@ -68,6 +68,9 @@ QUIET_FROM, QUIET_UNTIL = time(21, 0), time(8, 0)  # no SMS between 21 and 8
 LEASE = timedelta(seconds=settings.NOTIFICATION_LEASE_SECONDS)
 BACKOFF = [timedelta(minutes=m) for m in (1, 5, 15, 60)]
 DELIVER_TASK = "pathways.tasks.notifications_deliver_due"
+# Letters delivered to the print queue get their PDF from pathways.documents (a layer above the outbox,
+# so asked for by name; its minute sweep catches what a lost request leaves).
+LETTERS_TASK = "pathways.tasks.letters_prepare"
 SUBJECT_KINDS = (NotificationKind.TASK_DUE_SOON, NotificationKind.APPOINTMENT_REMINDER)
 _REMINDED_STATUSES = frozenset(TASK_OPEN_STATUSES) - {TaskStatus.ON_HOLD}
 # Messages not yet delivered: what a service cancels when they are no longer wanted.
@@ -189,6 +192,17 @@ def _deliver_after_commit() -> None:
     current = transaction.get_connection()
     if not any(callback is _ask_a_worker for _sids, callback, _robust in current.run_on_commit):
         transaction.on_commit(_ask_a_worker, robust=True)
+
+
+def _ask_for_letter_documents() -> None:
+    """Ask a worker to make the PDFs of letters just delivered to the print queue (lost with Redis down:
+    the documents' sweep makes them within a minute of it being back)."""
+    try:
+        current_app.send_task(LETTERS_TASK, retry=False, ignore_result=True)
+    except Exception:
+        logger.warning(
+            "outbox: could not ask a worker for the letters' PDFs; the sweeper will", exc_info=True
+        )
 
 
 def _ask_a_worker() -> None:
@@ -717,11 +731,13 @@ def deliver_due(
     passed: the rest is the next run's). Returns how many were delivered. Safe to run in any number of
     workers at once.
 
-    In-app messages and letters leave nothing to send: the claim records them as delivered.
+    In-app messages and letters leave nothing to send: the claim records them as delivered (and a worker
+    is asked, once per call, to make the letters' PDFs).
     A message that leaves the product is recorded right after its own send, so a worker killed mid-batch
     sends again (under the same idempotency key) at most the one message it was sending.
     """
     delivered = claimed_total = 0
+    letters_asked = False
     deadline = None if seconds is None else time_module.monotonic() + seconds
     while max_rows is None or claimed_total < max_rows:
         if deadline is not None and time_module.monotonic() > deadline:
@@ -732,6 +748,9 @@ def deliver_due(
         if not claimed:
             break
         claimed_total += len(claimed)
+        if not letters_asked and any(c == NotificationChannel.LETTER for _a, c in claimed.values()):
+            letters_asked = True
+            transaction.on_commit(_ask_for_letter_documents, robust=True)
         delivered += sum(1 for _attempt, channel in claimed.values() if channel in _STAYS_INSIDE)
         outgoing = [pk for pk, (_attempt, channel) in claimed.items() if channel not in _STAYS_INSIDE]
         rows = list(

@@ -35,6 +35,8 @@ from pathways.choices import (
     TASK_OPEN_STATUSES,
     TASK_TRANSITIONS,
     AccessAction,
+    DocumentKind,
+    DocumentState,
     MedcomCode,
     ReceivedState,
     Sector,
@@ -58,6 +60,7 @@ from pathways.models import (
     PathwayPlan,
     PathwayTemplateVersion,
     PlanCondition,
+    PlanDocument,
     PlanParticipant,
     PlanTemplate,
     ReceivedMessage,
@@ -725,3 +728,59 @@ def admissions_without_plan_log(user: User, notices: Iterable[ReceivedMessage]) 
     unknown = [str(notice.public_id) for notice in notices if notice.patient_id is None]
     if unknown:
         _access_log_file.info("list admissions_without_plan user=%s notices=%s", user.pk, ",".join(unknown))
+
+
+# --- printable documents (issue 15) ---
+
+# The documents staff ask for on a plan's pages, in the order the pages offer them (letters are made by the
+# outbox and listed on the print queue).
+STAFF_DOCUMENT_KINDS = (DocumentKind.PATIENT, DocumentKind.LARGE_PRINT, DocumentKind.STAFF)
+
+
+@dataclass(frozen=True)
+class DocumentShelf:
+    """One kind of printable document of a plan: every version made, newest first."""
+
+    kind: str
+    label: str
+    versions: list[PlanDocument]
+
+
+def plan_documents(plan: PathwayPlan) -> list[DocumentShelf]:
+    """The plan's printable documents by kind, each version with its date, who asked and its state, newest
+    first; in one query (two when the patient or a relative asked for some in the portal), whatever the
+    number of versions. The caller has the plan from the access policy."""
+    found = (
+        PlanDocument.objects.listed()
+        .filter(plan=plan, kind__in=STAFF_DOCUMENT_KINDS)
+        .select_related("requested_by")
+        .prefetch_related("requester")
+        .order_by("kind", "-number")
+    )
+    by_kind: dict[str, list[PlanDocument]] = {kind: [] for kind in STAFF_DOCUMENT_KINDS}
+    for document in found:
+        by_kind[document.kind].append(document)
+    return [
+        DocumentShelf(kind=kind, label=str(DocumentKind(kind).label), versions=versions)
+        for kind, versions in by_kind.items()
+    ]
+
+
+def letter_documents(letters: Iterable[Notification]) -> dict[int, PlanDocument]:
+    """The PDFs of letters the caller has from the print queue (access.letters_visible_to), by letter id, in
+    one query; a letter the worker has not made a PDF for yet has none."""
+    ids = [letter.pk for letter in letters]
+    if not ids:
+        return {}
+    documents = PlanDocument.objects.listed().filter(kind=DocumentKind.LETTER, notification_id__in=ids)
+    return {document.notification_id: document for document in documents if document.notification_id}
+
+
+def document_pdf(document: PlanDocument) -> bytes | None:
+    """The document's PDF, None until it is made. The caller has the document from the access policy."""
+    pdf = (
+        PlanDocument.objects.filter(pk=document.pk, state=DocumentState.DONE)
+        .values_list("pdf", flat=True)
+        .first()
+    )
+    return None if pdf is None else bytes(pdf)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from pathways import ingest, outbox, stays
+from pathways import documents, ingest, outbox, stays
 
 # Well inside the soft time limit (CELERY_TASK_SOFT_TIME_LIMIT): what is left goes in the next run.
 DELIVERY_BUDGET_SECONDS = 150.0
@@ -56,3 +56,25 @@ def medcom_release_held() -> int:
 def medcom_prune() -> int:
     """Nightly (beat): notices about citizens without a plan older than MEDCOM_NO_PLAN_KEEP_DAYS go."""
     return ingest.medcom_prune()
+
+
+# --- printable documents ---
+
+
+@shared_task(name="pathways.tasks.document_render", acks_late=True, ignore_result=True)
+def document_render(document_id: int) -> bool:
+    """Render one printable document (asked for when its row commits; again by the sweeper)."""
+    return documents.document_render(document_id)
+
+
+@shared_task(name="pathways.tasks.documents_sweep", acks_late=True, ignore_result=True)
+def documents_sweep() -> int:
+    """Every minute (beat): documents of dead workers and lost requests, and the letters' PDFs."""
+    return documents.documents_sweep()
+
+
+@shared_task(name="pathways.tasks.letters_prepare", acks_late=True, ignore_result=True)
+def letters_prepare() -> int:
+    """Asked by the outbox when it has delivered letters to the print queue: each gets its PDF (once per
+    letter, so a repeat or the sweeper at the same moment makes nothing twice)."""
+    return documents.letters_prepare()

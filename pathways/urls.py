@@ -4,6 +4,7 @@ from pathways.signin import views as account_views
 from pathways.views import (
     admissions,
     caseload,
+    documents,
     emergency,
     goals,
     letters,
@@ -81,6 +82,21 @@ urlpatterns = [
         stays.stay_event_cancel_partial,
         name="stay-event-cancel-partial",
     ),
+    # --- printable documents (issue 15) ---
+    path("plans/<uuid:public_id>/documents/", documents.plan_documents, name="plan-documents"),
+    path(
+        "plans/<uuid:public_id>/documents/request/",
+        documents.plan_document_request,
+        name="plan-document-request",
+    ),
+    path("documents/<uuid:public_id>/", documents.document_detail, name="document-detail"),
+    path(
+        "documents/<uuid:public_id>/status/",
+        documents.document_status_partial,
+        name="document-status-partial",
+    ),
+    path("documents/<uuid:public_id>/pdf/", documents.document_download, name="document-download"),
+    path("documents/<uuid:public_id>/retry/", documents.document_retry, name="document-retry"),
     # --- ingest ---
     path("admissions-without-plan/", admissions.admissions_without_plan, name="admissions-without-plan"),
     # Sign-in and the account's security (no patient data).

@@ -12,6 +12,9 @@ and/or relatives. Every request asks again:
 A plan the session may not open is 404, the same as one that does not exist. Every plan opened is one
 access-log row for the patient (pathways.audit.portal_read_log_write), and so is every patient the chooser
 names (portal_list_log_write); a HEAD request, which shows nothing, writes none.
+
+A printed plan (issue 15, the section "documents" below) is the reader's within the same rules and their
+consent scope; opening its PDF is a read of the plan (AccessAction.PORTAL_DOCUMENT).
 """
 
 from __future__ import annotations
@@ -28,8 +31,15 @@ from django.http import Http404, HttpRequest
 from django.utils import timezone
 
 from pathways.audit import portal_read_log_write
-from pathways.choices import AccessAction, AccessPurpose, PlanStatus
-from pathways.models import PathwayPlan, Patient
+from pathways.choices import (
+    DOCUMENT_PATIENT_KINDS,
+    AccessAction,
+    AccessPurpose,
+    DocumentContent,
+    DocumentState,
+    PlanStatus,
+)
+from pathways.models import PathwayPlan, Patient, PlanDocument
 from portal.choices import ReaderRole, SessionEnd
 from portal.models import PortalSession, secret_hash
 from relatives.access import latest_consents, scope_of
@@ -188,3 +198,57 @@ def portal_list_log_write(*, readers: Iterable[PortalReader]) -> None:
             action=AccessAction.LIST,
             purpose=_purpose(reader),
         )
+
+
+# --- documents (issue 15: the printable plan) ---
+# A document of the plan is the reader's to open when they may open the plan, it is one of the kinds made
+# for the patient (pathways.choices.DOCUMENT_PATIENT_KINDS: the plan and its large print; never the staff's
+# complete plan or a letter), and its content is within the reader's scope: the patient and a relative with
+# the whole plan may open both contents, a relative with appointments only the appointments document. Any
+# other document — missing, another plan's, another kind or content — is 404, the same as a plan one may not
+# open, and writes no access-log row.
+
+
+def portal_document_contents(reader: PortalReader) -> tuple[DocumentContent, ...]:
+    """The contents of the plan's documents `reader` may open."""
+    if reader.sees_whole_plan:
+        return (DocumentContent.WHOLE_PLAN, DocumentContent.APPOINTMENTS)
+    return (DocumentContent.APPOINTMENTS,)
+
+
+def portal_document_content(reader: PortalReader) -> DocumentContent:
+    """The content of the document `reader` asks for: what they see of the plan in the portal."""
+    return DocumentContent.WHOLE_PLAN if reader.sees_whole_plan else DocumentContent.APPOINTMENTS
+
+
+def portal_documents(reader: PortalReader) -> QuerySet[PlanDocument]:
+    """The plan's documents `reader` may open (without their HTML and PDF: PlanDocument.objects.listed)."""
+    return PlanDocument.objects.listed().filter(
+        plan=reader.plan, kind__in=DOCUMENT_PATIENT_KINDS, content__in=portal_document_contents(reader)
+    )
+
+
+def access_portal_document(
+    session: PortalSession, *, public_id: UUID, document_id: UUID, pdf: bool = False, log: bool = True
+) -> tuple[PortalReader, PlanDocument]:
+    """The document `document_id` of the plan `public_id` as this session may open it; 404 otherwise, as
+    for the plan, with no access-log row. The pages about a document (its progress) show none of the plan
+    and write no row. With `pdf` — the PDF itself is sent — only a document that is done, its PDF loaded,
+    and one access-log row for the patient (AccessAction.PORTAL_DOCUMENT: opening a printed plan is a read
+    of everything printed in it; unless `log` is False: a HEAD request sends nothing)."""
+    reader = access_portal_plan(session, public_id=public_id, action=AccessAction.PORTAL_DOCUMENT, log=False)
+    documents = portal_documents(reader).filter(public_id=document_id)
+    if pdf:
+        documents = documents.filter(state=DocumentState.DONE).defer(None).defer("html", "attachment_html")
+    document = documents.first()
+    if document is None:
+        raise Http404
+    if pdf and log:
+        portal_read_log_write(
+            reader=reader.reader,
+            patient_id=reader.plan.patient_id,
+            plan_id=reader.plan.pk,
+            action=AccessAction.PORTAL_DOCUMENT,
+            purpose=_purpose(reader),
+        )
+    return reader, document

@@ -6,3 +6,9 @@ class PortalConfig(AppConfig):
     name = "portal"
     verbose_name = _("Plan portal for patients and relatives")
     demo_seed = "portal.demo.seed"  # run by `manage.py seed_demo`, after the other apps'
+
+    def ready(self) -> None:
+        # The printed plan for the patient and its large print (pathways.documents asks for them).
+        from portal import documents
+
+        documents.register()

@@ -132,6 +132,7 @@ class AccessLogEntry:
     by_administrator: bool
     emergency: bool
     reason: str  # the reason given for an emergency access ("" otherwise)
+    by_patient: bool = False  # the patient herself (a PDF of her plan got in the portal)
 
 
 @dataclass(frozen=True)
@@ -147,3 +148,51 @@ class AccessLogPage:
     next_number: int | None
     years: int
     names_shown: bool
+
+
+# --- documents (issue 15: the printable plan) ---
+# A printed plan as the portal lists it: which, which version, when, and whether it is ready. Left out on
+# purpose: who asked for it (a staff member, another relative), its HTML, its error (the kind of error is
+# for staff; the reader is told it failed and may try again).
+
+
+@dataclass(frozen=True)
+class PortalDocument:
+    """One printed plan: the plan (or the appointments) or its large print, version `number`, printed
+    (asked for) `printed_at`; `state`: "waiting" (being made, `progress` %), "done" (`pages` pages) or
+    "failed"."""
+
+    document_id: str
+    plan_id: str
+    large_print: bool
+    whole_plan: bool  # the whole plan, or the appointments only (a relative's)
+    number: int
+    printed_at: datetime
+    state: str
+    progress: int
+    pages: int | None
+
+    @property
+    def waiting(self) -> bool:
+        return self.state == "waiting"
+
+    @property
+    def done(self) -> bool:
+        return self.state == "done"
+
+    @property
+    def failed(self) -> bool:
+        return self.state == "failed"
+
+
+@dataclass(frozen=True)
+class PortalDocumentsPage:
+    """ "Print your plan": the two buttons, and the printed plans made before (newest first). A relative
+    with appointments only prints the appointments (`whole_plan` False). Nothing of the plan itself is on
+    this page (not even the patient's name): it is no read of the plan, and writes no access-log row."""
+
+    plan_id: str
+    is_patient: bool
+    whole_plan: bool
+    documents: tuple[PortalDocument, ...]
+    error: str = ""  # a request the page could not take ("Choose the plan or the large print.")

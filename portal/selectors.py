@@ -19,6 +19,9 @@ from pathways.choices import (
     TASK_OPEN_STATUSES,
     AccessAction,
     AccessPurpose,
+    DocumentContent,
+    DocumentKind,
+    DocumentState,
     GoalStatus,
     MembershipRole,
     PlanStatus,
@@ -35,11 +38,12 @@ from pathways.models import (
     Membership,
     Organisation,
     PathwayPlan,
+    PlanDocument,
     PlanParticipant,
     Task,
     User,
 )
-from portal.access import PortalReader
+from portal.access import PortalReader, portal_document_content, portal_documents
 from portal.choices import ReaderRole
 from portal.models import PortalSession
 from portal.readmodels import (
@@ -47,6 +51,8 @@ from portal.readmodels import (
     AccessLogPage,
     PortalChoice,
     PortalContact,
+    PortalDocument,
+    PortalDocumentsPage,
     PortalGoal,
     PortalNextItem,
     PortalParticipant,
@@ -335,6 +341,9 @@ ACCESS_LOG_WHAT: dict[str, Promise] = {
     AccessAction.VIEW_MESSAGES: gettext_lazy("Read messages about you between the staff"),
     AccessAction.PORTAL_PLAN: gettext_lazy("Read your plan"),
     AccessAction.PORTAL_ACCESS_LOG: gettext_lazy("Saw who has seen your plan"),
+    # Printable plans (issue 15): staff opening a printed plan, and a PDF got in the portal.
+    AccessAction.DOWNLOAD_DOCUMENT: gettext_lazy("Opened your plan as a PDF"),
+    AccessAction.PORTAL_DOCUMENT: gettext_lazy("Got your plan as a PDF"),
 }
 
 # Why, as the patient reads it. A purpose not named here is shown by its own label.
@@ -358,6 +367,9 @@ ROLE_RELATIVE = gettext_lazy("Relative")
 # Reads the patient's log leaves out: the patient's own, and those of a relative's own support record.
 ACCESS_LOG_LEFT_OUT_ACTIONS = (AccessAction.VIEW_RELATIVE_SUPPORT,)
 ACCESS_LOG_LEFT_OUT_PURPOSES = (AccessPurpose.OWN_DATA,)
+# ... except the patient's own that leave the portal: a PDF of the plan she got (issue 15: every download
+# of a printed plan shows in her log), which may be lying on a table anywhere.
+ACCESS_LOG_OWN_SHOWN_ACTIONS = (AccessAction.PORTAL_DOCUMENT,)
 
 
 def _access_what(action: str) -> str:
@@ -426,6 +438,7 @@ class _Who:
     person: str
     by_relative: bool = False
     by_administrator: bool = False
+    by_patient: bool = False
 
 
 def _access_log_who(
@@ -433,8 +446,10 @@ def _access_log_who(
 ) -> _Who:
     """Who read: a relative by name; staff by organisation and role then (and name, where shown); an
     administrator as such."""
-    if row.actor is None:  # a read in the portal: here always a relative (the patient's own are left out)
+    if row.actor is None:  # a read in the portal: a relative, or the patient getting a PDF of her plan
         reader = row.reader
+        if row.purpose == AccessPurpose.OWN_DATA:
+            return _Who(organisation="", role="", person="", by_patient=True)
         name = reader.name if isinstance(reader, Relative) else ""
         return _Who(organisation="", role=str(ROLE_RELATIVE), person=name, by_relative=True)
     actor = row.actor
@@ -472,6 +487,7 @@ def _access_log_entry(
         by_administrator=who.by_administrator,
         emergency=emergency,
         reason=row.reason if emergency else "",
+        by_patient=who.by_patient,
     )
 
 
@@ -494,7 +510,7 @@ def portal_access_log_page(reader: PortalReader, *, page_number: int | str | Non
             patient_id=reader.plan.patient_id, at__gte=_years_before(timezone.now(), years)
         )
         .exclude(action__in=ACCESS_LOG_LEFT_OUT_ACTIONS)
-        .exclude(purpose__in=ACCESS_LOG_LEFT_OUT_PURPOSES)
+        .exclude(Q(purpose__in=ACCESS_LOG_LEFT_OUT_PURPOSES) & ~Q(action__in=ACCESS_LOG_OWN_SHOWN_ACTIONS))
         .select_related("actor", "organisation")
         .prefetch_related("reader")
         .order_by("-at", "-id")
@@ -512,4 +528,48 @@ def portal_access_log_page(reader: PortalReader, *, page_number: int | str | Non
         next_number=page.next_page_number() if page.has_next() else None,
         years=years,
         names_shown=names_shown,
+    )
+
+
+# --- documents (issue 15: the printable plan) ---
+# "Print your plan" (portal.views.documents): the reader's own kind of printed plan — the whole plan for the
+# patient and a relative with the whole plan, the appointments for a relative with appointments only — in
+# both sizes, every version, newest first. Staff may print the same documents for the patient: the list is
+# the plan's, whoever asked (who asked is not shown).
+
+DOCUMENT_STATES = {
+    DocumentState.QUEUED: "waiting",
+    DocumentState.RENDERING: "waiting",
+    DocumentState.DONE: "done",
+    DocumentState.FAILED: "failed",
+}
+DOCUMENT_REQUEST_ERROR = gettext_lazy("Choose normal letters or large letters.")
+
+
+def portal_document(*, reader: PortalReader, document: PlanDocument) -> PortalDocument:
+    """A document of the reader's plan from portal.access (access_portal_document, portal_documents), as
+    the portal shows it."""
+    return PortalDocument(
+        document_id=str(document.public_id),
+        plan_id=str(reader.plan.public_id),
+        large_print=document.kind == DocumentKind.LARGE_PRINT,
+        whole_plan=document.content == DocumentContent.WHOLE_PLAN,
+        number=document.number,
+        printed_at=document.created_at,
+        state=DOCUMENT_STATES[DocumentState(document.state)],
+        progress=document.progress,
+        pages=document.pages,
+    )
+
+
+def portal_documents_page(*, reader: PortalReader, error: str = "") -> PortalDocumentsPage:
+    """The printed plans `reader` may open, newest first: one query, however many there are."""
+    content = portal_document_content(reader)
+    documents = portal_documents(reader).filter(content=content).order_by("-created_at", "-pk")
+    return PortalDocumentsPage(
+        plan_id=str(reader.plan.public_id),
+        is_patient=reader.role == ReaderRole.PATIENT,
+        whole_plan=reader.sees_whole_plan,
+        documents=tuple(portal_document(reader=reader, document=document) for document in documents),
+        error=error,
     )

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from portal.views import access_log, plan, signin
+from portal.views import access_log, documents, plan, signin
 
 app_name = "portal"
 urlpatterns = [
@@ -12,4 +12,14 @@ urlpatterns = [
     path("log-ud/", signin.sign_out, name="sign-out"),
     path("plan/<uuid:public_id>/", plan.portal_plan, name="plan"),
     path("plan/<uuid:public_id>/hvem-har-set/", access_log.portal_access_log, name="access-log"),
+    path("plan/<uuid:public_id>/udskrift/", documents.portal_documents, name="documents"),
+    path(
+        "plan/<uuid:public_id>/udskrift/bestil/", documents.portal_document_request, name="document-request"
+    ),
+    path("plan/<uuid:public_id>/udskrift/<uuid:document_id>/", documents.portal_document, name="document"),
+    path(
+        "plan/<uuid:public_id>/udskrift/<uuid:document_id>/pdf/",
+        documents.portal_document_download,
+        name="document-download",
+    ),
 ]

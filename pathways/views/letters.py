@@ -1,12 +1,14 @@
 """The print queue (Breve til udskrivning): letters to patients who asked for paper, printed and posted by
 the plan's coordinator's organisation. Every page names patients and their addresses: each is a logged
-read. Until printable plans render PDFs (issue 15), a letter is a page made for printing."""
+read. Each letter has its PDF (issue 15: a worker makes it once the letter reaches the queue; where the
+patient asked for paper, the printable plan is attached), with its state shown here."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from uuid import UUID
 
+from django.conf import settings
 from django.core.paginator import Paginator
 from django.http import HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
@@ -31,8 +33,10 @@ def letters(request: HtmxHttpRequest) -> HttpResponse:
     actor = staff(request)
     page = Paginator(selectors.letters_for(actor), LETTERS_PAGE_SIZE).get_page(request.GET.get("page"))
     _shown(actor, page.object_list, AccessAction.LIST)
-    rows = [(letter, outbox.letter_addressee(letter)) for letter in page.object_list]
-    return render(request, "pathways/letters.html", {"page": page, "rows": rows})
+    pdfs = selectors.letter_documents(page.object_list)
+    rows = [(letter, outbox.letter_addressee(letter), pdfs.get(letter.pk)) for letter in page.object_list]
+    context = {"page": page, "rows": rows, "poll_seconds": settings.DOCUMENT_POLL_SECONDS}
+    return render(request, "pathways/letters.html", context)
 
 
 @staff_view("GET", "HEAD")
@@ -47,6 +51,8 @@ def letter(request: HtmxHttpRequest, public_id: UUID) -> HttpResponse:
         "paragraphs": outbox.letter_paragraphs(found),
         "to": outbox.letter_addressee(found),
         "plan": found.plan,
+        "document": selectors.letter_documents([found]).get(found.pk),
+        "poll_seconds": settings.DOCUMENT_POLL_SECONDS,
     }
     return render(request, "pathways/letter.html", context)
 

@@ -21,14 +21,21 @@ from uuid import uuid4
 
 import pytest
 from django.conf import settings
-from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 from playwright.sync_api import Browser, Page, ViewportSize, expect
 
+from pathways import documents
 from pathways import services as hub_services
-from pathways.choices import MembershipRole, PlanStatus, TaskKind
-from pathways.models import Patient
+from pathways.choices import (
+    DocumentContent,
+    DocumentKind,
+    DocumentState,
+    MembershipRole,
+    PlanStatus,
+    TaskKind,
+)
+from pathways.models import PathwayPlan, Patient, PlanDocument
 from portal import signin
 from portal.choices import SignInMethod
 from portal.models import PortalSignIn
@@ -52,8 +59,10 @@ ZOOMED: ViewportSize = {"width": 640, "height": 450}
 KIRSTEN_EMAIL = "kirsten.testesen@example.invalid"
 TASK_TITLE = "Hjemmebesøg"  # the world's task: the plan page shows it to the patient
 
-# Portal URLs that show no page (their GET answers 405), with why.
-NOT_PAGES: dict[str, str] = {}
+# Portal URLs that show no page, with why.
+NOT_PAGES: dict[str, str] = {
+    "document-download": "the printed plan itself, a PDF (tests/portal/test_documents.py reads it)",
+}
 # Kirsten's coming tasks beyond the world's: more than the plan lists before folding the rest under "Later".
 MORE_TASKS = 6
 
@@ -76,11 +85,15 @@ def _consent(scope: ConsentScope) -> dict[str, object]:
 
 
 @pytest.fixture
-def readers(transactional_db: None, world: World, settings: Any) -> Readers:
+def readers(transactional_db: None, world: World, settings: Any, monkeypatch: pytest.MonkeyPatch) -> Readers:
     """Kirsten (e-mail on file), Mette (whole plan; also a relative on Ole's plan, so she chooses whose plan
     to read), Jens (appointments only), each with an open portal session. Kirsten may ask for as many
-    links as the visits need (each visit opens its pages three times)."""
+    links as the visits need (each visit opens its pages three times). No worker makes the printed plans
+    (a visit puts them in the state it shows), and a page waiting for one reloads itself only after the
+    checks are done."""
     settings.PORTAL_LINKS_PER_ADDRESS = 1000
+    settings.DOCUMENT_POLL_SECONDS = 600
+    monkeypatch.setattr(documents, "ask_to_render", lambda _document_id: None)
     world.patient.email = KIRSTEN_EMAIL
     world.patient.save(update_fields=["email"])
     mette = relatives_services.relative_add(
@@ -256,6 +269,60 @@ def _access_log(page: Page, base: str, readers: Readers) -> None:
     page.goto(base + reverse("portal:access-log", args=[readers.plan_id]))
 
 
+def _printed(readers: Readers) -> dict[str, PlanDocument]:
+    """Kirsten's printed plans in each state a reader meets them — being made (45 %), ready, failed —
+    made once, by the patient's request; no worker runs here, so each is put in its state by hand."""
+    plan = PathwayPlan.objects.get(public_id=readers.plan_id)
+    made = PlanDocument.objects.listed().filter(plan=plan, content=DocumentContent.WHOLE_PLAN)
+    if not made.exists():
+        for kind, state in ((DocumentKind.LARGE_PRINT, "ready"), (DocumentKind.PATIENT, "failed")):
+            asked = documents.document_request(plan=plan, kind=kind, requester=readers.patient)
+            if state == "ready":
+                PlanDocument.objects.filter(pk=asked.pk).update(
+                    state=DocumentState.DONE,
+                    pdf=b"%PDF-1.7",
+                    pages=3,
+                    progress=100,
+                    finished_at=timezone.now(),
+                )
+            else:
+                PlanDocument.objects.filter(pk=asked.pk).update(state=DocumentState.FAILED, error="Test")
+        # A change to the plan since: the next one is a new version, being made.
+        PathwayPlan.objects.filter(pk=plan.pk).update(what_matters=f"{plan.what_matters} Og at se haven.")
+        waiting = documents.document_request(plan=plan, kind=DocumentKind.PATIENT, requester=readers.patient)
+        PlanDocument.objects.filter(pk=waiting.pk).update(progress=45)
+    return {
+        "waiting": made.get(state=DocumentState.QUEUED),
+        "ready": made.get(state=DocumentState.DONE),
+        "failed": made.get(state=DocumentState.FAILED),
+    }
+
+
+def _documents(page: Page, base: str, readers: Readers) -> None:
+    """Print your plan, with a version in each state."""
+    _printed(readers)
+    page.goto(base + reverse("portal:documents", args=[readers.plan_id]))
+
+
+def _documents_plain(page: Page, base: str, readers: Readers) -> None:
+    page.goto(base + reverse("portal:documents", args=[readers.plan_id]))
+
+
+def _document_request_refused(page: Page, base: str, readers: Readers) -> None:
+    """A print button whose kind the portal does not offer (an old page, a hand-made request): 400."""
+    page.goto(base + reverse("portal:documents", args=[readers.plan_id]))
+    page.locator("main form input[name=kind]").first.evaluate("input => { input.value = 'staff'; }")
+    _submit(page)
+
+
+def _document(state: str, query: str = "") -> Callable[[Page, str, Readers], None]:
+    def go(page: Page, base: str, readers: Readers) -> None:
+        document = _printed(readers)[state]
+        page.goto(base + reverse("portal:document", args=[readers.plan_id, document.public_id]) + query)
+
+    return go
+
+
 def _not_found(page: Page, base: str, readers: Readers) -> None:
     # A plan that does not exist; one the reader may not (or no longer) open gets the same page.
     page.goto(base + reverse("portal:plan", args=[uuid4()]))
@@ -284,6 +351,13 @@ VISITS = (
     Visit("plan_relative_appointments", "plan", _plan, reader="appointments"),
     Visit("plan_later_open", "plan", _plan_later_open, reader="patient"),
     Visit("access_log", "access-log", _access_log, reader="patient"),
+    Visit("documents_patient", "documents", _documents, reader="patient"),
+    Visit("documents_appointments", "documents", _documents_plain, reader="appointments"),
+    Visit("document_request_refused", "document-request", _document_request_refused, reader="patient"),
+    Visit("document_waiting", "document", _document("waiting"), reader="patient"),
+    Visit("document_waiting_stopped", "document", _document("waiting", "?stop"), reader="patient"),
+    Visit("document_ready", "document", _document("ready"), reader="patient"),
+    Visit("document_failed", "document", _document("failed"), reader="patient"),
     Visit("not_found", "plan", _not_found, reader="patient"),
     Visit("csrf_failure", "sign-in", _csrf_failure),
     Visit("sign_out", "sign-out", _path("sign-out"), reader="patient"),
@@ -295,9 +369,6 @@ def test_every_portal_url_has_an_accessibility_check(db: None) -> None:
     visited = {visit.url_name for visit in VISITS}
     assert names - visited - NOT_PAGES.keys() == set(), "portal pages without a visit in VISITS"
     assert (visited | NOT_PAGES.keys()) - names == set(), "VISITS or NOT_PAGES name a URL that is gone"
-    for name in NOT_PAGES:
-        # Not a page: a GET is refused (so there is nothing to look at).
-        assert Client().get(reverse(f"portal:{name}")).status_code == 405, name
 
 
 # --- checks ------------------------------------------------------------------------------------------------
@@ -405,6 +476,15 @@ def _expect_portal_page(page: Page, visit: Visit) -> None:
         assert "log-ind" not in page.url, f"{visit.name}: sent to sign in ({page.url})"
 
 
+# The one rule a page is let off, with why. A printed plan being made: the portal runs no JavaScript, so
+# the page reloads itself (<meta http-equiv="refresh">) until the PDF is ready (issue 15). axe reads any
+# reload as a time limit (WCAG 2.2.1, F41); WCAG 2.2.1 lets the reader turn it off, and the page's own link
+# does ("Stop the page from changing": the visit document_waiting_stopped, checked with every rule).
+AXE_ALLOWED: dict[str, dict[str, str]] = {
+    "document_waiting": {"meta-refresh": "reloads until the PDF is ready; the reader can stop it"},
+}
+
+
 @pytest.fixture
 def axe_source() -> str:
     if not AXE.exists():
@@ -429,6 +509,12 @@ def test_every_portal_page_has_no_axe_violations_at_360_and_1280_px(
                 if viewport is DESKTOP:
                     screenshot(page, f"portal_a11y_{visit.name}_1280")
                 violations = _axe_violations(page)
+                allowed = AXE_ALLOWED.get(visit.name, {})
+                if not allowed.keys() <= {str(violation["id"]) for violation in violations}:
+                    failures.append(
+                        f"{visit.name}: an allowed violation no longer occurs: drop it from AXE_ALLOWED"
+                    )
+                violations = [violation for violation in violations if violation["id"] not in allowed]
                 report.append(f"{visit.name} at {viewport['width']} px: {len(violations)} violations")
                 if violations:
                     failures.append(
@@ -507,3 +593,30 @@ def test_signing_in_and_reading_the_plan_work_with_javascript_turned_off(
         assert reverse("portal:sign-in") in page.url, page.url
     finally:
         context.close()
+
+
+def test_printing_the_plan_works_with_javascript_turned_off(
+    browser: Browser, live_server, readers: Readers
+) -> None:
+    """Kirsten presses "Print in large letters" on her plan, waits on a page that needs no script, and opens
+    the PDF when a worker (here: the test, in its place) has made it."""
+    visit = Visit("print", "plan", _plan, reader="patient")
+    page = visit.open(browser, live_server.url, readers, java_script_enabled=False, viewport=PHONE)
+    try:
+        with page.expect_navigation():
+            page.locator("#portal-print ~ div form").nth(1).locator("button").click()
+        document = PlanDocument.objects.get(plan__public_id=readers.plan_id)
+        assert document.kind == DocumentKind.LARGE_PRINT
+        assert page.url.endswith(reverse("portal:document", args=[readers.plan_id, document.public_id]))
+        assert page.locator("meta[http-equiv=refresh]").count() == 1
+        assert documents.document_render(document.pk)
+        with page.expect_navigation():
+            page.locator("main .ff-portal-actions a").first.click()  # "Look again"
+        assert page.locator("meta[http-equiv=refresh]").count() == 0
+        link = page.locator("main a.button-primary")
+        pdf = page.request.get(live_server.url + (link.get_attribute("href") or ""))
+        assert pdf.status == 200
+        assert pdf.headers["content-type"] == "application/pdf"
+        assert pdf.body().startswith(b"%PDF")
+    finally:
+        page.context.close()

@@ -20,7 +20,9 @@ from uuid import uuid4
 
 from django.utils import timezone
 
-from pathways.choices import NotificationChannel
+from pathways.choices import DocumentContent, DocumentKind, NotificationChannel
+from pathways.documents import document_request
+from pathways.models import PlanDocument
 from portal.choices import SignInMethod
 from portal.models import PortalSession, PortalSignIn
 from portal.signin import portal_session_start
@@ -43,6 +45,11 @@ ROWS: dict[str, tuple[str | None, dict[str, Any]]] = {
     "portal:home": (None, {"GET": _everyone(302)}),
     "portal:plan": ("plan", {"GET": _both(302)}),
     "portal:access-log": ("plan", {"GET": _both(302)}),
+    # Printing (issue 15): the pages, the print button (POST only) and the PDF.
+    "portal:documents": ("plan", {"GET": _both(302)}),
+    "portal:document-request": ("plan", {"POST": _both(302)}),
+    "portal:document": ("portal-document", {"GET": _both(302)}),
+    "portal:document-download": ("portal-document", {"GET": _both(302)}),
     # Asking for a link: the same answer (on to "sent") whether the address is known or not.
     "portal:sign-in": (None, {"GET": _everyone(200), "POST": _everyone(302)}),
     "portal:sign-in-sent": (None, {"GET": _everyone(200)}),
@@ -98,15 +105,29 @@ def _session(world: Any) -> PortalSession:
     return session
 
 
+def _document(world: Any, plan: Any) -> list[Any]:
+    """The plan's printed plan for the patient (made where there is none)."""
+    found = PlanDocument.objects.listed().filter(plan=plan, kind=DocumentKind.PATIENT).first()
+    if found is None:
+        found = document_request(
+            plan=plan, kind=DocumentKind.PATIENT, content=DocumentContent.WHOLE_PLAN, requester=None
+        )
+    return [plan.public_id, found.public_id]
+
+
 BODIES: dict[str, Callable[[Any], dict[str, Any]]] = {
     "portal:sign-in": lambda _asker: {"address": UNKNOWN_ADDRESS},
+    "portal:document-request": lambda _asker: {"kind": DocumentKind.PATIENT},
     "portal:sign-in-code": lambda _asker: {"code": "123456"},
 }
 # None: the foreign plan's link answers 410, which the matrix does not count as a refusal. That the own
 # plan's link is a real one shows in its rows: 200 for its button (an unusable link is 410) and a 302 on to
 # the code (a link that could not be spent is 410).
 CHANGES: set[str] = set()
-URL_KINDS: dict[str, Callable[[Any, Any], list[Any]]] = {"portal-sign-in-link": _link}
+URL_KINDS: dict[str, Callable[[Any, Any], list[Any]]] = {
+    "portal-sign-in-link": _link,
+    "portal-document": _document,
+}
 # The portal's records are read-only in the administration (written by the sign-in only).
 ADMIN_MODELS: dict[str, tuple[str | None, frozenset[str]]] = {
     "portal_portalsignin": ("portal_sign_in", frozenset()),

@@ -4,7 +4,7 @@ need assessments carries a marker, and so do the staff's own phone numbers and e
 portal page is rendered for the patient and for relatives with each scope, and no marker may appear. And the
 templates get read models only: no model instance anywhere in a portal page's context, however deep, even
 in a browser signed in on the staff side too — no `request`, no `user` — so a careless template variable
-cannot reach one."""
+cannot reach one. (The printed plan, a PDF, is held to the same markers in tests/portal/test_documents.py.)"""
 
 from __future__ import annotations
 
@@ -232,6 +232,9 @@ def _pages(world, readers, portal_client, client) -> dict[str, Any]:
         sign_in(browser, world.coordinator)
     plan = plan_url(world.plan)
     log = reverse("portal:access-log", args=[world.plan.public_id])
+    prints = reverse("portal:documents", args=[world.plan.public_id])
+    asked = patient.post(reverse("portal:document-request", args=[world.plan.public_id]), {"kind": "patient"})
+    assert asked.status_code == 302
     return {
         "home, the chooser": patient.get(reverse("portal:home")),
         "home, straight to the plan": patient_alone.get(reverse("portal:home"), follow=True),
@@ -242,6 +245,9 @@ def _pages(world, readers, portal_client, client) -> dict[str, Any]:
         "plan as the other plan's reader": patient.get(plan_url(world.other_plan)),
         "access log as the patient": patient.get(log),
         "access log as a relative": daughter.get(log),
+        "print your plan as the patient": patient.get(prints),
+        "print the appointments as appointments-only relative": son.get(prints),
+        "a printed plan being made, as the patient": patient.get(asked["Location"]),
         "sign-in": client.get(reverse("portal:sign-in")),
         "sign-in sent": client.get(reverse("portal:sign-in-sent")),
         "a form sent without its CSRF token": strict.post(

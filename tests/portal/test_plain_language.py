@@ -1,7 +1,8 @@
 """Plain language in the portal (issue 14 item 5; STANDARDS.md §6.1): the fixed text of every portal page, and
 of the sign-in messages sent by e-mail and SMS, reads at LIX 35 or lower in Danish.
 
-A page's fixed text is what no patient data fills in: the msgids of its {% translate %} and
+The printed plan for the patient (templates/portal/documents/plan.html) is held to the same. A page's fixed
+text is what no patient data fills in: the msgids of its {% translate %} and
 {% blocktranslate %} tags (with the placeholders taken out), those of the base template and the partials it
 includes (through {% extends %}, {% block %} and {% include %}; every branch of an {% if %}), and the
 portal's Python strings shown on it (PYTHON_TEXT: form labels and errors, plain words for statuses and
@@ -34,7 +35,15 @@ LIX_TARGET = 35
 DANISH = "da"
 ROOT = Path(settings.BASE_DIR)
 PORTAL_TEMPLATES = ROOT / "templates" / "portal"
-PAGES = sorted(path.name for path in PORTAL_TEMPLATES.glob("*.html") if path.name != "base.html")
+# The portal's pages, and the printed plan for the patient (templates/portal/documents/, issue 15).
+PAGES = sorted(
+    [path.name for path in PORTAL_TEMPLATES.glob("*.html") if path.name != "base.html"]
+    + [
+        f"documents/{path.name}"
+        for path in (PORTAL_TEMPLATES / "documents").glob("*.html")
+        if not path.name.startswith("_")
+    ]
+)
 
 
 @dataclass(frozen=True)
@@ -194,6 +203,8 @@ PYTHON_TEXT: dict[str, tuple[PythonText, ...]] = {
     ),
     "plan.html": (PythonText("portal/selectors.py", section="plan"),),
     "access_log.html": (PythonText("portal/selectors.py", section="access log"),),
+    "documents.html": (PythonText("portal/selectors.py", section="documents"),),
+    "documents/plan.html": (PythonText("portal/selectors.py", section="plan"),),
 }
 
 
@@ -246,6 +257,7 @@ def test_every_page_with_python_text_is_a_portal_page() -> None:
     assert set(PYTHON_TEXT) <= set(PAGES)
     assert {"sign_in.html", "plan.html", "access_log.html"} <= set(PAGES)
     assert {"not_found.html", "csrf_failure.html"} <= set(PAGES)  # the portal's own error pages
+    assert {"documents.html", "document.html", "documents/plan.html"} <= set(PAGES)  # printing
 
 
 @pytest.mark.parametrize("page", PAGES)

@@ -6,6 +6,8 @@ a consent withdrawn after they signed in, a relative of another patient (Ole, wh
 too), a staff user signed in on the staff side only, and anonymous. The rules (issue 14):
 - the patient reads her plan and her access log; a relative reads the plan within their consent, never the
   access log; a withdrawn consent is refused at once; any plan one may not read is 404, as a missing one;
+- printing: the patient and a relative ask for and open the plan's documents within their consent (one
+  with appointments only: not the whole plan's); the PDF is a read, the pages about documents are not;
 - staff and anonymous are strangers: every page that needs a portal session sends them to its sign-in;
 - the sign-in pages answer everyone alike; a method a page does not take is 405;
 - a plan page or access log shown writes one access-log row for the patient; a refusal writes none, and
@@ -23,10 +25,11 @@ from urllib.parse import urlencode
 import pytest
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
-from pathways import services
-from pathways.choices import PlanStatus
-from pathways.models import AccessLog
+from pathways import documents, services
+from pathways.choices import DocumentContent, DocumentKind, DocumentState, PlanStatus
+from pathways.models import AccessLog, PlanDocument
 from portal.urls import urlpatterns
 from relatives import services as relatives_services
 from relatives.choices import ConsentMethod, ConsentScope, Relation, RelativeChannel
@@ -59,6 +62,22 @@ def portal_readers(**statuses: Any) -> dict[str, Any]:
     assert set(statuses) == set(READERS) - set(STRANGERS)
     return statuses | dict.fromkeys(STRANGERS, SIGN_IN)
 
+
+# A whole-plan document: its patient and a relative with the whole plan; not one with appointments only.
+WHOLE_PLAN_DOCUMENT = portal_readers(
+    patient=200,
+    relative_whole_plan=200,
+    relative_appointments=404,
+    relative_revoked=404,
+    other_patients_relative=404,
+)
+OTHER_DOCUMENT = portal_readers(
+    patient=404,
+    relative_whole_plan=404,
+    relative_appointments=404,
+    relative_revoked=404,
+    other_patients_relative=200,
+)
 
 # name → (object kind or None, {method: {reader: expected}} or {method: {"own"/"other": {reader: expected}}}).
 # Methods without rows must be 405 for everyone (HEAD follows GET). Sign-out comes last: it ends the session.
@@ -118,6 +137,54 @@ MATRIX: dict[str, tuple[str | None, dict[str, Any]]] = {
             }
         },
     ),
+    # Printing (issue 15): the pages and the button within the reader's plan; a document within their
+    # consent scope too ("document": each plan's whole-plan document, which a relative with appointments
+    # only may not open).
+    "portal:documents": (
+        "plan",
+        {
+            "GET": {
+                "own": portal_readers(
+                    patient=200,
+                    relative_whole_plan=200,
+                    relative_appointments=200,  # the appointments' documents
+                    relative_revoked=404,
+                    other_patients_relative=404,
+                ),
+                "other": portal_readers(
+                    patient=404,
+                    relative_whole_plan=404,
+                    relative_appointments=404,
+                    relative_revoked=404,
+                    other_patients_relative=200,
+                ),
+            }
+        },
+    ),
+    # The print button: on to the document's page (its own id, so no fixed target here).
+    "portal:document-request": (
+        "plan",
+        {
+            "POST": {
+                "own": portal_readers(
+                    patient=302,
+                    relative_whole_plan=302,
+                    relative_appointments=302,
+                    relative_revoked=404,
+                    other_patients_relative=404,
+                ),
+                "other": portal_readers(
+                    patient=404,
+                    relative_whole_plan=404,
+                    relative_appointments=404,
+                    relative_revoked=404,
+                    other_patients_relative=302,
+                ),
+            }
+        },
+    ),
+    "portal:document": ("document", {"GET": {"own": WHOLE_PLAN_DOCUMENT, "other": OTHER_DOCUMENT}}),
+    "portal:document-download": ("document", {"GET": {"own": WHOLE_PLAN_DOCUMENT, "other": OTHER_DOCUMENT}}),
     "portal:sign-in": (None, {"GET": everyone(200), "POST": everyone(SENT)}),
     "portal:sign-in-sent": (None, {"GET": everyone(200)}),
     # The own plan's patient's link (valid: its button, then spent and on to the code); an unknown one.
@@ -149,19 +216,24 @@ MATRIX: dict[str, tuple[str | None, dict[str, Any]]] = {
 BODIES = {
     "portal:sign-in": {"address": "nobody.portal@example.invalid"},
     "portal:sign-in-code": {"code": "123456"},
+    "portal:document-request": {"kind": "patient"},
 }
-PLAN_READS = {"portal:plan", "portal:access-log"}  # a page shown here is one access-log row
+# A page shown here is one access-log row (the PDF too); the pages about documents show nothing of the plan.
+PLAN_READS = {"portal:plan", "portal:access-log", "portal:document-download"}
 
 
 @dataclass
 class PortalWorld:
     world: Any
     clients: dict[str, Client]
+    documents: dict[str, PlanDocument]  # "own"/"other" → that plan's whole-plan document, made
 
     def url(self, name: str, kind: str | None, ownership: str) -> str:
         plan = self.world.plan if ownership == "own" else self.world.other_plan
         if kind == "plan":
             return reverse(name, args=[plan.public_id])
+        if kind == "document":
+            return reverse(name, args=[plan.public_id, self.documents[ownership].public_id])
         if kind == "link":
             if ownership == "own":
                 link = _sign_in(self.world)
@@ -215,7 +287,23 @@ def portal_world(world, portal_client) -> PortalWorld:
     relatives_services.relative_consent_revoke(
         actor=world.coordinator, relative=revoked, method=ConsentMethod.SPOKEN
     )
-    return PortalWorld(world=world, clients=clients)
+    return PortalWorld(
+        world=world,
+        clients=clients,
+        documents={"own": _document_made(world.plan), "other": _document_made(world.other_plan)},
+    )
+
+
+def _document_made(plan) -> PlanDocument:
+    """The plan's whole-plan document, as if a worker had made it (who may open it is the matter here,
+    not what is in it: tests/portal/test_documents.py renders real ones)."""
+    document = documents.document_request(
+        plan=plan, kind=DocumentKind.PATIENT, content=DocumentContent.WHOLE_PLAN, requester=None
+    )
+    PlanDocument.objects.filter(pk=document.pk).update(
+        state=DocumentState.DONE, pdf=b"%PDF-1.7 matrix", pages=1, progress=100, finished_at=timezone.now()
+    )
+    return document
 
 
 def _send(client: Client, method: str, path: str, body: dict[str, str] | None):

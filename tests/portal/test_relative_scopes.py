@@ -107,7 +107,7 @@ def test_appointments_only_sees_only_appointments_and_whom_to_call(rich_plan, po
     assert response.status_code == 200
     html = main_of(response)
     ids = re.findall(r'<section aria-labelledby="([^"]+)"', html)
-    assert ids == ["portal-next", "portal-coordinator"]
+    assert ids == ["portal-next", "portal-coordinator", "portal-print"]  # print: the appointments
     coming = section(html, "portal-next")
     assert "Kontrol på sygehuset" in coming  # an appointment
     assert "Hjemmebesøg" in coming  # a home visit is an appointment too (the outbox reminds of both)
