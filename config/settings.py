@@ -263,6 +263,9 @@ DOCUMENT_MAX_ATTEMPTS = 3
 DOCUMENT_REQUEUE_SECONDS = int(os.environ.get("FF_DOCUMENT_REQUEUE_SECONDS", "60"))
 # How often a page showing a document being made asks for its progress (htmx polling, or a refresh).
 DOCUMENT_POLL_SECONDS = 2
+# ... at most this many times (≈ 5 minutes): a page left open on a document no worker makes stops asking
+# (and stops keeping a portal session awake) and says to look again later.
+DOCUMENT_POLL_MAX = 150
 # How often an open plan page asks for its responsibility disputes again (coordination, htmx polling).
 DISPUTES_POLL_SECONDS = 30
 

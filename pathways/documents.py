@@ -186,7 +186,7 @@ def _document_for(
         plan=plan,
         kind=kind,
         content=content,
-        number=_next_number(plan, kind),
+        number=_next_number(plan, kind, content),
         language=language,
         fingerprint=print_id,
         **_requester_fields(requester),
@@ -197,9 +197,13 @@ def _document_for(
     return document
 
 
-def _next_number(plan: PathwayPlan, kind: str) -> int:
-    """The next version of the plan's documents of `kind` (the caller holds the plan's lock)."""
-    highest = PlanDocument.objects.filter(plan=plan, kind=kind).aggregate(n=Max("number"))["n"]
+def _next_number(plan: PathwayPlan, kind: str, content: str) -> int:
+    """The next version of the plan's documents of `kind` and `content` (the caller holds the plan's lock):
+    a relative's appointments count on their own, so their numbers do not tell how often the whole plan
+    was made."""
+    highest = PlanDocument.objects.filter(plan=plan, kind=kind, content=content).aggregate(n=Max("number"))[
+        "n"
+    ]
     return (highest or 0) + 1
 
 
@@ -207,8 +211,8 @@ def _next_number(plan: PathwayPlan, kind: str) -> int:
 def document_retry(*, document: PlanDocument) -> PlanDocument:
     """A failed document is queued again (a repeated retry, or one of a document not failed, is a no-op)."""
     updated = PlanDocument.objects.filter(pk=document.pk, state=DocumentState.FAILED).update(
+        # `attempts` keeps counting: a worker still holding an earlier claim never matches a new one.
         state=DocumentState.QUEUED,
-        attempts=0,
         progress=0,
         error="",
         enqueued_at=timezone.now(),
@@ -306,7 +310,7 @@ def letter_document_create(row: Notification) -> PlanDocument | None:
         document = PlanDocument(
             plan=plan,
             kind=DocumentKind.LETTER,
-            number=_next_number(plan, DocumentKind.LETTER),
+            number=_next_number(plan, DocumentKind.LETTER, DocumentContent.WHOLE_PLAN),
             language=language,
             fingerprint=fingerprint(html),
             notification=row,

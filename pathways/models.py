@@ -966,7 +966,9 @@ class PlanDocument(models.Model):
                 condition=Q(notification__isnull=True),
                 name="document_rendered_once",
             ),
-            models.UniqueConstraint(fields=["plan", "kind", "number"], name="document_number_unique"),
+            models.UniqueConstraint(
+                fields=["plan", "kind", "content", "number"], name="document_number_unique"
+            ),
         ]
         indexes = [
             models.Index(fields=["plan", "kind", "-number"], name="document_plan_kind_idx"),

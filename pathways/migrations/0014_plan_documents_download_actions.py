@@ -131,6 +131,6 @@ class Migration(migrations.Migration):
         ),
         migrations.AddConstraint(
             model_name='plandocument',
-            constraint=models.UniqueConstraint(fields=('plan', 'kind', 'number'), name='document_number_unique'),
+            constraint=models.UniqueConstraint(fields=('plan', 'kind', 'content', 'number'), name='document_number_unique'),
         ),
     ]

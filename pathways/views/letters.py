@@ -35,7 +35,12 @@ def letters(request: HtmxHttpRequest) -> HttpResponse:
     _shown(actor, page.object_list, AccessAction.LIST)
     pdfs = selectors.letter_documents(page.object_list)
     rows = [(letter, outbox.letter_addressee(letter), pdfs.get(letter.pk)) for letter in page.object_list]
-    context = {"page": page, "rows": rows, "poll_seconds": settings.DOCUMENT_POLL_SECONDS}
+    context = {
+        "page": page,
+        "rows": rows,
+        "poll_seconds": settings.DOCUMENT_POLL_SECONDS,
+        "poll_max": settings.DOCUMENT_POLL_MAX,
+    }
     return render(request, "pathways/letters.html", context)
 
 
@@ -53,6 +58,7 @@ def letter(request: HtmxHttpRequest, public_id: UUID) -> HttpResponse:
         "plan": found.plan,
         "document": selectors.letter_documents([found]).get(found.pk),
         "poll_seconds": settings.DOCUMENT_POLL_SECONDS,
+        "poll_max": settings.DOCUMENT_POLL_MAX,
     }
     return render(request, "pathways/letter.html", context)
 

@@ -70,18 +70,28 @@ def portal_document_request(request: HttpRequest, public_id: UUID) -> HttpRespon
     return redirect("portal:document", public_id=public_id, document_id=document.public_id)
 
 
+def _polls(request: HttpRequest) -> int:
+    """How many times the page has reloaded itself (`?n=`; anything else counts as none)."""
+    value = request.GET.get("n", "")
+    return min(int(value), settings.DOCUMENT_POLL_MAX) if value.isdigit() and len(value) < 6 else 0
+
+
 @portal_view()
 def portal_document(request: HttpRequest, public_id: UUID, document_id: UUID) -> HttpResponse:
     """One printed plan: its progress while it is made, the link to it when ready, a retry when failed."""
     session = cast(PortalRequest, request).portal_session
     reader, document = access.access_portal_document(session, public_id=public_id, document_id=document_id)
     shown = selectors.portal_document(reader=reader, document=document)
-    refreshing = shown.waiting and STOP_REFRESH not in request.GET
+    polls = _polls(request)
+    slow = shown.waiting and polls >= settings.DOCUMENT_POLL_MAX
+    refreshing = shown.waiting and STOP_REFRESH not in request.GET and not slow
     context = {
         "document": shown,
         "refresh_seconds": settings.DOCUMENT_POLL_SECONDS if refreshing else None,
         "stopped": shown.waiting and not refreshing,
         "stop_parameter": STOP_REFRESH,
+        "slow": slow,
+        "next_poll": polls + 1,
     }
     return portal_render(request, "portal/document.html", context)
 

@@ -187,7 +187,7 @@ def test_the_document_page_shows_progress_and_asks_again_until_the_pdf_is_ready(
     status_url = reverse("pathways:document-status-partial", args=[document.public_id])
     page = client.get(reverse("pathways:document-detail", args=[document.public_id])).content.decode()
     assert '<progress class="ff-document-progress" max="100" value="45"' in page
-    assert f'hx-get="{status_url}?detail=1"' in page
+    assert f'hx-get="{status_url}?n=1&amp;detail=1"' in page
     assert f'hx-trigger="every {settings.DOCUMENT_POLL_SECONDS}s"' in page
     # Without JavaScript: a plain link to the same page.
     assert f'<noscript><p><a href="{reverse("pathways:document-detail", args=[document.public_id])}">' in page
@@ -200,6 +200,20 @@ def test_the_document_page_shows_progress_and_asks_again_until_the_pdf_is_ready(
     assert "hx-trigger" not in fragment  # ready: the page stops asking
     assert reverse("pathways:document-download", args=[document.public_id]) in fragment
     assert "Kirsten" not in fragment  # the poll shows nothing of the patient (and is not logged)
+
+
+def test_polling_stops_after_a_while_and_says_to_look_again_later(client, world, asked):
+    """No worker makes it: the page does not ask forever."""
+    sign_in(client, world.coordinator)
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    document = _document_of(_request(client, world.plan))
+    status_url = reverse("pathways:document-status-partial", args=[document.public_id])
+    almost = client.get(f"{status_url}?n={settings.DOCUMENT_POLL_MAX - 1}").content.decode()
+    given_up = client.get(f"{status_url}?n={settings.DOCUMENT_POLL_MAX}").content.decode()
+    assert f'hx-get="{status_url}?n={settings.DOCUMENT_POLL_MAX}"' in almost
+    assert "hx-get" not in given_up
+    assert "It takes longer than usual" in given_up
+    assert client.get(f"{status_url}?n=abc").status_code == 200  # a count it cannot read counts as none
 
 
 def test_polling_the_progress_is_not_logged_but_opening_the_page_is(client, world, asked):
@@ -459,9 +473,9 @@ def test_each_letter_on_the_print_queue_shows_its_pdf_and_a_link_to_open_it(clie
     sign_in(client, world.home_nurse)  # the coordinator's organisation prints
     status = reverse("pathways:document-status-partial", args=[document.public_id])
     queue = client.get(reverse("pathways:letters")).content.decode()
-    assert f'hx-get="{status}"' in queue  # being made: the row asks for its state again
+    assert f'hx-get="{status}?n=1"' in queue  # being made: the row asks for its state again
     page = client.get(reverse("pathways:letter", args=[letter.public_id])).content.decode()
-    assert f'hx-get="{status}"' in page
+    assert f'hx-get="{status}?n=1"' in page
 
     _finish(document)
     download = reverse("pathways:document-download", args=[document.public_id])

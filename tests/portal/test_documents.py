@@ -43,7 +43,7 @@ from relatives.choices import ConsentScope
 from tests.portal.test_no_staff_fields import MARKER, marked  # noqa: F401 (a fixture)
 from tests.portal.test_plan import add_relative, build_rich_plan
 
-WAITING_REFRESH = re.compile(r'<meta http-equiv="refresh" content="(\d+)">')
+WAITING_REFRESH = re.compile(r'<meta http-equiv="refresh" content="(\d+); url=\?n=(\d+)">')
 
 
 @pytest.fixture
@@ -309,7 +309,7 @@ def test_asking_leads_to_a_page_that_reloads_while_it_is_made_then_offers_the_pd
     assert (document.kind, document.requester) == (DocumentKind.LARGE_PRINT, kirsten.patient)
     refresh = WAITING_REFRESH.search(waiting)
     assert refresh is not None
-    assert refresh.group(1) == str(settings.DOCUMENT_POLL_SECONDS)
+    assert refresh.groups() == (str(settings.DOCUMENT_POLL_SECONDS), "1")  # each reload counts itself
     assert '<progress id="portal-progress" max="100" value="0">' in waiting
     assert f'href="{_document_url(document)}"' in waiting  # a plain link to look again
     assert 'href="?stop"' in waiting  # and one that stops the reloading
@@ -317,6 +317,28 @@ def test_asking_leads_to_a_page_that_reloads_while_it_is_made_then_offers_the_pd
     assert f'href="{_document_url(document)}"' in stopped
     assert not WAITING_REFRESH.search(ready)
     assert f'href="{_pdf_url(document)}"' in ready
+
+
+def test_a_page_left_waiting_stops_reloading_after_a_while_and_says_to_look_again_later(
+    kirsten, portal_client, asked, django_capture_on_commit_callbacks
+):
+    """No worker makes it: the page does not reload forever (which would also keep the portal session
+    from ending while nobody is there)."""
+    client = portal_client(patient=kirsten.patient)
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    with django_capture_on_commit_callbacks(execute=True):
+        document = _ask(client, kirsten.plan, DocumentKind.PATIENT)
+    almost = client.get(_document_url(document) + f"?n={settings.DOCUMENT_POLL_MAX - 1}").content.decode()
+    given_up = client.get(_document_url(document) + f"?n={settings.DOCUMENT_POLL_MAX}").content.decode()
+    nonsense = client.get(_document_url(document) + "?n=-7x").content.decode()
+
+    refresh = WAITING_REFRESH.search(almost)
+    assert refresh is not None
+    assert refresh.group(2) == str(settings.DOCUMENT_POLL_MAX)
+    assert not WAITING_REFRESH.search(given_up)
+    assert "It takes longer than it should. Look again later, or call your coordinator." in given_up
+    assert f'href="{_document_url(document)}"' in given_up  # looking again starts the count anew
+    assert WAITING_REFRESH.search(nonsense) is not None  # a count it cannot read counts as none
 
 
 def test_a_failed_document_says_so_and_can_be_tried_again(
