@@ -105,6 +105,12 @@ def document_builder(kind: str) -> extensions.DocumentBuilder:
         raise LookupError(f"no builder registered for documents of kind {kind!r}") from None
 
 
+def polls_made(value: str) -> int:
+    """How many times a page has asked for a document's progress (its `?n=`, counted by the page itself;
+    anything else counts as none), at most DOCUMENT_POLL_MAX: there the asking stops."""
+    return min(int(value), settings.DOCUMENT_POLL_MAX) if value.isdigit() and len(value) < 6 else 0
+
+
 def fingerprint(html: str) -> str:
     return hashlib.sha256(html.encode()).hexdigest()
 

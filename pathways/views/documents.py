@@ -26,11 +26,6 @@ def _requestable(kind: str) -> bool:
     return kind in selectors.STAFF_DOCUMENT_KINDS and kind in extensions.DOCUMENT_BUILDERS
 
 
-def _polls(value: str) -> int:
-    """How many times the status has been asked for by the page (`?n=`; anything else counts as none)."""
-    return min(int(value), settings.DOCUMENT_POLL_MAX) if value.isdigit() and len(value) < 6 else 0
-
-
 def _status_context(**context: Any) -> dict[str, Any]:
     return {"poll_seconds": settings.DOCUMENT_POLL_SECONDS, "poll_max": settings.DOCUMENT_POLL_MAX, **context}
 
@@ -81,9 +76,8 @@ def document_status_partial(request: HttpRequest, public_id: UUID) -> HttpRespon
     """The document's state and progress (htmx polls it while the PDF is being made). It shows nothing of
     the patient, so a page left open does not fill the patient's access log every few seconds."""
     document = access.access_document(staff(request), public_id)
-    context = _status_context(
-        document=document, detail=request.GET.get("detail") == "1", polls=_polls(request.GET.get("n", ""))
-    )
+    polls = documents.polls_made(request.GET.get("n", ""))
+    context = _status_context(document=document, detail=request.GET.get("detail") == "1", polls=polls)
     return render(request, "pathways/documents/_partials/document_status.html", context)
 
 

@@ -26,6 +26,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 
+from pathways import documents
 from pathways.choices import DOCUMENT_PATIENT_KINDS, AccessAction, DocumentKind
 from pathways.documents import document_request
 from portal import access, selectors
@@ -70,19 +71,13 @@ def portal_document_request(request: HttpRequest, public_id: UUID) -> HttpRespon
     return redirect("portal:document", public_id=public_id, document_id=document.public_id)
 
 
-def _polls(request: HttpRequest) -> int:
-    """How many times the page has reloaded itself (`?n=`; anything else counts as none)."""
-    value = request.GET.get("n", "")
-    return min(int(value), settings.DOCUMENT_POLL_MAX) if value.isdigit() and len(value) < 6 else 0
-
-
 @portal_view()
 def portal_document(request: HttpRequest, public_id: UUID, document_id: UUID) -> HttpResponse:
     """One printed plan: its progress while it is made, the link to it when ready, a retry when failed."""
     session = cast(PortalRequest, request).portal_session
     reader, document = access.access_portal_document(session, public_id=public_id, document_id=document_id)
     shown = selectors.portal_document(reader=reader, document=document)
-    polls = _polls(request)
+    polls = documents.polls_made(request.GET.get("n", ""))
     slow = shown.waiting and polls >= settings.DOCUMENT_POLL_MAX
     refreshing = shown.waiting and STOP_REFRESH not in request.GET and not slow
     context = {
