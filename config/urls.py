@@ -11,6 +11,7 @@ urlpatterns = [
     path("", include("pathways.urls")),
     path("", include("relatives.urls")),
     path("", include("coordination.urls")),
+    path("", include("quality.urls")),
     # The portal for patients and relatives: its own namespace, sign-in, session cookie and templates.
     path("portal/", include("portal.urls")),
     path("login/", StaffLoginView.as_view(), name="login"),

@@ -145,6 +145,10 @@ class AccessAction(models.TextChoices):
     # Printable plans (issue 15): opening a rendered PDF is a read of everything printed in it.
     DOWNLOAD_DOCUMENT = "download_document", _("Opened a printed plan (PDF)")
     PORTAL_DOCUMENT = "portal_document", _("Opened the printed plan in the portal")
+    # Quality (issue 16): a questionnaire response opened by staff, and the patient or a relative opening
+    # a questionnaire (with their earlier answers) in the portal.
+    VIEW_RESPONSE = "view_response", _("Read a questionnaire response")
+    PORTAL_QUESTIONNAIRE = "portal_questionnaire", _("Opened a questionnaire in the portal")
 
 
 class AccessPurpose(models.TextChoices):
@@ -203,6 +207,12 @@ class NotificationKind(models.TextChoices):
     # receives them — sent at once, also at night (ASKED_FOR_NOW).
     SIGN_IN_LINK = "sign_in_link", _("Sign-in link for the portal")
     SIGN_IN_CODE = "sign_in_code", _("Sign-in code for the portal")
+    # Quality (quality.services): a questionnaire sent to the patient or a relative, and its reminders
+    # (cancelled in the transaction that answers, expires or cancels it).
+    QUESTIONNAIRE_SENT = "questionnaire_sent", _("A questionnaire to answer")
+    QUESTIONNAIRE_REMINDER = "questionnaire_reminder", _("Reminder: a questionnaire to answer")
+    # To the plan's coordinator: an answer flagged (WHO-5 of 50 or less, an item at 0 or 1; high strain).
+    QUESTIONNAIRE_FLAGGED = "questionnaire_flagged", _("A questionnaire answer to look at")
 
 
 # Messages the recipient is waiting for on the spot: no quiet hours for these.

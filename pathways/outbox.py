@@ -506,6 +506,12 @@ def _still_ours(row_id: int, attempt: int) -> QuerySet[Notification]:
     return Notification.objects.filter(pk=row_id, state=NotificationState.SENDING, attempts=attempt)
 
 
+# A questionnaire sent to a patient or a relative, and its reminders (quality.services raises them).
+QUESTIONNAIRE_KINDS = frozenset(
+    {NotificationKind.QUESTIONNAIRE_SENT, NotificationKind.QUESTIONNAIRE_REMINDER}
+)
+
+
 def _message(row: Notification) -> channels.OutgoingMessage:
     """The text that leaves the product: that there is news and where to see it; never a CPR number,
     a diagnosis or a task's title."""
@@ -549,6 +555,12 @@ def _message(row: Notification) -> channels.OutgoingMessage:
                 body = _(
                     "Hello. You have an appointment in 2 days. See when and where at %(portal)s "
                     "or call your coordinator on %(phone)s."
+                ) % {"portal": portal, "phone": phone}
+            elif row.kind in QUESTIONNAIRE_KINDS:
+                subject = _("A few questions about how you are")
+                body = _(
+                    "Hello. We would like to know how you are. Please answer a few short questions at "
+                    "%(portal)s. It takes about 2 minutes. You can also call your coordinator on %(phone)s."
                 ) % {"portal": portal, "phone": phone}
             else:
                 body = _(

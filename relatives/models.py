@@ -63,6 +63,9 @@ def consent_scope(relative: Relative, consent: RelativeConsent | None, today: da
 # ended, narrowed or run out since the message was written). The notice that access has ended always goes.
 MESSAGE_SCOPES: dict[str, frozenset[str]] = {
     NotificationKind.APPOINTMENT_REMINDER: frozenset({ConsentScope.WHOLE_PLAN, ConsentScope.APPOINTMENTS}),
+    # A questionnaire about the relative's own wellbeing, answered in the portal (which needs a consent).
+    NotificationKind.QUESTIONNAIRE_SENT: frozenset({ConsentScope.WHOLE_PLAN, ConsentScope.APPOINTMENTS}),
+    NotificationKind.QUESTIONNAIRE_REMINDER: frozenset({ConsentScope.WHOLE_PLAN, ConsentScope.APPOINTMENTS}),
 }
 WHOLE_PLAN_ONLY = frozenset({ConsentScope.WHOLE_PLAN})
 
@@ -178,6 +181,13 @@ class Relative(models.Model):
                     "Hello. %(name)s has an appointment in 2 days. See when and where at %(portal)s."
                 )
                 body = reminder % words
+            elif row.kind in (NotificationKind.QUESTIONNAIRE_SENT, NotificationKind.QUESTIONNAIRE_REMINDER):
+                subject = _("A few questions about how you are")
+                asked = _(
+                    "Hello. We would like to know how you are as a relative. Please answer a few short "
+                    "questions at %(portal)s. It takes about 2 minutes."
+                )
+                body = asked % words
             elif row.kind == NotificationKind.CONSENT_REVOKED:
                 subject = _("You no longer follow a plan in Fælles forløb")
                 ended = _(
