@@ -9,8 +9,10 @@ test:
 
 # Caseload and plan page time against the SQL floor at 12 000 and 120 000 synthetic patients, MedCom
 # ingest (10 000 messages, 4 clients) at 12 000, the outbox sweep, printable plans (PDF render against bare
-# WeasyPrint, documents per minute). A quick run: FF_BENCH_SIZES=2000 FF_BENCH_INGEST_MESSAGES=500
-# FF_BENCH_OUTBOX_ROWS=2000 FF_BENCH_DOCUMENT_TASKS=50 FF_BENCH_DOCUMENT_REPEAT=1 FF_BENCH_DOCUMENTS=8 make bench.
+# WeasyPrint, documents per minute), the quality summary refresh and dashboard (FF_BENCH_QUALITY_PATIENTS).
+# A quick run: FF_BENCH_SIZES=2000 FF_BENCH_INGEST_MESSAGES=500
+# FF_BENCH_OUTBOX_ROWS=2000 FF_BENCH_DOCUMENT_TASKS=50 FF_BENCH_DOCUMENT_REPEAT=1 FF_BENCH_DOCUMENTS=8
+# FF_BENCH_QUALITY_PATIENTS=2000 make bench.
 bench:
 	@bash config/stack.sh bench
 

@@ -286,6 +286,13 @@ cmd_bench() {
     else
       "$PY" manage.py bench_pages | tee -a "$report"
     fi
+    # Quality: the summary refresh and the dashboard at the sizes of FF_BENCH_QUALITY_PATIENTS (of the above).
+    case ",${FF_BENCH_QUALITY_PATIENTS:-12000,120000}," in *",$size,"*)
+      log "Quality at $size patients: social background and indicator history, refresh, dashboard"
+      "$PY" manage.py seed_synthetic_quality
+      psql -qc "VACUUM ANALYZE" >/dev/null
+      "$PY" manage.py bench_quality --header | tee -a "$report" ;;
+    esac
   done
   log "Outbox sweep: ${FF_BENCH_OUTBOX_ROWS:-100000} due messages"
   "$PY" manage.py bench_outbox --rows "${FF_BENCH_OUTBOX_ROWS:-100000}" | tee -a "$report"

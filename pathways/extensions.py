@@ -75,6 +75,11 @@ NOTICE_WORDS: list[NoticeWords] = []
 # coordination: the complete plan for staff).
 DocumentBuilder = Callable[[Any, str], str]
 DOCUMENT_BUILDERS: dict[str, DocumentBuilder] = {}
+# Where sign-in lands for a user the lower apps have no page for (quality: its dashboard, for a user whose
+# only role is the quality permission): (user) → a URL name, or "" to pass. Coordination's start page asks
+# after its own rule (coordinators: the worklist) and before the caseload; the first name given wins.
+StartPage = Callable[[Any], str]
+START_PAGES: list[StartPage] = []
 
 
 def _register(registry: list[Any], item: Any) -> None:
@@ -112,6 +117,18 @@ def register_notice_words(words: NoticeWords) -> None:
 
 def register_document_builder(kind: str, builder: DocumentBuilder) -> None:
     DOCUMENT_BUILDERS[kind] = builder
+
+
+def register_start_page(page: StartPage) -> None:
+    _register(START_PAGES, page)
+
+
+def start_page(user: Any) -> str:
+    """The URL name of the registered start page that takes this user (see START_PAGES), or ""."""
+    for page in START_PAGES:
+        if name := page(user):
+            return name
+    return ""
 
 
 def notice_words(row: Any) -> dict[str, str]:

@@ -47,6 +47,7 @@ from django.utils.translation import override
 from pathways import channels, extensions
 from pathways.choices import (
     ASKED_FOR_NOW,
+    PLAN_OPEN_STATUSES,
     TASK_OPEN_STATUSES,
     ContactChannel,
     MembershipRole,
@@ -184,6 +185,29 @@ def notify(
     )
     _write([row])
     return row.dedupe_key
+
+
+def message_row(
+    *,
+    recipient: Model,
+    kind: NotificationKind,
+    channel: NotificationChannel,
+    plan: PathwayPlan,
+    due_at: datetime,
+    task: Task | None = None,
+    event: str = "",
+) -> Notification:
+    """One message as `notify` would write it, not yet saved (its `dedupe_key` set): a job that raises
+    many messages (quality's questionnaire schedule) builds them and writes them with `notify_rows`."""
+    return _row(
+        recipient=recipient, kind=kind, channel=channel, plan=plan, due_at=due_at, task=task, event=event
+    )
+
+
+def notify_rows(rows: list[Notification]) -> set[str]:
+    """Put messages made by `message_row` in the outbox in two statements, however many (as `notify`
+    does: a key already there is left alone). Returns their dedupe keys."""
+    return _write(rows)
 
 
 def _deliver_after_commit() -> None:
@@ -409,6 +433,12 @@ def plan_reminders_sync(*, plan: PathwayPlan) -> None:
     others = _others_hearing_of_appointments(plan)
     for task in plan.tasks.all():
         task_reminders_sync(task=task, others=others)
+    if plan.status not in PLAN_OPEN_STATUSES:
+        # A plan that has ended asks no more questions: its questionnaires' waiting messages are cancelled
+        # here, in the transaction that ends it (quality's hourly job closes the questionnaires themselves).
+        Notification.objects.filter(
+            plan=plan, kind__in=QUESTIONNAIRE_KINDS, state=NotificationState.PENDING
+        ).update(state=NotificationState.CANCELLED)
 
 
 def plan_status_changed(*, plan: PathwayPlan, actor: User | None) -> None:
@@ -647,6 +677,15 @@ def letter_paragraphs(row: Notification) -> list[str]:
         if row.kind == NotificationKind.CONSENT_REVOKED:
             return _consent_revoked_sentences(row, str(phone))
         portal = settings.SITE_URL.rstrip("/") + settings.PORTAL_PATH
+        if row.kind in QUESTIONNAIRE_KINDS:
+            return [
+                str(_("We would like to know how you are. Please answer a few short questions.")),
+                str(_("You can answer them at %(portal)s.") % {"portal": portal}),
+                str(
+                    _("Or call your coordinator on %(phone)s. They can fill in the answers with you.")
+                    % {"phone": phone}
+                ),
+            ]
         day = row.task.window_start or row.task.due_date if row.task is not None else None
         if row.kind == NotificationKind.APPOINTMENT_REMINDER and day is not None:
             first = _("You have an appointment on %(day)s.") % {"day": date_format(day, "j. F Y")}

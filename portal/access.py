@@ -15,13 +15,17 @@ names (portal_list_log_write); a HEAD request, which shows nothing, writes none.
 
 A printed plan (issue 15, the section "documents" below) is the reader's within the same rules and their
 consent scope; opening its PDF is a read of the plan (AccessAction.PORTAL_DOCUMENT).
+
+A questionnaire (issue 16, the section "questionnaires" below) is only ever its own person's: the patient's
+(sent to the patient) or one relative's (about themselves) — never a relative's to see of the patient's, nor
+the patient's of a relative's. Opening one to answer it is logged (AccessAction.PORTAL_QUESTIONNAIRE).
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from uuid import UUID
 
 from django.conf import settings
@@ -42,6 +46,8 @@ from pathways.choices import (
 from pathways.models import PathwayPlan, Patient, PlanDocument
 from portal.choices import ReaderRole, SessionEnd
 from portal.models import PortalSession, secret_hash
+from quality.choices import RequestState
+from quality.models import QuestionnaireRequest
 from relatives.access import latest_consents, scope_of
 from relatives.choices import SEEING_SCOPES, ConsentScope
 from relatives.models import Relative
@@ -252,3 +258,66 @@ def access_portal_document(
             purpose=_purpose(reader),
         )
     return reader, document
+
+
+# --- questionnaires (issue 16: wellbeing, answered in the portal) ---
+# A questionnaire request (quality.models.QuestionnaireRequest) is the reader's own when it was sent to them:
+# to the patient (`relative` empty) for the patient reading their own plan, to that relative for a relative
+# on the plan — whatever their consent scope (whole plan or appointments: both may be asked about their own
+# wellbeing). Any other request — another person's on the same plan, another plan's, one that does not
+# exist — is 404, the same as a plan one may not open, and writes no access-log row. Opening an answerable
+# one (open, its answer-by day not passed) to answer it is one access-log row (PORTAL_QUESTIONNAIRE): for
+# the patient's own, her own read; a relative's own is the relative's data, left out of the patient's log
+# (portal.selectors, section "access log").
+
+
+def portal_questionnaire_requests(reader: PortalReader) -> QuerySet[QuestionnaireRequest]:
+    """The questionnaires sent to `reader` themselves on their plan (every state)."""
+    requests = QuestionnaireRequest.objects.filter(plan=reader.plan)
+    if reader.relative is None:
+        return requests.filter(relative__isnull=True)
+    return requests.filter(relative=reader.relative)
+
+
+def questionnaire_answerable(asked: QuestionnaireRequest, *, today: date | None = None) -> bool:
+    """Still to be answered: open, and its answer-by day not passed (the expiry job may not have run yet)."""
+    return asked.state == RequestState.OPEN and asked.expires_on >= (today or timezone.localdate())
+
+
+def access_portal_questionnaire(
+    session: PortalSession, *, public_id: UUID, request_id: UUID, log: bool = True
+) -> tuple[PortalReader, QuestionnaireRequest]:
+    """The questionnaire `request_id` on the plan `public_id`, when it was sent to one of the session's
+    readers of that plan (the patient, or that relative), with that reader; 404 otherwise. In any state:
+    the page says thanks for one answered and "too late" for one closed. Opening an answerable one is
+    logged for the patient (unless `log` is False: a HEAD request or a POST, which shows only what was
+    sent)."""
+    readers = readers_of(session, plan_public_id=public_id)
+    if not readers:
+        raise Http404
+    asked = (
+        QuestionnaireRequest.objects.filter(plan=readers[0].plan, public_id=request_id)
+        .select_related("questionnaire")
+        .first()
+    )
+    if asked is None:
+        raise Http404
+    reader = next(
+        (
+            reader
+            for reader in readers
+            if (reader.relative.pk if reader.relative is not None else None) == asked.relative_id
+        ),
+        None,
+    )
+    if reader is None:
+        raise Http404
+    if log and questionnaire_answerable(asked):
+        portal_read_log_write(
+            reader=reader.reader,
+            patient_id=reader.plan.patient_id,
+            plan_id=reader.plan.pk,
+            action=AccessAction.PORTAL_QUESTIONNAIRE,
+            purpose=_purpose(reader),
+        )
+    return reader, asked

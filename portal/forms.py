@@ -1,7 +1,8 @@
-"""The portal's only forms: the sign-in's (the address, the code)."""
+"""The portal's forms: the sign-in's (the address, the code) and a questionnaire's answers (issue 16)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from django import forms
@@ -10,6 +11,7 @@ from django.utils.translation import gettext_lazy as _
 
 from pathways.numbers import ascii_digits
 from portal.models import CODE_LENGTH
+from portal.readmodels import PortalQuestion
 from portal.signin import ADDRESS_MAX_LENGTH, SignInAddress, sign_in_address
 
 # Made up, so that no one's real address is on the page; the number's no-break spaces keep it on one line.
@@ -78,3 +80,45 @@ class SignInCodeForm(forms.Form):
         if len(code) != CODE_LENGTH or not (code.isascii() and code.isdigit()):
             raise ValidationError(_("Write the code. It has 6 digits."), code="invalid")
         return code
+
+
+class QuestionnaireAnswersForm(forms.Form):
+    """The answers to a questionnaire: one choice per question (`questions`: the read models the page shows,
+    whose `field_name` is the radio buttons' name), each required and one of the answers on the scale. The
+    page draws the radio buttons from the read models; this form only checks what came back."""
+
+    def __init__(self, *args: Any, questions: Sequence[PortalQuestion], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.questions = tuple(questions)
+        for question in self.questions:
+            self.fields[question.field_name] = forms.TypedChoiceField(
+                label=question.text,
+                choices=[(option.value, option.text) for option in question.options],
+                coerce=int,
+                error_messages={
+                    "required": _("Choose an answer to this question."),
+                    "invalid_choice": _("Choose one of the answers."),
+                },
+            )
+
+    def answers(self) -> dict[str, int]:
+        """The answers by the question's link id (after is_valid)."""
+        return {question.link_id: self.cleaned_data[question.field_name] for question in self.questions}
+
+    def chosen(self) -> dict[str, int]:
+        """The answers sent that are on the scale, by link id: kept when the form comes back."""
+        kept: dict[str, int] = {}
+        for question in self.questions:
+            value = self.data.get(question.field_name, "")
+            values = {str(option.value): option.value for option in question.options}
+            if isinstance(value, str) and value in values:
+                kept[question.link_id] = values[value]
+        return kept
+
+    def question_errors(self) -> dict[str, str]:
+        """What is wrong with each question's answer, by link id."""
+        return {
+            question.link_id: " ".join(str(message) for message in self.errors[question.field_name])
+            for question in self.questions
+            if question.field_name in self.errors
+        }

@@ -110,6 +110,7 @@ class PortalChoice:
     is_own: bool
     whole_plan: bool
     is_finished: bool
+    questionnaires_waiting: int = 0  # the reader's own questionnaires to answer there (issue 16)
 
 
 # --- access log (Hvem har set mine oplysninger?) ---
@@ -196,3 +197,78 @@ class PortalDocumentsPage:
     whole_plan: bool
     documents: tuple[PortalDocument, ...]
     error: str = ""  # a request the page could not take ("Choose the plan or the large print.")
+
+
+# --- questionnaires (issue 16: wellbeing, answered in the portal) ---
+# A questionnaire sent to the signed-in person (the patient's own, or a relative's own about themselves):
+# its words (title, introduction, questions, answers, the instrument's attribution) and the answer-by day.
+# Left out on purpose: any score, band or flag (the coordinator reads them; the person is never shown a
+# number that alarms), earlier answers, who sent it, and anything of another person's questionnaire.
+
+
+@dataclass(frozen=True)
+class PortalQuestionnaireInvite:
+    """ "A questionnaire is waiting for you": one open questionnaire of the reader's, and the day to
+    answer by."""
+
+    plan_id: str
+    request_id: str
+    title: str
+    answer_by: date
+
+
+@dataclass(frozen=True)
+class PortalAnswerOption:
+    value: int
+    text: str
+
+
+@dataclass(frozen=True)
+class PortalQuestion:
+    """One question (a fieldset of radio buttons): its number, its words, the answers to choose from, the
+    answer chosen (kept when the form comes back) and what is wrong ("" when nothing)."""
+
+    link_id: str
+    number: int
+    text: str
+    options: tuple[PortalAnswerOption, ...]
+    chosen: int | None = None
+    error: str = ""
+
+    @property
+    def field_name(self) -> str:
+        """The radio buttons' name in the form (the CSRF token's name can never clash with it)."""
+        return f"q-{self.link_id}"
+
+
+@dataclass(frozen=True)
+class PortalQuestionnaire:
+    """The answer page: the questionnaire as its reader meets it, with the answers given so far and an error
+    per unanswered question when the form comes back."""
+
+    plan_id: str
+    request_id: str
+    is_patient: bool
+    title: str
+    introduction: str
+    attribution: str
+    answer_by: date
+    questions: tuple[PortalQuestion, ...]
+    error: str = ""  # about the whole form (the answers could not be sent); the questions' are theirs
+
+    @property
+    def errors(self) -> tuple[PortalQuestion, ...]:
+        """The questions that need an answer (the error summary at the top)."""
+        return tuple(question for question in self.questions if question.error)
+
+
+@dataclass(frozen=True)
+class PortalQuestionnaireDone:
+    """The page after the answer page: thanks, or why the questionnaire can no longer be answered —
+    `state` "answered" (thanks; the same when it was answered before), "too_late" (its time ran out) or
+    "closed" (taken back: cancelled)."""
+
+    plan_id: str
+    is_patient: bool
+    title: str
+    state: str

@@ -10,7 +10,7 @@ from datetime import date, datetime
 
 from django.conf import settings
 from django.core.paginator import Paginator
-from django.db.models import Q
+from django.db.models import Count, Q
 from django.utils import timezone
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy
@@ -43,12 +43,18 @@ from pathways.models import (
     Task,
     User,
 )
-from portal.access import PortalReader, portal_document_content, portal_documents
+from portal.access import (
+    PortalReader,
+    portal_document_content,
+    portal_documents,
+    portal_questionnaire_requests,
+)
 from portal.choices import ReaderRole
 from portal.models import PortalSession
 from portal.readmodels import (
     AccessLogEntry,
     AccessLogPage,
+    PortalAnswerOption,
     PortalChoice,
     PortalContact,
     PortalDocument,
@@ -58,7 +64,13 @@ from portal.readmodels import (
     PortalParticipant,
     PortalPastEvent,
     PortalPlanPage,
+    PortalQuestion,
+    PortalQuestionnaire,
+    PortalQuestionnaireDone,
+    PortalQuestionnaireInvite,
 )
+from quality.choices import RequestState
+from quality.models import AnswerOption, QuestionnaireItem, QuestionnaireRequest
 from relatives.models import Relative
 
 # --- plan (the plan page and the chooser) ---
@@ -278,8 +290,10 @@ def portal_plan_page(*, reader: PortalReader) -> PortalPlanPage:
 def portal_home_choices(*, readers: Iterable[PortalReader]) -> list[PortalChoice]:
     """The plans the session may open now (`readers`: portal.access.readers_of), for the chooser: the
     patient's own first, then as a relative. Nothing of a plan is shown beyond whose it is, how much the
-    reader sees and whether it has ended; each patient named is logged by the view
-    (portal.access.portal_list_log_write)."""
+    reader sees, whether it has ended and how many of the reader's own questionnaires wait there (one
+    query); each patient named is logged by the view (portal.access.portal_list_log_write)."""
+    readers = list(readers)
+    waiting = _questionnaires_waiting(readers)
     choices: dict[str, PortalChoice] = {}
     for reader in readers:
         plan_id = str(reader.plan.public_id)
@@ -291,9 +305,33 @@ def portal_home_choices(*, readers: Iterable[PortalReader]) -> list[PortalChoice
                 is_own=reader.role == ReaderRole.PATIENT,
                 whole_plan=reader.sees_whole_plan,
                 is_finished=reader.plan.status == PlanStatus.COMPLETED,
+                questionnaires_waiting=waiting.get(reader.plan.pk, 0),
             ),
         )
     return list(choices.values())
+
+
+def _questionnaires_waiting(readers: list[PortalReader]) -> dict[int, int]:
+    """{plan id: the number of questionnaires still to answer sent to the readers themselves there} (the
+    patient's own, each relative's own: portal.access.portal_questionnaire_requests), in one query."""
+    own = Q()
+    for reader in readers:
+        if reader.relative is None:
+            own |= Q(plan_id=reader.plan.pk, relative__isnull=True)
+        else:
+            own |= Q(plan_id=reader.plan.pk, relative_id=reader.relative.pk)
+    if not own:
+        return {}
+    rows = (
+        QuestionnaireRequest.objects.filter(
+            own, state=RequestState.OPEN, expires_on__gte=timezone.localdate()
+        )
+        .order_by()  # the model's ordering would split the groups
+        .values("plan_id")
+        .annotate(count=Count("pk"))
+        .values_list("plan_id", "count")
+    )
+    return dict(rows)
 
 
 def portal_no_plan_contact(*, session: PortalSession) -> PortalContact | None:
@@ -344,6 +382,9 @@ ACCESS_LOG_WHAT: dict[str, Promise] = {
     # Printable plans (issue 15): staff opening a printed plan, and a PDF got in the portal.
     AccessAction.DOWNLOAD_DOCUMENT: gettext_lazy("Opened your plan as a PDF"),
     AccessAction.PORTAL_DOCUMENT: gettext_lazy("Got your plan as a PDF"),
+    # Questionnaires (issue 16): staff opening the patient's answers (a relative's are the relative's data,
+    # logged as VIEW_RELATIVE_SUPPORT and left out). The portal's PORTAL_QUESTIONNAIRE is left out below.
+    AccessAction.VIEW_RESPONSE: gettext_lazy("Read your answers to a questionnaire"),
 }
 
 # Why, as the patient reads it. A purpose not named here is shown by its own label.
@@ -365,7 +406,9 @@ ROLE_ADMINISTRATOR = gettext_lazy("System administrator")
 ROLE_RELATIVE = gettext_lazy("Relative")
 
 # Reads the patient's log leaves out: the patient's own, and those of a relative's own support record.
-ACCESS_LOG_LEFT_OUT_ACTIONS = (AccessAction.VIEW_RELATIVE_SUPPORT,)
+# A relative opening their own questionnaire (issue 16) is the relative's data too: the page shows nothing
+# of the patient. (The patient's own opening is hers: OWN_DATA, left out below.)
+ACCESS_LOG_LEFT_OUT_ACTIONS = (AccessAction.VIEW_RELATIVE_SUPPORT, AccessAction.PORTAL_QUESTIONNAIRE)
 ACCESS_LOG_LEFT_OUT_PURPOSES = (AccessPurpose.OWN_DATA,)
 # ... except the patient's own that leave the portal: a PDF of the plan she got (issue 15: every download
 # of a printed plan shows in her log), which may be lying on a table anywhere.
@@ -572,4 +615,92 @@ def portal_documents_page(*, reader: PortalReader, error: str = "") -> PortalDoc
         whole_plan=reader.sees_whole_plan,
         documents=tuple(portal_document(reader=reader, document=document) for document in documents),
         error=error,
+    )
+
+
+# --- questionnaires (issue 16: wellbeing, answered in the portal) ---
+# "A questionnaire is waiting for you" on the plan page, the answer page and the page after it. Each reads
+# only the reader's own questionnaires (portal.access.portal_questionnaire_requests) and never a score.
+
+# When quality.services refused the answers for a reason of its own (the form checks each question first).
+QUESTIONNAIRE_NOT_SENT = gettext_lazy("Your answers were not sent. Please try again.")
+
+
+def portal_questionnaire_invites(*, reader: PortalReader) -> tuple[PortalQuestionnaireInvite, ...]:
+    """The reader's own questionnaires still to answer, the one to answer first first: one query."""
+    today = timezone.localdate()
+    waiting = (
+        portal_questionnaire_requests(reader)
+        .filter(state=RequestState.OPEN, expires_on__gte=today)
+        .select_related("questionnaire")
+        .order_by("expires_on", "opens_on", "pk")
+    )
+    return tuple(
+        PortalQuestionnaireInvite(
+            plan_id=str(reader.plan.public_id),
+            request_id=str(asked.public_id),
+            title=asked.questionnaire.title,
+            answer_by=asked.expires_on,
+        )
+        for asked in waiting
+    )
+
+
+def portal_questionnaire(
+    *,
+    reader: PortalReader,
+    asked: QuestionnaireRequest,
+    chosen: dict[str, int] | None = None,
+    errors: dict[str, str] | None = None,
+    error: str = "",
+) -> PortalQuestionnaire:
+    """The answer page for `asked` (from portal.access.access_portal_questionnaire: the reader's own), with
+    the answers `chosen` so far and an error per question (`errors`), both by the question's link id, and
+    an `error` about the whole form. Two queries: the questions and the answers to choose from."""
+    chosen, errors = chosen or {}, errors or {}
+    questionnaire = asked.questionnaire
+    options = tuple(
+        PortalAnswerOption(value=option.value, text=option.text)
+        for option in AnswerOption.objects.filter(questionnaire=questionnaire).order_by("position")
+    )
+    items = QuestionnaireItem.objects.filter(questionnaire=questionnaire).order_by("position")
+    return PortalQuestionnaire(
+        plan_id=str(reader.plan.public_id),
+        request_id=str(asked.public_id),
+        is_patient=reader.role == ReaderRole.PATIENT,
+        title=questionnaire.title,
+        introduction=questionnaire.introduction,
+        attribution=questionnaire.attribution,
+        answer_by=asked.expires_on,
+        questions=tuple(
+            PortalQuestion(
+                link_id=item.link_id,
+                number=number,
+                text=item.text,
+                options=options,
+                chosen=chosen.get(item.link_id),
+                error=errors.get(item.link_id, ""),
+            )
+            for number, item in enumerate(items, start=1)
+        ),
+        error=error,
+    )
+
+
+def portal_questionnaire_done(
+    *, reader: PortalReader, asked: QuestionnaireRequest
+) -> PortalQuestionnaireDone:
+    """The page for a questionnaire no longer to answer: thanks (answered), too late (its time ran out) or
+    no longer needed (cancelled)."""
+    if asked.state == RequestState.ANSWERED:
+        state = "answered"
+    elif asked.state == RequestState.CANCELLED:
+        state = "closed"
+    else:  # expired, or open with its answer-by day passed
+        state = "too_late"
+    return PortalQuestionnaireDone(
+        plan_id=str(reader.plan.public_id),
+        is_patient=reader.role == ReaderRole.PATIENT,
+        title=asked.questionnaire.title,
+        state=state,
     )

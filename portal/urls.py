@@ -1,6 +1,6 @@
 from django.urls import path
 
-from portal.views import access_log, documents, plan, signin
+from portal.views import access_log, documents, plan, questionnaires, signin
 
 app_name = "portal"
 urlpatterns = [
@@ -21,5 +21,16 @@ urlpatterns = [
         "plan/<uuid:public_id>/udskrift/<uuid:document_id>/pdf/",
         documents.portal_document_download,
         name="document-download",
+    ),
+    # Questionnaires (issue 16): answering one's own, and the page after it.
+    path(
+        "plan/<uuid:public_id>/spoergeskema/<uuid:request_id>/",
+        questionnaires.portal_questionnaire,
+        name="questionnaire",
+    ),
+    path(
+        "plan/<uuid:public_id>/spoergeskema/<uuid:request_id>/tak/",
+        questionnaires.portal_questionnaire_done,
+        name="questionnaire-done",
     ),
 ]

@@ -393,7 +393,8 @@ class QuestionnaireResponse(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.questionnaire}: {self.score}/{self.max_score}"
+        # No relation: the audit trail renders snapshots without them.
+        return f"{self.score}/{self.max_score} ({self.answered_on})"
 
 
 # --- indicators across sectors ----------------------------------------------------------------------------

@@ -234,7 +234,10 @@ class Relative(models.Model):
                     str(_("You no longer have access to the plan for %(name)s in Fælles forløb.") % words),
                     str(_("You will get no more letters about it.")),
                 ]
-            if row.kind == NotificationKind.APPOINTMENT_REMINDER and day is not None:
+            if row.kind in (NotificationKind.QUESTIONNAIRE_SENT, NotificationKind.QUESTIONNAIRE_REMINDER):
+                first = str(_("We would like to know how you are as a relative."))
+                second = str(_("You can answer a few short questions at %(portal)s.") % words)
+            elif row.kind == NotificationKind.APPOINTMENT_REMINDER and day is not None:
                 day_words = words | {"day": date_format(day, "j. F Y")}
                 first = str(_("%(name)s has an appointment on %(day)s.") % day_words)
                 second = str(_("You can see when and where at %(portal)s.") % words)

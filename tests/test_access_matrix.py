@@ -66,6 +66,7 @@ from tests.conftest import PASSWORD, make_user, sign_in
 from tests.coordination import matrix_assessment, matrix_disputes, matrix_messages, matrix_worklist
 from tests.pathways import matrix_documents, matrix_ingest, matrix_stays, matrix_templates
 from tests.portal import matrix_portal
+from tests.quality import matrix_dashboard, matrix_questionnaires
 from tests.relatives import matrix_children, matrix_consent, matrix_support
 
 # The other apps' rows, one module per part (see tests/coordination/matrix_disputes.py): ROWS (as MATRIX),
@@ -85,6 +86,8 @@ PARTS = (
     matrix_children,
     matrix_portal,
     matrix_documents,
+    matrix_questionnaires,
+    matrix_dashboard,
 )
 
 ROLES = ["anonymous", "admin", "coordinator", "hospital_doctor", "home_nurse", "gp_doctor", "outsider"]

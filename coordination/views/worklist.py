@@ -1,5 +1,5 @@
-"""The coordinator's worklist, and the start page after sign-in (the worklist for coordinators, the
-caseload for everyone else)."""
+"""The coordinator's worklist, and the start page after sign-in (the worklist for coordinators, a page an
+app above registered for the user — pathways.extensions.START_PAGES — else the caseload)."""
 
 from __future__ import annotations
 
@@ -8,15 +8,19 @@ from django.shortcuts import redirect, render
 
 from coordination import selectors
 from coordination.choices import WorkItemKind
+from pathways import extensions
 from pathways.views.base import HtmxHttpRequest, staff, staff_view
 
 
 @staff_view("GET", "HEAD")
 def start(request: HtmxHttpRequest) -> HttpResponse:
-    """Where sign-in lands: users with the coordinator role start on their worklist."""
-    if selectors.is_coordinator_user(staff(request)):
+    """Where sign-in lands: users with the coordinator role start on their worklist; a page an app above
+    registered for the user (pathways.extensions.START_PAGES: quality's dashboard) next; else the
+    caseload."""
+    user = staff(request)
+    if selectors.is_coordinator_user(user):
         return redirect("coordination:worklist")
-    return redirect("pathways:caseload")
+    return redirect(extensions.start_page(user) or "pathways:caseload")
 
 
 @staff_view("GET", "HEAD")

@@ -36,10 +36,12 @@ def portal_home(request: HttpRequest) -> HttpResponse:
 
 @portal_view()
 def portal_plan(request: HttpRequest, public_id: UUID) -> HttpResponse:
-    """The plan as the reader may see it (404 for a plan they may not open; the read is logged)."""
+    """The plan as the reader may see it (404 for a plan they may not open; the read is logged), and the
+    reader's own questionnaires waiting for an answer (issue 16)."""
     session = cast(PortalRequest, request).portal_session
     reader = access.access_portal_plan(
         session, public_id=public_id, action=AccessAction.PORTAL_PLAN, log=request.method == "GET"
     )
     page = selectors.portal_plan_page(reader=reader)
-    return portal_render(request, "portal/plan.html", {"page": page})
+    questionnaires = selectors.portal_questionnaire_invites(reader=reader)
+    return portal_render(request, "portal/plan.html", {"page": page, "questionnaires": questionnaires})

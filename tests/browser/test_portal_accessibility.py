@@ -20,6 +20,7 @@ from typing import Any
 from uuid import uuid4
 
 import pytest
+from django.apps import apps
 from django.conf import settings
 from django.urls import reverse
 from django.utils import timezone
@@ -41,6 +42,9 @@ from portal.choices import SignInMethod
 from portal.models import PortalSignIn
 from portal.signin import portal_session_start, sign_in_address
 from portal.urls import urlpatterns
+from quality.choices import RequestState, ResponseSource
+from quality.instruments import WHO5_KEY, ship
+from quality.models import Questionnaire, QuestionnaireRequest, QuestionnaireResponse
 from relatives import services as relatives_services
 from relatives.choices import ConsentMethod, ConsentScope, Relation, RelativeChannel
 from relatives.models import Relative
@@ -149,6 +153,10 @@ def readers(transactional_db: None, world: World, settings: Any, monkeypatch: py
             kind=TaskKind.REHABILITATION,
             due_date=timezone.localdate() + timedelta(days=7 * (number + 1)),
         )
+
+    # WHO-5 waiting for Kirsten, and for Jens about himself (issue 16): the plan pages list them.
+    _questionnaire_sent(world.plan, occurrence="start")
+    _questionnaire_sent(world.plan, relative=jens, occurrence="start")
 
     def key(patient: Patient | None = None, relatives: tuple[Relative, ...] = ()) -> str:
         _session, value = portal_session_start(
@@ -336,6 +344,79 @@ def _csrf_failure(page: Page, base: str, readers: Readers) -> None:
     _submit(page)
 
 
+# --- questionnaires (issue 16) ---
+
+
+def _questionnaire_sent(
+    plan: PathwayPlan,
+    *,
+    relative: Relative | None = None,
+    occurrence: str,
+    state: RequestState = RequestState.OPEN,
+    days_left: int = 10,
+) -> QuestionnaireRequest:
+    """WHO-5 sent to the patient (or `relative`) on `plan` at `occurrence`, in `state` (the one already
+    there, when a visit comes again)."""
+    ship(apps)  # the shipped questionnaires: a transactional test empties the tables they came in
+    today = timezone.localdate()
+    found, _created = QuestionnaireRequest.objects.get_or_create(
+        plan=plan,
+        questionnaire=Questionnaire.objects.get(key=WHO5_KEY),
+        relative=relative,
+        occurrence=occurrence,
+        defaults={
+            "opens_on": today - timedelta(days=14),
+            "expires_on": today + timedelta(days=days_left),
+            "state": state,
+            "closed_at": None if state == RequestState.OPEN else timezone.now(),
+        },
+    )
+    return found
+
+
+def _questionnaire_url(asked: QuestionnaireRequest) -> str:
+    return reverse("portal:questionnaire", args=[asked.plan.public_id, asked.public_id])
+
+
+def _questionnaire(page: Page, base: str, readers: Readers) -> None:
+    plan = PathwayPlan.objects.get(public_id=readers.plan_id)
+    page.goto(base + _questionnaire_url(_questionnaire_sent(plan, occurrence="start")))
+
+
+def _questionnaire_relative(page: Page, base: str, readers: Readers) -> None:
+    plan = PathwayPlan.objects.get(public_id=readers.plan_id)
+    asked = _questionnaire_sent(plan, relative=readers.appointments, occurrence="start")
+    page.goto(base + _questionnaire_url(asked))
+
+
+def _choose(page: Page, answers: list[int]) -> None:
+    """Tap the answer to each question in turn, as a person does: anywhere on its row, which the (unseen)
+    radio button covers."""
+    for number, value in enumerate(answers):
+        page.locator("fieldset").nth(number).locator(f"input[value='{value}']").click()
+
+
+def _questionnaire_one_left_out(page: Page, base: str, readers: Readers) -> None:
+    """Four of the five questions answered and sent: the form comes back with an error on the fifth."""
+    _questionnaire(page, base, readers)
+    _choose(page, [4, 3, 3, 2])
+    _submit(page)
+
+
+def _questionnaire_answered(page: Page, base: str, readers: Readers) -> None:
+    """A new WHO-5 each time, answered in full: on to the thanks."""
+    plan = PathwayPlan.objects.get(public_id=readers.plan_id)
+    page.goto(base + _questionnaire_url(_questionnaire_sent(plan, occurrence=f"every:{uuid4()}")))
+    _choose(page, [4, 3, 3, 2, 4])
+    _submit(page)
+
+
+def _questionnaire_too_late(page: Page, base: str, readers: Readers) -> None:
+    plan = PathwayPlan.objects.get(public_id=readers.plan_id)
+    asked = _questionnaire_sent(plan, occurrence="too-late", state=RequestState.EXPIRED, days_left=-1)
+    page.goto(base + _questionnaire_url(asked))
+
+
 VISITS = (
     Visit("sign_in", "sign-in", _path("sign-in")),
     Visit("sign_in_error", "sign-in", _sign_in_with_a_mistake),
@@ -358,6 +439,11 @@ VISITS = (
     Visit("document_waiting_stopped", "document", _document("waiting", "?stop"), reader="patient"),
     Visit("document_ready", "document", _document("ready"), reader="patient"),
     Visit("document_failed", "document", _document("failed"), reader="patient"),
+    Visit("questionnaire_patient", "questionnaire", _questionnaire, reader="patient"),
+    Visit("questionnaire_relative", "questionnaire", _questionnaire_relative, reader="appointments"),
+    Visit("questionnaire_one_left_out", "questionnaire", _questionnaire_one_left_out, reader="patient"),
+    Visit("questionnaire_too_late", "questionnaire", _questionnaire_too_late, reader="patient"),
+    Visit("questionnaire_done", "questionnaire-done", _questionnaire_answered, reader="patient"),
     Visit("not_found", "plan", _not_found, reader="patient"),
     Visit("csrf_failure", "sign-in", _csrf_failure),
     Visit("sign_out", "sign-out", _path("sign-out"), reader="patient"),
@@ -618,5 +704,33 @@ def test_printing_the_plan_works_with_javascript_turned_off(
         assert pdf.status == 200
         assert pdf.headers["content-type"] == "application/pdf"
         assert pdf.body().startswith(b"%PDF")
+    finally:
+        page.context.close()
+
+
+def test_answering_a_questionnaire_works_with_javascript_turned_off(
+    browser: Browser, live_server, readers: Readers, screenshot
+) -> None:
+    """Kirsten follows "Answer the questions" from her plan, leaves one out, is told which, answers it (the
+    others kept) and is thanked; her answers are stored as given in the portal."""
+    visit = Visit("answer", "plan", _plan, reader="patient")
+    page = visit.open(browser, live_server.url, readers, java_script_enabled=False, viewport=PHONE)
+    try:
+        with page.expect_navigation():
+            page.locator("#portal-questionnaires ~ ul a.button-primary").first.click()
+        _choose(page, [4, 3, 3, 2])
+        _submit(page)
+        expect(page.locator("main [role=alert]")).to_have_count(1)
+        expect(page.locator("fieldset").nth(4).locator(".form-error-message")).to_have_count(1)
+        assert page.locator("input[type=radio]:checked").count() == 4
+        page.locator("main [role=alert] a").first.click()  # the summary's link goes to the question
+        page.locator("fieldset").nth(4).locator("input[value='4']").click()
+        _submit(page)
+        expect(page.locator("h1")).to_have_count(1)
+        assert page.url.endswith("/tak/"), page.url
+        screenshot(page, "q16_portal_thanks_nojs")
+        stored = QuestionnaireResponse.objects.get(relative__isnull=True)
+        assert stored.source == ResponseSource.PORTAL
+        assert stored.answers == {"cheerful": 4, "calm": 3, "active": 3, "rested": 2, "interest": 4}
     finally:
         page.context.close()

@@ -18,6 +18,7 @@ from datetime import timedelta
 from typing import Any
 from uuid import uuid4
 
+from django.apps import apps
 from django.utils import timezone
 
 from pathways.choices import DocumentContent, DocumentKind, NotificationChannel
@@ -26,6 +27,8 @@ from pathways.models import PlanDocument
 from portal.choices import SignInMethod
 from portal.models import PortalSession, PortalSignIn
 from portal.signin import portal_session_start
+from quality.instruments import WHO5_KEY, ship
+from quality.models import Questionnaire, QuestionnaireRequest
 
 ROLES = ["anonymous", "admin", "coordinator", "hospital_doctor", "home_nurse", "gp_doctor", "outsider"]
 LINK_EMAIL = "matrix.portal@example.invalid"  # the own plan's sign-in (the world's patients have none)
@@ -50,6 +53,9 @@ ROWS: dict[str, tuple[str | None, dict[str, Any]]] = {
     "portal:document-request": ("plan", {"POST": _both(302)}),
     "portal:document": ("portal-document", {"GET": _both(302)}),
     "portal:document-download": ("portal-document", {"GET": _both(302)}),
+    # Questionnaires (issue 16): the answer page (GET shows it, POST sends the answers) and the thanks.
+    "portal:questionnaire": ("portal-questionnaire", {"GET": _both(302), "POST": _both(302)}),
+    "portal:questionnaire-done": ("portal-questionnaire", {"GET": _both(302)}),
     # Asking for a link: the same answer (on to "sent") whether the address is known or not.
     "portal:sign-in": (None, {"GET": _everyone(200), "POST": _everyone(302)}),
     "portal:sign-in-sent": (None, {"GET": _everyone(200)}),
@@ -115,9 +121,29 @@ def _document(world: Any, plan: Any) -> list[Any]:
     return [plan.public_id, found.public_id]
 
 
+WHO5_LINKS = ("cheerful", "calm", "active", "rested", "interest")
+
+
+def _questionnaire(world: Any, plan: Any) -> list[Any]:
+    """The plan's patient's open WHO-5 (sent where there is none)."""
+    ship(apps)  # the shipped questionnaires (a transactional test empties the tables they came in)
+    found = QuestionnaireRequest.objects.filter(plan=plan, relative__isnull=True).first()
+    if found is None:
+        today = timezone.localdate()
+        found = QuestionnaireRequest.objects.create(
+            plan=plan,
+            questionnaire=Questionnaire.objects.get(key=WHO5_KEY),
+            occurrence="matrix",
+            opens_on=today,
+            expires_on=today + timedelta(days=14),
+        )
+    return [plan.public_id, found.public_id]
+
+
 BODIES: dict[str, Callable[[Any], dict[str, Any]]] = {
     "portal:sign-in": lambda _asker: {"address": UNKNOWN_ADDRESS},
     "portal:document-request": lambda _asker: {"kind": DocumentKind.PATIENT},
+    "portal:questionnaire": lambda _asker: {f"q-{link}": "3" for link in WHO5_LINKS},
     "portal:sign-in-code": lambda _asker: {"code": "123456"},
 }
 # None: the foreign plan's link answers 410, which the matrix does not count as a refusal. That the own
@@ -127,6 +153,7 @@ CHANGES: set[str] = set()
 URL_KINDS: dict[str, Callable[[Any, Any], list[Any]]] = {
     "portal-sign-in-link": _link,
     "portal-document": _document,
+    "portal-questionnaire": _questionnaire,
 }
 # The portal's records are read-only in the administration (written by the sign-in only).
 ADMIN_MODELS: dict[str, tuple[str | None, frozenset[str]]] = {
@@ -141,6 +168,9 @@ ADMIN_ROWS_OF: dict[str, Callable[[Any], Any]] = {
 
 
 def build(world: Any) -> None:
-    """The own plan's sign-in link and a portal session of its patient (for the administration's pages)."""
+    """The own plan's sign-in link and a portal session of its patient (for the administration's pages),
+    and each plan's questionnaire (made before any request: a refused one must change nothing)."""
     _sign_in(world)
     _session(world)
+    _questionnaire(world, world.plan)
+    _questionnaire(world, world.other_plan)

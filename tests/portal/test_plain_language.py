@@ -205,6 +205,11 @@ PYTHON_TEXT: dict[str, tuple[PythonText, ...]] = {
     "access_log.html": (PythonText("portal/selectors.py", section="access log"),),
     "documents.html": (PythonText("portal/selectors.py", section="documents"),),
     "documents/plan.html": (PythonText("portal/selectors.py", section="plan"),),
+    # Questionnaires (issue 16): the errors on a question, and the one about the whole form.
+    "questionnaire.html": (
+        PythonText("portal/forms.py", within="QuestionnaireAnswersForm"),
+        PythonText("portal/selectors.py", section="questionnaires"),
+    ),
 }
 
 
@@ -258,6 +263,7 @@ def test_every_page_with_python_text_is_a_portal_page() -> None:
     assert {"sign_in.html", "plan.html", "access_log.html"} <= set(PAGES)
     assert {"not_found.html", "csrf_failure.html"} <= set(PAGES)  # the portal's own error pages
     assert {"documents.html", "document.html", "documents/plan.html"} <= set(PAGES)  # printing
+    assert {"questionnaire.html", "questionnaire_done.html"} <= set(PAGES)  # questionnaires
 
 
 @pytest.mark.parametrize("page", PAGES)

@@ -8,6 +8,9 @@ too), a staff user signed in on the staff side only, and anonymous. The rules (i
   access log; a withdrawn consent is refused at once; any plan one may not read is 404, as a missing one;
 - printing: the patient and a relative ask for and open the plan's documents within their consent (one
   with appointments only: not the whole plan's); the PDF is a read, the pages about documents are not;
+- questionnaires (issue 16): a questionnaire is only its own person's — the patient answers hers (a
+  relative, even with the whole plan, gets 404), a relative their own; answering leads to the thanks;
+  opening one to answer it is one access-log row, sending the answers none;
 - staff and anonymous are strangers: every page that needs a portal session sends them to its sign-in;
 - the sign-in pages answer everyone alike; a method a page does not take is 405;
 - a plan page or access log shown writes one access-log row for the patient; a refusal writes none, and
@@ -19,10 +22,12 @@ from __future__ import annotations
 
 from copy import deepcopy
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 from urllib.parse import urlencode
 
 import pytest
+from django.apps import apps
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -31,6 +36,9 @@ from pathways import documents, services
 from pathways.choices import DocumentContent, DocumentKind, DocumentState, PlanStatus
 from pathways.models import AccessLog, PlanDocument
 from portal.urls import urlpatterns
+from quality.choices import RequestState
+from quality.instruments import WHO5_KEY, ship
+from quality.models import Questionnaire, QuestionnaireRequest
 from relatives import services as relatives_services
 from relatives.choices import ConsentMethod, ConsentScope, Relation, RelativeChannel
 from tests.conftest import sign_in
@@ -72,6 +80,23 @@ WHOLE_PLAN_DOCUMENT = portal_readers(
     other_patients_relative=404,
 )
 OTHER_DOCUMENT = portal_readers(
+    patient=404,
+    relative_whole_plan=404,
+    relative_appointments=404,
+    relative_revoked=404,
+    other_patients_relative=200,
+)
+
+WHO5_LINKS = ("cheerful", "calm", "active", "rested", "interest")
+# A questionnaire: its own person's alone (Kirsten's; on Ole's plan, his relative Jonna's).
+OWN_QUESTIONNAIRE = portal_readers(
+    patient=200,
+    relative_whole_plan=404,
+    relative_appointments=404,
+    relative_revoked=404,
+    other_patients_relative=404,
+)
+OTHER_QUESTIONNAIRE = portal_readers(
     patient=404,
     relative_whole_plan=404,
     relative_appointments=404,
@@ -185,6 +210,23 @@ MATRIX: dict[str, tuple[str | None, dict[str, Any]]] = {
     ),
     "portal:document": ("document", {"GET": {"own": WHOLE_PLAN_DOCUMENT, "other": OTHER_DOCUMENT}}),
     "portal:document-download": ("document", {"GET": {"own": WHOLE_PLAN_DOCUMENT, "other": OTHER_DOCUMENT}}),
+    # Questionnaires (issue 16): "questionnaire" is each plan's open WHO-5 sent to its own person (Kirsten's
+    # to her, the one on Ole's plan to his relative Jonna: the other plan's reader); sending all the answers
+    # leads to its thanks. "answered-questionnaire": the same people's, answered before.
+    "portal:questionnaire": (
+        "questionnaire",
+        {
+            "GET": {"own": OWN_QUESTIONNAIRE, "other": OTHER_QUESTIONNAIRE},
+            "POST": {
+                "own": OWN_QUESTIONNAIRE | {"patient": (302, "own-thanks")},
+                "other": OTHER_QUESTIONNAIRE | {"other_patients_relative": (302, "other-thanks")},
+            },
+        },
+    ),
+    "portal:questionnaire-done": (
+        "answered-questionnaire",
+        {"GET": {"own": OWN_QUESTIONNAIRE, "other": OTHER_QUESTIONNAIRE}},
+    ),
     "portal:sign-in": (None, {"GET": everyone(200), "POST": everyone(SENT)}),
     "portal:sign-in-sent": (None, {"GET": everyone(200)}),
     # The own plan's patient's link (valid: its button, then spent and on to the code); an unknown one.
@@ -217,9 +259,13 @@ BODIES = {
     "portal:sign-in": {"address": "nobody.portal@example.invalid"},
     "portal:sign-in-code": {"code": "123456"},
     "portal:document-request": {"kind": "patient"},
+    "portal:questionnaire": {
+        f"q-{link}": "3" for link in ("cheerful", "calm", "active", "rested", "interest")
+    },
 }
 # A page shown here is one access-log row (the PDF too); the pages about documents show nothing of the plan.
-PLAN_READS = {"portal:plan", "portal:access-log", "portal:document-download"}
+# Opening a questionnaire to answer it is one too (sending the answers is none).
+PLAN_READS = {"portal:plan", "portal:access-log", "portal:document-download", "portal:questionnaire"}
 
 
 @dataclass
@@ -227,6 +273,9 @@ class PortalWorld:
     world: Any
     clients: dict[str, Client]
     documents: dict[str, PlanDocument]  # "own"/"other" → that plan's whole-plan document, made
+    # "own"/"other" → that plan's WHO-5 sent to Kirsten / to Jonna (Ole's relative): open, and answered
+    questionnaires: dict[str, QuestionnaireRequest]
+    answered: dict[str, QuestionnaireRequest]
 
     def url(self, name: str, kind: str | None, ownership: str) -> str:
         plan = self.world.plan if ownership == "own" else self.world.other_plan
@@ -234,6 +283,10 @@ class PortalWorld:
             return reverse(name, args=[plan.public_id])
         if kind == "document":
             return reverse(name, args=[plan.public_id, self.documents[ownership].public_id])
+        if kind == "questionnaire":
+            return reverse(name, args=[plan.public_id, self.questionnaires[ownership].public_id])
+        if kind == "answered-questionnaire":
+            return reverse(name, args=[plan.public_id, self.answered[ownership].public_id])
         if kind == "link":
             if ownership == "own":
                 link = _sign_in(self.world)
@@ -249,7 +302,13 @@ class PortalWorld:
             "sent": reverse("portal:sign-in-sent"),
             "code": reverse("portal:sign-in-code"),
             "signed-out": reverse("portal:sign-in") + "?signed-out",
+            "own-thanks": self._thanks("own"),
+            "other-thanks": self._thanks("other"),
         }[target]
+
+    def _thanks(self, ownership: str) -> str:
+        asked = self.questionnaires[ownership]
+        return reverse("portal:questionnaire-done", args=[asked.plan.public_id, asked.public_id])
 
 
 def _relative(world, plan, name: str, scope: ConsentScope):
@@ -291,6 +350,28 @@ def portal_world(world, portal_client) -> PortalWorld:
         world=world,
         clients=clients,
         documents={"own": _document_made(world.plan), "other": _document_made(world.other_plan)},
+        questionnaires={"own": _asked(world.plan), "other": _asked(world.other_plan, others)},
+        answered={
+            "own": _asked(world.plan, answered=True),
+            "other": _asked(world.other_plan, others, answered=True),
+        },
+    )
+
+
+def _asked(plan, relative=None, *, answered: bool = False) -> QuestionnaireRequest:
+    """WHO-5 sent to the patient (or `relative`) on `plan`: open, or answered (put in that state by hand:
+    who may open it is the matter here; tests/portal/test_questionnaires.py answers real ones)."""
+    ship(apps)
+    today = timezone.localdate()
+    return QuestionnaireRequest.objects.create(
+        plan=plan,
+        questionnaire=Questionnaire.objects.get(key=WHO5_KEY),
+        relative=relative,
+        occurrence="answered" if answered else "start",
+        opens_on=today,
+        expires_on=today + timedelta(days=14),
+        state=RequestState.ANSWERED if answered else RequestState.OPEN,
+        closed_at=timezone.now() if answered else None,
     )
 
 

@@ -1,0 +1,1 @@
+"""Quality pages: staff (wellbeing on the plan, responses) and the dashboard."""
