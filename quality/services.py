@@ -95,6 +95,18 @@ class Score:
     flagged: bool
     low_items: list[str] = field(default_factory=list)
 
+    def fields(self) -> dict[str, Any]:
+        """The response's fields the score fills (the band's words stored in Danish, as given)."""
+        return {
+            "raw_score": self.raw,
+            "score": self.score,
+            "max_score": self.max_score,
+            "band_label": self.band.label_da if self.band is not None else "",
+            "band_tone": self.band.tone if self.band is not None else "",
+            "flagged": self.flagged,
+            "low_items": list(self.low_items),
+        }
+
 
 @dataclass(frozen=True)
 class Scale:
@@ -355,13 +367,7 @@ def response_record(
         request=request,
         relative=relative,
         answers=clean,
-        raw_score=scored.raw,
-        score=scored.score,
-        max_score=scored.max_score,
-        band_label=scored.band.label_da if scored.band is not None else "",
-        band_tone=scored.band.tone if scored.band is not None else "",
-        flagged=scored.flagged,
-        low_items=scored.low_items,
+        **scored.fields(),
         source=source,
         entered_by=actor if staff else None,
         entered_by_organisation_id=_entering_organisation_id(actor, plan) if staff and actor else None,
