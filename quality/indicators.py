@@ -135,9 +135,12 @@ class _Units:
 def _outcome(
     *, met: Q | Exists, missing: Q | Exists | None = None, left_out: Q | Exists | None = None
 ) -> Case:
-    whens = [When(met, then=Value(MET))]
+    # A unit whose time is not up is left out whether or not it has met the outcome yet: counting the early
+    # successes alone would flatter the latest period (a readmission within 30 days, a WHO-5 answered).
+    whens = []
     if left_out is not None:
         whens.append(When(left_out, then=Value(LEFT_OUT)))
+    whens.append(When(met, then=Value(MET)))
     if missing is not None:
         whens.append(When(missing, then=Value(MISSING)))
     return Case(*whens, default=Value(NOT_MET), output_field=CharField())

@@ -29,7 +29,6 @@ from quality.models import (
     QuestionnaireRequest,
     QuestionnaireResponse,
     ScoreBand,
-    band_for,
 )
 from relatives.models import Relative
 
@@ -116,8 +115,9 @@ def response_url(response: QuestionnaireResponse, plan: PathwayPlan) -> str:
 
 
 def _band_words(response: QuestionnaireResponse, bands: list[ScoreBand]) -> str:
-    """The band's words in the active language (the questionnaire's bands), else those stored with it."""
-    band = band_for(bands, response.score) if bands else None
+    """The band's words in the active language: of today's band with the words stored with the response (a
+    later change to the bands' limits does not rewrite an old answer), else the stored words."""
+    band = next((band for band in bands if band.label_da == response.band_label), None)
     return band.label if band is not None else response.band_label
 
 

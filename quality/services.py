@@ -43,7 +43,9 @@ from pathways.choices import (
     NotificationKind,
     NotificationState,
     PlanStatus,
+    StayClass,
     StayEnd,
+    StayStatus,
 )
 from pathways.models import HospitalStay, Notification, PathwayPlan, Patient, PlanTemplate, User
 from pathways.services import VersionConflict
@@ -735,8 +737,11 @@ def questionnaires_schedule(*, today: date | None = None, chunk: int = SCHEDULE_
     discharges = [s for s in schedules if s.milestone == Milestone.AFTER_DISCHARGE]
     if discharges:
         reach = max(s.offset_days + s.window_days for s in discharges) + 1
+        # Discharges home from an admission (as the indicators count them): not an acute ambulant visit.
         stays = HospitalStay.objects.filter(
             end_reason=StayEnd.DISCHARGED,
+            stay_class=StayClass.INPATIENT,
+            status=StayStatus.FINISHED,
             ended_at__isnull=False,
             ended_at__gte=outbox.local_moment(today - timedelta(days=reach)),
         ).only("id", "plan_id", "public_id", "ended_at")

@@ -30,7 +30,7 @@ from pathways.choices import MUNICIPALITIES, Sector
 from pathways.models import User
 from pathways.views.base import HtmxHttpRequest, staff, staff_view
 from quality import reports, summaries
-from quality.choices import PROTECTED_BREAKDOWNS, Breakdown, Period
+from quality.choices import PROTECTED_BREAKDOWNS, Breakdown, Direction, Measure, Period
 
 PERMISSION = "quality.view_dashboard"
 FILTER_NAMES = ("by", "from", "to", "sector", "organisation", "municipality")
@@ -216,8 +216,8 @@ def _text(value: str) -> str:
 
 
 def _line(indicator: Any, table: str, row: reports.Row, described: str) -> list[str]:
-    sign = "≥" if indicator.direction == "at_least" else "≤"
-    unit = "" if indicator.measure == "mean" else " %"
+    sign = "≥" if indicator.direction == Direction.AT_LEAST else "≤"
+    unit = "" if indicator.measure == Measure.MEAN else " %"
     met = "" if row.met is None else (gettext("yes") if row.met else gettext("no"))
     return [
         _text(indicator.name),

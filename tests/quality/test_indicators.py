@@ -311,6 +311,11 @@ def test_readmission_within_30_days(data):
     # Left out: discharged 5 days ago.
     plan = data.plan()
     data.stay(plan, started=at("2026-04-10"), ended=at("2026-04-15", 10))
+    # Left out too, although already admitted again: its 30 days are not over, and counting only the early
+    # readmissions of the latest weeks would make April look worse than it is.
+    plan = data.plan()
+    data.stay(plan, started=at("2026-04-01"), ended=at("2026-04-05", 10))
+    data.stay(plan, started=at("2026-04-08"), ended=None)
 
     # March: stays ended 2, 3, 4 and 14 March; the one on the 14th was not followed by an admission.
     assert totals("readmission-30d", now) == {MARCH: (1, 4, 0)}
