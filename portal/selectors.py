@@ -324,7 +324,10 @@ def _questionnaires_waiting(readers: list[PortalReader]) -> dict[int, int]:
         return {}
     rows = (
         QuestionnaireRequest.objects.filter(
-            own, state=RequestState.OPEN, expires_on__gte=timezone.localdate()
+            own,
+            state=RequestState.OPEN,
+            expires_on__gte=timezone.localdate(),
+            plan__status__in=ANSWERING_PLAN_STATUSES,
         )
         .order_by()  # the model's ordering would split the groups
         .values("plan_id")
@@ -622,6 +625,9 @@ def portal_documents_page(*, reader: PortalReader, error: str = "") -> PortalDoc
 # "A questionnaire is waiting for you" on the plan page, the answer page and the page after it. Each reads
 # only the reader's own questionnaires (portal.access.portal_questionnaire_requests) and never a score.
 
+# A plan that has ended invites no answers (quality's hourly job then closes its questionnaires).
+ANSWERING_PLAN_STATUSES = (PlanStatus.ACTIVE, PlanStatus.ON_HOLD)
+
 # When quality.services refused the answers for a reason of its own (the form checks each question first).
 QUESTIONNAIRE_NOT_SENT = gettext_lazy("Your answers were not sent. Please try again.")
 
@@ -631,7 +637,7 @@ def portal_questionnaire_invites(*, reader: PortalReader) -> tuple[PortalQuestio
     today = timezone.localdate()
     waiting = (
         portal_questionnaire_requests(reader)
-        .filter(state=RequestState.OPEN, expires_on__gte=today)
+        .filter(state=RequestState.OPEN, expires_on__gte=today, plan__status__in=ANSWERING_PLAN_STATUSES)
         .select_related("questionnaire")
         .order_by("expires_on", "opens_on", "pk")
     )

@@ -31,7 +31,7 @@ from pathways.choices import (
     NotificationState,
     PlanStatus,
 )
-from pathways.models import AccessLog, Notification
+from pathways.models import AccessLog, Notification, PathwayPlan
 from quality.choices import RequestState, ResponseSource
 from quality.instruments import CSI_KEY, WHO5_KEY, ship
 from quality.models import Questionnaire, QuestionnaireRequest, QuestionnaireResponse
@@ -129,6 +129,17 @@ def test_kirsten_sees_the_waiting_questionnaire_on_her_plan_with_its_answer_by_d
     assert "How have you been?" in page
     assert f'href="{url(asked)}"' in page
     assert f'datetime="{asked.expires_on:%Y-%m-%d}"' in page
+
+
+def test_a_plan_that_has_ended_invites_no_answers(kirsten):
+    """Completed by the coordinator: the invitation goes at once, before the hourly job closes it."""
+    world, asked, client = kirsten
+    PathwayPlan.objects.filter(pk=world.plan.pk).update(status=PlanStatus.COMPLETED)
+
+    page = main_of(client.get(plan_url(world.plan)))
+
+    assert "A questionnaire is waiting for you" not in page
+    assert f'href="{url(asked)}"' not in page
 
 
 def test_the_answer_page_shows_each_question_as_a_fieldset_of_radio_buttons_and_the_attribution(kirsten):
