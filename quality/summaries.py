@@ -12,8 +12,6 @@ request was lost (Redis down) is asked for again.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime, timedelta
 
 from celery import current_app
@@ -99,23 +97,6 @@ def refresh_claim(refresh_id: int, *, now: datetime | None = None) -> int | None
     return None if row is None else int(row[0])
 
 
-@contextmanager
-def jit_off() -> Iterator[None]:
-    """PostgreSQL's JIT compiler off for the indicators' queries, then as it was: their cost estimates
-    (many correlated subqueries) are high enough to trigger JIT with inlining and optimisation, whose
-    compiling took 4.7 of 5.3 seconds of one indicator at 2,000 patients (bench_quality)."""
-    with connection.cursor() as cursor:
-        cursor.execute("SHOW jit")
-        row = cursor.fetchone()
-        before = str(row[0]) if row else "on"
-        cursor.execute("SET jit = off")
-    try:
-        yield
-    finally:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT set_config('jit', %s, false)", [before])
-
-
 def _still_ours(refresh_id: int, attempt: int) -> QuerySet[IndicatorRefresh]:
     return IndicatorRefresh.objects.filter(pk=refresh_id, state=RefreshState.RUNNING, attempts=attempt)
 
@@ -130,23 +111,22 @@ def refresh_run(refresh_id: int, *, now: datetime | None = None) -> bool:
     active = list(Indicator.objects.filter(is_active=True).order_by("position", "key"))
     total_rows = 0
     try:
-        with jit_off():
-            for done, indicator in enumerate(active):
-                with transaction.atomic():
-                    # Locked while its cells are replaced: a sweep cannot take the run back half-way.
-                    claim = _still_ours(refresh_id, attempt).select_for_update().first()
-                    if claim is None:
-                        return False  # the run was taken back (lease over): the new owner does it
-                    rows = list(indicators.cells(indicator, now=moment))
-                    IndicatorCell.objects.filter(indicator=indicator).delete()
-                    IndicatorCell.objects.bulk_create(rows, batch_size=INSERT_BATCH)
-                    total_rows += len(rows)
-                    _still_ours(refresh_id, attempt).update(
-                        progress=min(99, int(100 * (done + 1) / max(1, len(active)))),
-                        step=indicator.key[:200],
-                        rows=total_rows,
-                        lease_until=timezone.now() + _lease(),
-                    )
+        for done, indicator in enumerate(active):
+            with transaction.atomic():
+                # Locked while its cells are replaced: a sweep cannot take the run back half-way.
+                claim = _still_ours(refresh_id, attempt).select_for_update().first()
+                if claim is None:
+                    return False  # the run was taken back (lease over): the new owner does it
+                rows = list(indicators.cells(indicator, now=moment))
+                IndicatorCell.objects.filter(indicator=indicator).delete()
+                IndicatorCell.objects.bulk_create(rows, batch_size=INSERT_BATCH)
+                total_rows += len(rows)
+                _still_ours(refresh_id, attempt).update(
+                    progress=min(99, int(100 * (done + 1) / max(1, len(active)))),
+                    step=indicator.key[:200],
+                    rows=total_rows,
+                    lease_until=timezone.now() + _lease(),
+                )
     except Exception as error:
         logger.error("summaries: %s refreshing run %s", type(error).__name__, refresh_id)
         _still_ours(refresh_id, attempt).update(
@@ -214,12 +194,11 @@ def refresh_in_transaction(*, now: datetime | None = None) -> IndicatorRefresh:
     and no worker, so it leaves any queued or running run alone; recorded as a finished run."""
     started = timezone.now()
     total_rows = 0
-    with jit_off():
-        for indicator in Indicator.objects.filter(is_active=True).order_by("position", "key"):
-            rows = list(indicators.cells(indicator, now=now or started))
-            IndicatorCell.objects.filter(indicator=indicator).delete()
-            IndicatorCell.objects.bulk_create(rows, batch_size=INSERT_BATCH)
-            total_rows += len(rows)
+    for indicator in Indicator.objects.filter(is_active=True).order_by("position", "key"):
+        rows = list(indicators.cells(indicator, now=now or started))
+        IndicatorCell.objects.filter(indicator=indicator).delete()
+        IndicatorCell.objects.bulk_create(rows, batch_size=INSERT_BATCH)
+        total_rows += len(rows)
     return IndicatorRefresh.objects.create(
         state=RefreshState.DONE,
         progress=100,
