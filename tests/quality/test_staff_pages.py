@@ -92,7 +92,7 @@ def test_the_table_lists_newest_first_with_score_band_and_how_answered(client, a
     client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
     html = section(plan_page(client, aged, "home_nurse").content.decode())
     table = html.split('id="wellbeing-table"')[1]
-    assert table.index("<td>44") < table.index("<td>80")
+    assert table.index('data-label="Score">44') < table.index('data-label="Score">80')
     assert "Reduced wellbeing" in table
     assert "No sign of reduced wellbeing" in table
     assert "Entered by staff: answered at a visit" in table
