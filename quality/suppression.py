@@ -42,10 +42,16 @@ The rules
    1–4 (under a shown total) and any other hidden value must keep at least two possibilities.
 5. Where a total is 1–4, its cells are not shown at all ("–"): the few people behind it are not split
    further (four groups of "<5" under a total of "<5" would each be 1).
+6. Where rule 4 runs out of cells to hide and a hidden cell could still be worked out — the total is
+   known from elsewhere and the other cells are zeros (two "<5" beside zeros under a total of 8 are 4 and
+   4) — none of that count's cells are shown: all "–", each any value from 0 up.
 
-What it does not protect against: differences between two outputs with different filters (all
-municipalities minus Roskilde), which the dashboard limits by offering one breakdown at a time of the
-filtered units.
+Across outputs, the dashboard (quality.reports) protects every table in the same order of its units'
+keys, so a cell is hidden alike wherever it stands, and shows nothing under a filter that chooses a unit
+the table one level up hides (`reports.withheld`). What cell suppression cannot protect against, here or
+anywhere: differences between outputs that overlap without one being a cell of the other — two period
+ranges (January–March minus January–February), or all municipalities' education groups minus those of each
+municipality shown (the hidden municipalities together) — see docs/architecture.md, "Quality".
 """
 
 from __future__ import annotations
@@ -178,7 +184,17 @@ def _complement(values: list[_Value], total: _Value, *, hide_cap: Sequence[float
         elif not total.hidden and total.hideable and total.value > 0 and hide_cap[-1] > MIN_COUNT:
             total.hide(MIN_COUNT, hide_cap[-1])
         else:
-            return  # all hidden that may be: the rest is known from outside this output
+            _hide_all(values, hide_cap)
+            return
+
+
+def _hide_all(values: Sequence[_Value], hide_cap: Sequence[float]) -> None:
+    """Rule 6: when no further cell of 5 or more can protect a small one beside a known total (the rest
+    are zeros, or too few), none of the cells of this count is shown — zeros and small ones alike "–", any
+    value from 0 to the cell's cap — so two "<5" beside zeros no longer say "4 and 4" under a total of 8."""
+    for value, cap in zip(values, hide_cap, strict=False):
+        if value.hideable and cap > 0:  # the numerator of an empty cell stays 0
+            value.hide(0, cap)
 
 
 def _split_no_further(values: Sequence[_Value], total: _Value) -> None:

@@ -58,11 +58,26 @@ def _attack(rows: list[Counts], shown: list[Shown], total: Counts, shown_total: 
     found = []
     for kind in ("denominator", "numerator", "missing"):
         domains = []
+        # Rule 6: no cell of this count shown (not even a "<5"): each "–" is any value from 0 up.
+        # (An empty cell's numerator stays 0.)
+        none_shown = bool(shown) and all(
+            getattr(cell, kind) == HIDDEN or (kind == "numerator" and cell.denominator == "0")
+            for cell in shown
+        )
         for cell in [*shown, shown_total]:
             text = getattr(cell, kind)
             cap = None
             if text == HIDDEN and getattr(shown_total, kind) == SMALL and cell is not shown_total:
                 cap = range(0, MIN_COUNT)  # rule 5: the cells of a total under five
+            elif text == HIDDEN and none_shown and cell is not shown_total and kind != "numerator":
+                cap = range(0, bound + 1)
+            elif (
+                text == HIDDEN
+                and none_shown
+                and cell is not shown_total
+                and cell.denominator not in (SMALL, HIDDEN)
+            ):
+                cap = range(0, int(cell.denominator) + 1)
             elif kind == "numerator" and text == HIDDEN:
                 if cell.denominator == SMALL or (
                     cell.denominator == HIDDEN and shown_total.denominator == SMALL
@@ -82,10 +97,15 @@ def _attack(rows: list[Counts], shown: list[Shown], total: Counts, shown_total: 
             assert truth in values, "the attacker's model must allow the truth"
             if truth == 0 and texts[-1] == "0":
                 continue  # a total of 0 says every cell is 0: nothing about a person
+            small = set(range(1, MIN_COUNT))
+            # A "<5" must stay any of 1–4. A "–" hiding 1–4 (the numerator of a hidden cell, rule 6) need
+            # not look small at all: it leaks only if the reader can tell it is small and narrow it.
+            told_small = text == SMALL or values <= small
             if (
                 1 <= truth < MIN_COUNT
                 and texts[-1] not in (SMALL, HIDDEN)
-                and not set(range(1, MIN_COUNT)) <= values
+                and told_small
+                and not small <= values
             ):
                 found.append(f"{kind} of cell {index} narrowed to {sorted(values)}")
             elif len(values) < 2:
@@ -93,10 +113,19 @@ def _attack(rows: list[Counts], shown: list[Shown], total: Counts, shown_total: 
     return found
 
 
-def _assert_safe(rows: list[Counts], total: Counts | None = None) -> tuple[list[Shown], Shown]:
+def _assert_safe(
+    rows: list[Counts], total: Counts | None = None, *, total_elsewhere: bool = False
+) -> tuple[list[Shown], Shown]:
+    """`total_elsewhere`: as the dashboard protects a table — its total shown on its own
+    (`protect_total`), so the table cannot hide it."""
     total = total or _total(rows)
-    shown, shown_total = protect(rows, total)
-    assert shown_total is not None
+    if total_elsewhere:
+        shown, _ = protect(rows, None)
+        shown_total = protect_total(total)
+    else:
+        shown, maybe_total = protect(rows, total)
+        assert maybe_total is not None
+        shown_total = maybe_total
     for cell in [*shown, shown_total]:
         for text in (cell.numerator, cell.denominator, cell.missing):
             assert _is_safe_text(text), text
@@ -274,6 +303,28 @@ def test_no_hidden_cell_can_be_recovered_in_random_breakdowns():
         shown, _ = _assert_safe(rows)
         hidden_somewhere += any(c.suppressed for c in shown)
     assert hidden_somewhere > 300  # the draw exercised suppression, not just large cells
+
+
+def test_two_small_cells_beside_zeros_under_a_known_total_are_not_given_away():
+    """Roskilde's "not stated" by education: 0, <5, <5, 0, 0 under a total of 8 said 4 and 4. Now none of
+    the column is shown, the zeros included, and the attacker cannot tell."""
+    rows = [Counts(20, 10, missing=m) for m in (0, 4, 4, 0, 0)]
+    shown, shown_total = _assert_safe(rows, total_elsewhere=True)
+    assert shown_total.missing == "8"
+    assert [cell.missing for cell in shown] == [HIDDEN] * 5
+    assert [cell.denominator for cell in shown] == ["20"] * 5  # the other counts are untouched
+
+
+def test_no_hidden_cell_can_be_recovered_when_the_total_is_shown_on_its_own():
+    """The dashboard's way: each table protected with its total shown elsewhere, never hidden by it."""
+    chooser = random.Random(1606)
+    for _ in range(600):
+        rows = []
+        for _ in range(chooser.randint(1, 6)):
+            d = chooser.choice([0, 0, 1, 2, 3, 4, 5, 6, chooser.randint(5, 25), chooser.randint(20, 60)])
+            n = chooser.choice([0, d, chooser.randint(0, d), min(d, chooser.randint(0, 6))])
+            rows.append(Counts(d, n, missing=chooser.choice([0, 0, 0, 1, 4, chooser.randint(0, 12)])))
+        _assert_safe(rows, total_elsewhere=True)
 
 
 def test_shown_cells_are_never_hidden_needlessly_in_a_large_breakdown():
