@@ -37,6 +37,9 @@ class QualityConfig(AppConfig):
 # instead (the dashboard itself asks again on every request, so a link left after a revoked permission
 # leads to a refusal, never to the numbers).
 DASHBOARD_LINK_SESSION_KEY = "quality_dashboard_link"
+# The quality role alone (no organisation): the menu offers the dashboard only, not the worklist and the
+# caseload, which would always be empty for them.
+DASHBOARD_ONLY_SESSION_KEY = "quality_dashboard_only"
 
 
 def remember_dashboard_link(request: object, user: object, **kwargs: object) -> None:
@@ -44,6 +47,7 @@ def remember_dashboard_link(request: object, user: object, **kwargs: object) -> 
     has_perm = getattr(user, "has_perm", None)
     if session is not None and has_perm is not None:
         session[DASHBOARD_LINK_SESSION_KEY] = bool(has_perm("quality.view_dashboard"))
+        session[DASHBOARD_ONLY_SESSION_KEY] = dashboard_start_page(user) == "quality:dashboard"
 
 
 def dashboard_start_page(user: Any) -> str:

@@ -58,6 +58,7 @@ from quality.choices import (
     Measure,
     Period,
     RefreshState,
+    ReportingUnit,
     Sex,
 )
 from quality.models import Indicator, IndicatorCell, IndicatorRefresh
@@ -101,6 +102,7 @@ _TRUNC: dict[str, type[TruncMonth | TruncQuarter | TruncYear]] = {
     Period.YEAR: TruncYear,
 }
 UNKNOWN = ""  # a cell without the breakdown's value: shown as "not stated", never counted in the gap
+UNKNOWN_KEY = "unknown"  # its row's key (an organisation not stated: "")
 
 
 # --- filters -----------------------------------------------------------------------------------------------
@@ -230,7 +232,9 @@ def filters_from(
         chosen_from = _month(raw_from) if raw_from else first
         chosen_to = _month(raw_to) if raw_to else last
         if chosen_from is None or chosen_to is None:
-            errors.append(gettext("Write the months as year and month, for example 2026-03."))
+            errors.append(
+                gettext("Write the months as year and month from 2000-01 to 2100-12, for example 2026-03.")
+            )
         elif chosen_from > chosen_to:
             errors.append(gettext("The first month must come before the last."))
         else:
@@ -283,7 +287,9 @@ def organisation_named(
     if len(matches) == 1:
         return matches[0], ""
     if not matches:
-        return None, gettext("No organisation with summary numbers has that name. Check the spelling.")
+        return None, gettext(
+            "No organisation with numbers on the dashboard has that name. Check the spelling."
+        )
     names = ", ".join(o.name for o in matches[:ORGANISATION_MATCHES_SHOWN])
     if len(matches) > ORGANISATION_MATCHES_SHOWN:
         names += ", …"
@@ -382,6 +388,7 @@ class Row:
     suppressed: bool
     outside: str = ""
     better: bool | None = None
+    withheld: bool = False
 
     def chart_point(self) -> dict[str, Any] | None:
         if self.value is None or self.n is None:
@@ -401,18 +408,57 @@ def _is_mean(indicator: Indicator) -> bool:
 
 
 def _shown_rows(
-    indicator: Indicator, keyed: Sequence[tuple[str, str, Sums]], total: Sums
+    indicator: Indicator,
+    keyed: Sequence[tuple[str, str, Sums]],
+    total: Sums,
+    *,
+    withheld: frozenset[str] = frozenset(),
 ) -> tuple[list[Row], Row]:
     """The rows of one table and its total, through suppression. The total is shown the same on every
     output (the card, each table's last line, the CSV, the indicator's page: `protect_total`), so each
     table is protected taking the total as known to the reader (`total=None`): the cells around a small
-    one are hidden with it, never the total."""
-    shown, _none_shown = suppression.protect(
-        [sums for _key, _label, sums in keyed], None, measure=indicator.measure
-    )
+    one are hidden with it, never the total. `withheld`: the counts (WITHHELD_KINDS) of a unit the filters
+    chose that the table above hides (`withheld`): not shown in any row — its denominator hidden, nothing
+    is shown at all."""
+    if "denominator" in withheld:
+        return [_withheld_row(key, label) for key, label, _sums in keyed], _withheld_row(
+            "total", gettext("All")
+        )
+    shown = _protected(indicator, [(key, sums) for key, _label, sums in keyed])
     shown_total = suppression.protect_total(total, measure=indicator.measure)
     rows = [_row(indicator, key, label, cell) for (key, label, _sums), cell in zip(keyed, shown, strict=True)]
-    return rows, _row(indicator, "total", gettext("All"), shown_total)
+    total_row = _row(indicator, "total", gettext("All"), shown_total)
+    if withheld:
+        return [_hide_kinds(row, withheld) for row in rows], _hide_kinds(total_row, withheld)
+    return rows, total_row
+
+
+def _hide_kinds(row: Row, kinds: frozenset[str]) -> Row:
+    """The row with a withheld numerator (and so the share) or missing count hidden."""
+    hidden = suppression.HIDDEN
+    if "numerator" in kinds:
+        row = replace(
+            row, numerator=hidden, value=None, low=None, high=None, met=None, n=None, suppressed=True
+        )
+    if "missing" in kinds:
+        row = replace(row, missing=hidden, suppressed=True)
+    return row
+
+
+def _protected(indicator: Indicator, keyed: Sequence[tuple[str, Sums]]) -> list[suppression.Shown]:
+    """One table's cells (by their keys: an organisation's pk, a group's value, a period), its total taken
+    as known. Every table of the dashboard, and the tables one level above a filter (`withheld`), go through
+    here in the order of their keys — not of their labels, which change with the language — so the same
+    cells are hidden alike wherever, and in whichever language, they are shown."""
+    order = sorted(range(len(keyed)), key=lambda index: keyed[index][0])
+    shown, _none_shown = suppression.protect([keyed[i][1] for i in order], None, measure=indicator.measure)
+    found = dict(zip(order, shown, strict=True))
+    return [found[index] for index in range(len(keyed))]
+
+
+def _withheld_row(key: str, label: str) -> Row:
+    hidden = suppression.HIDDEN
+    return Row(key, label, hidden, hidden, hidden, None, None, None, None, None, True, withheld=True)
 
 
 def _row(indicator: Indicator, key: str, label: str, shown: suppression.Shown) -> Row:
@@ -431,6 +477,106 @@ def _row(indicator: Indicator, key: str, label: str, shown: suppression.Shown) -
         n=shown.denominator_value if value is not None else None,
         suppressed=shown.suppressed,
     )
+
+
+# --- a filter on a unit the table above hides ----------------------------------------------------------
+
+WITHHELD_KINDS = ("denominator", "numerator", "missing")
+# The filters that choose one unit, with the cell's column: the table one level up lists every unit of it.
+_UNIT_COLUMNS = {"sector": "sector", "organisation": "organisation_id", "municipality": "municipality"}
+
+
+def _unit_key(column: str, value: Any) -> str:
+    """A unit's key in its table, as the dashboard's own tables key it (an organisation's pk, a group's
+    value, "unknown" for a cell without one), so the table above protects its cells in the same order."""
+    if column == "organisation_id":
+        return str(value or "")
+    return value or UNKNOWN_KEY
+
+
+def _chosen_unit(filters: Filters, name: str) -> str | None:
+    if name == "organisation":
+        return None if filters.organisation is None else str(filters.organisation.pk)
+    value: str = getattr(filters, name)
+    return value or None
+
+
+def withheld(filters: Filters) -> dict[int, frozenset[str]]:
+    """The counts ("denominator", "numerator", "missing") of the active indicators (by pk) that are not
+    shown under `filters`, because a unit the filters choose (a sector, an organisation, a municipality)
+    has them hidden ("–") in the table one level up — the same filters without that one, broken down by
+    it — over the whole period or in one of its periods. A filter must not show what another view hides to
+    protect a small cell (choosing the organisation a funnel hid as the complement would give its numbers,
+    and with them the small cell). A hidden denominator withholds everything. It holds all the way up:
+    with two unit filters, each is checked in the table without it, and that table's own filter in the
+    table above it. One GROUP BY per unit filter and level (one query with one filter; none without)."""
+    if not any(_chosen_unit(filters, name) is not None for name in _UNIT_COLUMNS):
+        return {}
+    return _withheld(filters, {}, {i.pk: i for i in _active_indicators()})
+
+
+def _without(filters: Filters, name: str) -> Filters:
+    """The filters without one unit filter: the view one level up."""
+    if name == "organisation":
+        return replace(filters, organisation=None)
+    if name == "municipality":
+        return replace(filters, municipality="")
+    return replace(filters, sector="")
+
+
+def _withheld(
+    filters: Filters, seen: dict[Filters, dict[int, frozenset[str]]], indicators: Mapping[int, Indicator]
+) -> dict[int, frozenset[str]]:
+    if filters in seen:
+        return seen[filters]
+    found: dict[int, frozenset[str]] = {}
+    for name, column in _UNIT_COLUMNS.items():
+        chosen = _chosen_unit(filters, name)
+        if chosen is None:
+            continue
+        above = _without(filters, name)
+        for hidden in (_withheld(above, seen, indicators), _hidden_above(above, column, chosen, indicators)):
+            for pk, kinds in hidden.items():
+                found[pk] = found.get(pk, frozenset()) | kinds
+    seen[filters] = found
+    return found
+
+
+def _hidden_above(
+    above: Filters, column: str, chosen: str, indicators: Mapping[int, Indicator]
+) -> dict[int, frozenset[str]]:
+    """The counts the table by `column` under `above` hides for the chosen unit, per indicator: over the
+    whole period (the card's total, the funnel, the breakdown) or in one period (the series; a one-period
+    filter)."""
+    tables: dict[tuple[int, date | None], dict[str, Sums]] = {}
+    for row in (
+        above.cells(IndicatorCell.objects.filter(indicator__is_active=True))
+        .annotate(period=_TRUNC[above.by]("month"))
+        .values("indicator_id", "period", column)
+        .annotate(**_SUMS)
+        .order_by()
+    ):
+        key, sums = _unit_key(column, row[column]), _sums(row)
+        for where in ((row["indicator_id"], row["period"]), (row["indicator_id"], None)):
+            table = tables.setdefault(where, {})
+            table[key] = table.get(key, _none()) + sums
+    hidden: dict[int, frozenset[str]] = {}
+    for (pk, _period), table in tables.items():
+        if chosen not in table:
+            continue
+        keyed = list(table.items())
+        cell = _protected(indicators[pk], keyed)[[key for key, _sums in keyed].index(chosen)]
+        # A count under a total of 1–4 is hidden in every cell (suppression's rule 5) and tells nothing
+        # the unit's own "<5" or 0 would add to; any other "–" protects a small cell.
+        whole = suppression.protect_total(sum(table.values(), _none()), measure=indicators[pk].measure)
+        kinds = frozenset(
+            kind
+            for kind in WITHHELD_KINDS
+            if getattr(cell, kind) == suppression.HIDDEN and getattr(whole, kind) != suppression.SMALL
+        )
+        if kinds:
+            hidden[pk] = hidden.get(pk, frozenset()) | kinds
+    return hidden
 
 
 # --- the funnel's limits ------------------------------------------------------------------------------------
@@ -567,20 +713,27 @@ def dashboard(*, filters: Filters) -> list[IndicatorReport]:
         cells.annotate(period=trunc("month")).values("indicator_id", "period").annotate(**_SUMS).order_by()
     ):
         by_period[(row["indicator_id"], row["period"])] = _sums(row)
+    hidden = withheld(filters)
     return [
         _card(
             indicator,
             filters=filters,
             periods=[(p, by_period.get((indicator.pk, p), _none())) for p in filters.periods()],
+            withheld=hidden.get(indicator.pk, frozenset()),
         )
         for indicator in indicators
     ]
 
 
-def _card(indicator: Indicator, *, filters: Filters, periods: list[tuple[date, Sums]]) -> IndicatorReport:
+def _card(
+    indicator: Indicator, *, filters: Filters, periods: list[tuple[date, Sums]], withheld: frozenset[str]
+) -> IndicatorReport:
     total = sum((sums for _period, sums in periods), _none())
     series, shown_total = _shown_rows(
-        indicator, [(f"{p:%Y-%m}", period_label(p, filters.by), sums) for p, sums in periods], total
+        indicator,
+        [(f"{p:%Y-%m}", period_label(p, filters.by), sums) for p, sums in periods],
+        total,
+        withheld=withheld,
     )
     mean = _is_mean(indicator)
     chart = _chart_base(indicator) | {
@@ -627,6 +780,11 @@ class FunnelReport:
         return _is_mean(self.indicator)
 
     @property
+    def by_municipality(self) -> bool:
+        """The dots are municipalities (an indicator counted towards the patient's home municipality)."""
+        return _by_municipality(self.indicator)
+
+    @property
     def outside(self) -> list[Row]:
         return [row for row in self.rows if row.outside]
 
@@ -634,23 +792,42 @@ class FunnelReport:
 _UNIT_VALUES = ("organisation_id", "organisation__name")
 
 
+def _by_municipality(indicator: Indicator) -> bool:
+    """An indicator counted towards the patient's home municipality has no organisation in its cells:
+    its funnel's dots are the municipalities."""
+    return indicator.reporting_unit == ReportingUnit.HOME_MUNICIPALITY
+
+
+def _municipality_unit(code: str) -> tuple[str | None, str]:
+    return (code or None), MUNICIPALITY_NAMES.get(code, code)
+
+
 def funnel(*, indicator: Indicator, filters: Filters) -> FunnelReport:
-    """The indicator across organisations under the filters: one GROUP BY (the names joined in)."""
-    units = [
-        (row["organisation_id"], row["organisation__name"] or "", _sums(row))
-        for row in filters.cells(IndicatorCell.objects.filter(indicator=indicator))
-        .values(*_UNIT_VALUES)
-        .annotate(**_SUMS)
-        .order_by()
-    ]
-    return _funnel(indicator, units)
+    """The indicator across its reporting units (organisations, or municipalities) under the filters: one
+    GROUP BY (the names joined in)."""
+    cells = filters.cells(IndicatorCell.objects.filter(indicator=indicator))
+    if _by_municipality(indicator):
+        units = [
+            (*_municipality_unit(row["municipality"]), _sums(row))
+            for row in cells.values("municipality").annotate(**_SUMS).order_by()
+        ]
+    else:
+        units = [
+            (row["organisation_id"], row["organisation__name"] or "", _sums(row))
+            for row in cells.values(*_UNIT_VALUES).annotate(**_SUMS).order_by()
+        ]
+    return _funnel(indicator, units, withheld=withheld(filters).get(indicator.pk, frozenset()))
 
 
 def funnels(*, filters: Filters) -> dict[int, FunnelReport]:
-    """Every active indicator's funnel (by the indicator's pk) in one GROUP BY: the CSV."""
-    found: dict[int, list[tuple[int | None, str, Sums]]] = {}
+    """Every active indicator's funnel (by the indicator's pk) in two GROUP BYs (by organisation; by
+    municipality for those counted towards it): the CSV."""
+    indicators = _active_indicators()
+    found: dict[int, list[tuple[Any, str, Sums]]] = {}
+    cells = filters.cells(IndicatorCell.objects.filter(indicator__is_active=True))
+    by_municipality = [i.pk for i in indicators if _by_municipality(i)]
     for row in (
-        filters.cells(IndicatorCell.objects.filter(indicator__is_active=True))
+        cells.exclude(indicator__in=by_municipality)
         .values("indicator_id", *_UNIT_VALUES)
         .annotate(**_SUMS)
         .order_by()
@@ -658,21 +835,44 @@ def funnels(*, filters: Filters) -> dict[int, FunnelReport]:
         found.setdefault(row["indicator_id"], []).append(
             (row["organisation_id"], row["organisation__name"] or "", _sums(row))
         )
+    if by_municipality:
+        for row in (
+            cells.filter(indicator__in=by_municipality)
+            .values("indicator_id", "municipality")
+            .annotate(**_SUMS)
+            .order_by()
+        ):
+            found.setdefault(row["indicator_id"], []).append(
+                (*_municipality_unit(row["municipality"]), _sums(row))
+            )
+    hidden = withheld(filters)
     return {
-        indicator.pk: _funnel(indicator, found.get(indicator.pk, [])) for indicator in _active_indicators()
+        indicator.pk: _funnel(
+            indicator, found.get(indicator.pk, []), withheld=hidden.get(indicator.pk, frozenset())
+        )
+        for indicator in indicators
     }
 
 
-def _funnel(indicator: Indicator, units: list[tuple[int | None, str, Sums]]) -> FunnelReport:
+def _funnel(
+    indicator: Indicator, units: list[tuple[Any, str, Sums]], *, withheld: frozenset[str]
+) -> FunnelReport:
     total = sum((sums for _pk, _name, sums in units), _none())
+    municipal = _by_municipality(indicator)
+    not_stated = gettext("Municipality not stated") if municipal else gettext("Organisation not stated")
     keyed = sorted(
         (
-            (str(pk or ""), name if pk else gettext("Organisation not stated"), sums)
+            # The keys the tables above a filter use (`_unit_key`): the same cells hidden alike.
+            (
+                _unit_key("municipality" if municipal else "organisation_id", pk),
+                name if pk else not_stated,
+                sums,
+            )
             for pk, name, sums in units
         ),
         key=lambda item: (item[1].casefold(), item[0]),
     )
-    rows, shown_total = _shown_rows(indicator, keyed, total)
+    rows, shown_total = _shown_rows(indicator, keyed, total, withheld=withheld)
     limits = None
     points = [point for row in rows if (point := row.chart_point()) is not None]
     if shown_total.value is not None:
@@ -685,10 +885,10 @@ def _funnel(indicator: Indicator, units: list[tuple[int | None, str, Sums]]) -> 
         "funnel": {"points": points, "limits": limits.as_data() if limits else None},
         "words": {
             "result": gettext("Mean") if mean else gettext("Share (%)"),
-            "overall": gettext("All organisations"),
+            "overall": gettext("All municipalities") if municipal else gettext("All organisations"),
             "limit95": gettext("95 % limits"),
             "limit998": gettext("99.8 % limits"),
-            "organisation": gettext("Organisation"),
+            "organisation": gettext("Municipality") if municipal else gettext("Organisation"),
             "denominator": gettext("Number in the denominator"),
         },
     }
@@ -715,9 +915,10 @@ def sort_organisations(report: FunnelReport, order: str) -> list[Row]:
         return -(row.n or 0)
 
     def key(row: Row) -> tuple[Any, ...]:
-        last = (row.key == "", row.value is None)
+        not_stated = row.key in ("", UNKNOWN_KEY)
+        last = (not_stated, row.value is None)
         if order == OrganisationOrder.NAME:
-            return (row.key == "",)
+            return (not_stated,)
         if order == OrganisationOrder.DENOMINATOR:
             return (*last, size(row))
         if order == OrganisationOrder.RESULT:
@@ -798,9 +999,12 @@ def breakdown(*, indicator: Indicator, filters: Filters, by: str) -> BreakdownRe
     values = sorted(found, key=lambda value: _group_order(by, value))
     total = sum(found.values(), _none())
     groups, shown_total = _shown_rows(
-        indicator, [(value or "unknown", group_label(by, value), found[value]) for value in values], total
+        indicator,
+        [(value or UNKNOWN_KEY, group_label(by, value), found[value]) for value in values],
+        total,
+        withheld=withheld(filters).get(indicator.pk, frozenset()),
     )
-    known = [row for row in groups if row.value is not None and row.key != "unknown"]
+    known = [row for row in groups if row.value is not None and row.key != UNKNOWN_KEY]
     gap = None
     if len(known) >= 2:
         ordered = sorted(known, key=lambda row: row.value or 0.0)

@@ -21,7 +21,7 @@ from urllib.parse import urlencode
 
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext
@@ -45,7 +45,12 @@ POLL_MAX = 200
 def _quality_user(request: HttpRequest) -> User:
     user = staff(request)
     if not user.has_perm(PERMISSION):
-        raise PermissionDenied
+        raise PermissionDenied(
+            gettext(
+                "The quality dashboard is for staff with the quality role. "
+                "Ask your administrator if you need it."
+            )
+        )
     return user
 
 
@@ -167,15 +172,18 @@ def dashboard_csv(request: HttpRequest) -> HttpResponse:
     commas), with the same suppression: every indicator's result, series and organisations; or, with
     `?indicator=<key>&breakdown=<group>`, that indicator's breakdown and its gap."""
     _quality_user(request)
-    filters, errors, _organisations = _filters(request)
+    filters, errors, organisations = _filters(request)
     key, by = request.GET.get("indicator", ""), request.GET.get("breakdown", "")
     indicator = reports.indicator_by_key(key) if key else None
     if key and indicator is None:
         errors.append(gettext("There is no such indicator."))
     if key and by not in Breakdown.values:
         errors.append(gettext("Choose a breakdown from the list."))
-    if errors:
-        return HttpResponseBadRequest(" ".join(errors), content_type="text/plain; charset=utf-8")
+    if errors:  # the dashboard's form with what could not be read, as the page says it (no file)
+        context = _form_context(request, filters, errors, organisations) | _refresh_context(
+            reports.refresh_status()
+        )
+        return render(request, "quality/dashboard.html", context | {"cards": []}, status=400)
     if indicator is not None:
         report = reports.breakdown(indicator=indicator, filters=filters, by=by)
         rows = _breakdown_lines(report, filters)
@@ -245,10 +253,9 @@ def _dashboard_lines(
     for card in cards:
         lines.append(_line(card.indicator, gettext("Result"), card.total, described))
         lines.extend(_line(card.indicator, gettext("Over time"), row, described) for row in card.series)
-        organisations = funnels[card.indicator.pk].rows
-        lines.extend(
-            _line(card.indicator, gettext("By organisation"), row, described) for row in organisations
-        )
+        funnel = funnels[card.indicator.pk]
+        table = gettext("By municipality") if funnel.by_municipality else gettext("By organisation")
+        lines.extend(_line(card.indicator, table, row, described) for row in funnel.rows)
     return lines
 
 

@@ -25,6 +25,8 @@ from tests.browser.test_demo_walkthrough import log_in
 
 pytestmark = pytest.mark.browser
 
+REHABILITATION = "rehabilitation-plan-discharge-day"  # counted towards the discharging hospital
+
 MUNICIPALITIES = [
     ("265", "Roskilde"),
     ("259", "Køge"),
@@ -104,10 +106,8 @@ def _summary() -> None:
                         )
                     )
     # One organisation so small it must never show: a handful of patients in a single month.
-    tiny = Organisation.objects.create(
-        name="Sygeplejeklinikken Lille", sector=Sector.MUNICIPALITY, sor_code="899"
-    )
-    indicator = Indicator.objects.get(key="home-nursing-24h")
+    tiny = Organisation.objects.create(name="Sygehusafsnittet Lille", sector=Sector.HOSPITAL, sor_code="899")
+    indicator = Indicator.objects.get(key=REHABILITATION)
     cells.append(
         IndicatorCell(
             indicator=indicator, month=months[0], organisation=tiny, sector=tiny.sector, municipality="265",
@@ -155,20 +155,21 @@ def test_the_quality_user_filters_to_roskilde_and_the_charts_draw(
     page.wait_for_timeout(300)  # the canvases have painted
     screenshot(page, "q16_dash2_overview")
     page.locator("section.ff-indicator").first.screenshot(path=str(screenshot(page, "q16_dash2_card")))
-    # Home nursing's page: the funnel plot across organisations, and their table.
+    # Home nursing is counted towards the patient's municipality: its funnel's dots are municipalities.
     page.locator("a[href^='/quality/indicators/home-nursing-24h/']").click()
     page.wait_for_load_state()
     assert "municipality=265" in page.url
-    # Roskilde's patients: Roskilde's home nursing and the tiny clinic. The tiny clinic's 3 patients show as
-    # "<5" and no percentage, and Roskilde's numbers are hidden with it (the total would tell them): no
-    # organisation to draw, the figure says so.
-    tiny = page.locator("#funnel-home-nursing-24h tr", has_text="Sygeplejeklinikken Lille")
+    expect(page.locator("#organisations-heading")).to_have_text("På tværs af kommuner")
+    # The rehabilitation plan is counted towards the discharging hospital: a funnel of organisations.
+    page.goto(f"{live_server.url}/quality/indicators/{REHABILITATION}/?municipality=265")
+    # Roskilde's patients: the hospitals and the tiny ward. The tiny ward's 3 patients show as "<5" and no
+    # percentage, and another hospital's numbers are hidden with it (the total would tell them).
+    tiny = page.locator(f"#funnel-{REHABILITATION} tr", has_text="Sygehusafsnittet Lille")
     assert tiny.locator("td").all_inner_texts()[:3] == ["–", "<5", "–"]
-    expect(page.locator("figure[data-chart=funnel] p.ff-chart-note").first).to_be_visible()
-    # Every patient: the funnel is drawn, the tiny clinic still hidden.
-    page.goto(f"{live_server.url}/quality/indicators/home-nursing-24h/")
+    # Every patient: the funnel is drawn, the tiny ward still hidden.
+    page.goto(f"{live_server.url}/quality/indicators/{REHABILITATION}/")
     expect(page.locator("figure.ff-chart-drawn[data-chart=funnel] canvas")).to_be_visible()
-    tiny = page.locator("#funnel-home-nursing-24h tr", has_text="Sygeplejeklinikken Lille")
+    tiny = page.locator(f"#funnel-{REHABILITATION} tr", has_text="Sygehusafsnittet Lille")
     assert tiny.locator("td").all_inner_texts()[:3] == ["–", "<5", "–"]
     page.wait_for_timeout(300)
     screenshot(page, "q16_dash2_indicator")

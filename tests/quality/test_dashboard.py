@@ -33,7 +33,8 @@ from quality.choices import Breakdown, RefreshState
 from quality.models import Indicator, IndicatorCell, IndicatorRefresh
 from tests.conftest import make_user, sign_in
 
-HOME_NURSING = "home-nursing-24h"
+HOME_NURSING = "home-nursing-24h"  # counted towards the patient's home municipality
+REHABILITATION = "rehabilitation-plan-discharge-day"  # counted towards the discharging hospital
 WHO5_MEAN = "who5-mean"
 # Two whole quarters: Q1 and Q2 2026.
 PERIOD = {"by": "quarter", "from": "2026-01", "to": "2026-06"}
@@ -128,6 +129,11 @@ def test_staff_without_the_quality_role_are_refused(client, world, role):
         assert client.get(url).status_code == 403, url
     assert client.post(reverse("quality:dashboard-refresh")).status_code == 403
     assert not IndicatorRefresh.objects.exists()
+    # The page says what is missing, not to ask the plan's coordinator (who may be the one refused).
+    client.cookies["django_language"] = "en"
+    words = client.get(reverse("quality:dashboard")).content.decode()
+    assert "for staff with the quality role" in words
+    assert "plan's coordinator" not in words
 
 
 def test_anonymous_visitors_are_sent_to_sign_in(client, world):
@@ -146,12 +152,16 @@ def test_the_quality_user_sees_the_dashboard_but_no_plan(quality_client, world, 
 
 def test_the_navigation_links_to_the_dashboard_only_for_the_quality_role(client, world, quality_user):
     url = reverse("quality:dashboard")
-    assert f'href="{url}"' in sign_in(client, quality_user).get(reverse("pathways:caseload")).content.decode()
+    menu = sign_in(client, quality_user).get(url).content.decode().split('class="container ff-tabs"')[1]
+    menu = menu.split("</nav>")[0]
+    assert f'href="{url}"' in menu
+    # The quality role alone: no worklist or caseload in the menu, both would always be empty.
+    assert f'href="{reverse("coordination:worklist")}"' not in menu
+    assert f'href="{reverse("pathways:caseload")}"' not in menu
     client.logout()
-    assert (
-        f'href="{url}"'
-        not in sign_in(client, world.coordinator).get(reverse("pathways:caseload")).content.decode()
-    )
+    page = sign_in(client, world.coordinator).get(reverse("pathways:caseload")).content.decode()
+    assert f'href="{url}"' not in page
+    assert f'href="{reverse("coordination:worklist")}"' in page
 
 
 def test_an_unknown_indicator_is_not_found(quality_client, world):
@@ -315,9 +325,13 @@ def test_the_chart_data_hold_only_shown_values(quality_client, world, cells):
 def test_a_small_organisation_is_neither_in_the_funnel_nor_revealed_by_the_total(
     quality_client, world, cells
 ):
-    indicator = _indicator()
+    indicator = _indicator(REHABILITATION)
     IndicatorCell.objects.bulk_create(
-        [_cell(indicator, world.gp, month=date(2026, 2, 1), denominator=2, numerator=1)]
+        [
+            _cell(indicator, world.hospital, denominator=50, numerator=40),
+            _cell(indicator, world.unrelated, denominator=30, numerator=20),
+            _cell(indicator, world.gp, month=date(2026, 2, 1), denominator=2, numerator=1),
+        ]
     )
     filters, _errors = reports.filters_from(PERIOD, today=date(2026, 11, 30), organisations=[])
     funnel = reports.funnel(indicator=indicator, filters=filters)
@@ -330,6 +344,25 @@ def test_a_small_organisation_is_neither_in_the_funnel_nor_revealed_by_the_total
     assert len(hidden) >= 2
     # The CSV's organisations are the same rows.
     assert reports.funnels(filters=filters)[indicator.pk].rows == funnel.rows
+
+
+def test_an_indicator_counted_towards_the_home_municipality_has_municipalities_in_its_funnel(
+    quality_client, world, cells
+):
+    """Home nursing's cells carry the patient's municipality, not an organisation: the funnel's dots, its
+    table and the CSV's rows are the municipalities."""
+    filters, _errors = reports.filters_from(PERIOD, today=date(2026, 11, 30), organisations=[])
+    funnel = reports.funnel(indicator=_indicator(), filters=filters)
+    assert funnel.by_municipality
+    assert {row.label: row.denominator for row in funnel.rows} == {"Roskilde": "133", "Holbæk": "30"}
+    assert {point["label"] for point in funnel.chart["funnel"]["points"]} == {"Roskilde", "Holbæk"}
+    page = quality_client.get(reverse("quality:dashboard-indicator", args=[HOME_NURSING]), PERIOD)
+    html = page.content.decode()
+    assert "Across municipalities" in html
+    assert "2 municipalities." in html
+    lines = _card(quality_client)
+    assert lines[("By municipality", "Roskilde")][4] == "133"
+    assert not any(table == "By organisation" for table, _row in lines)
 
 
 # --- the filters narrow the numbers ---------------------------------------------------------------------
@@ -393,7 +426,10 @@ def test_bad_filters_are_refused_with_a_message_and_no_numbers(quality_client, w
         assert response.status_code == 400, query
         assert 'class="alert alert-error"' in response.content.decode()
         assert "ff-indicator" not in response.content.decode()
-        assert quality_client.get(reverse("quality:dashboard-csv"), query).status_code == 400
+        refused = quality_client.get(reverse("quality:dashboard-csv"), query)
+        assert refused.status_code == 400
+        assert refused["Content-Type"].startswith("text/html")  # the form and its message, no file
+        assert 'class="alert alert-error"' in refused.content.decode()
 
 
 def test_the_default_period_is_the_last_four_complete_quarters():
@@ -569,7 +605,9 @@ def test_a_breakdown_csv_ends_with_the_gap(quality_client, world):
 def test_a_text_cell_cannot_become_an_excel_formula(quality_client, world):
     world.unrelated.name = "=HYPERLINK(1)"
     world.unrelated.save()
-    IndicatorCell.objects.bulk_create([_cell(_indicator(), world.unrelated, denominator=40, numerator=36)])
+    IndicatorCell.objects.bulk_create(
+        [_cell(_indicator(REHABILITATION), world.unrelated, denominator=40, numerator=36)]
+    )
     text = quality_client.get(reverse("quality:dashboard-csv"), PERIOD).content.decode("utf-8-sig")
     assert ";'=HYPERLINK(1);" in text
     assert ";=HYPERLINK" not in text

@@ -152,8 +152,10 @@ def test_roskildes_home_nursing_result_shows_and_its_education_breakdown_hides_s
     assert hidden
     assert by_education.gap is not None
     assert by_education.gap.size > 0
-    # Lower education does somewhat worse: primary school is the worst shown group.
-    assert by_education.gap.worst.key == "basic"
+    # Lower education does somewhat worse (quality.demo's DISADVANTAGE): the worst shown group is one of the
+    # two without a higher education (which of them moves with the day the demo is made: a random draw).
+    assert by_education.gap.worst.key in {"basic", "upper_secondary"}
+    assert by_education.gap.best.key in {"short_higher", "long_higher"}
 
 
 @pytest.mark.django_db
