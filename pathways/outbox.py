@@ -436,9 +436,9 @@ def plan_reminders_sync(*, plan: PathwayPlan) -> None:
     if plan.status not in PLAN_OPEN_STATUSES:
         # A plan that has ended asks no more questions: its questionnaires' waiting messages are cancelled
         # here, in the transaction that ends it (quality's hourly job closes the questionnaires themselves).
-        Notification.objects.filter(
-            plan=plan, kind__in=QUESTIONNAIRE_KINDS, state=NotificationState.PENDING
-        ).update(state=NotificationState.CANCELLED)
+        Notification.objects.filter(plan=plan, kind__in=QUESTIONNAIRE_KINDS, state__in=WAITING_STATES).update(
+            state=NotificationState.CANCELLED, lease_until=None
+        )
 
 
 def plan_status_changed(*, plan: PathwayPlan, actor: User | None) -> None:

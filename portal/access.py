@@ -279,9 +279,18 @@ def portal_questionnaire_requests(reader: PortalReader) -> QuerySet[Questionnair
     return requests.filter(relative=reader.relative)
 
 
+# A plan that has ended invites no answers (quality's hourly job then closes its questionnaires).
+ANSWERING_PLAN_STATUSES = (PlanStatus.ACTIVE, PlanStatus.ON_HOLD)
+
+
 def questionnaire_answerable(asked: QuestionnaireRequest, *, today: date | None = None) -> bool:
-    """Still to be answered: open, and its answer-by day not passed (the expiry job may not have run yet)."""
-    return asked.state == RequestState.OPEN and asked.expires_on >= (today or timezone.localdate())
+    """Still to be answered: open, its answer-by day not passed and its plan not ended (the hourly jobs
+    may not have closed it yet)."""
+    return (
+        asked.state == RequestState.OPEN
+        and asked.expires_on >= (today or timezone.localdate())
+        and asked.plan.status in ANSWERING_PLAN_STATUSES
+    )
 
 
 def access_portal_questionnaire(
@@ -297,7 +306,7 @@ def access_portal_questionnaire(
         raise Http404
     asked = (
         QuestionnaireRequest.objects.filter(plan=readers[0].plan, public_id=request_id)
-        .select_related("questionnaire")
+        .select_related("questionnaire", "plan")
         .first()
     )
     if asked is None:

@@ -44,6 +44,7 @@ from pathways.models import (
     User,
 )
 from portal.access import (
+    ANSWERING_PLAN_STATUSES,
     PortalReader,
     portal_document_content,
     portal_documents,
@@ -625,9 +626,6 @@ def portal_documents_page(*, reader: PortalReader, error: str = "") -> PortalDoc
 # "A questionnaire is waiting for you" on the plan page, the answer page and the page after it. Each reads
 # only the reader's own questionnaires (portal.access.portal_questionnaire_requests) and never a score.
 
-# A plan that has ended invites no answers (quality's hourly job then closes its questionnaires).
-ANSWERING_PLAN_STATUSES = (PlanStatus.ACTIVE, PlanStatus.ON_HOLD)
-
 # When quality.services refused the answers for a reason of its own (the form checks each question first).
 QUESTIONNAIRE_NOT_SENT = gettext_lazy("Your answers were not sent. Please try again.")
 
@@ -700,8 +698,8 @@ def portal_questionnaire_done(
     no longer needed (cancelled)."""
     if asked.state == RequestState.ANSWERED:
         state = "answered"
-    elif asked.state == RequestState.CANCELLED:
-        state = "closed"
+    elif asked.state == RequestState.CANCELLED or asked.plan.status not in ANSWERING_PLAN_STATUSES:
+        state = "closed"  # taken back, or its plan has ended
     else:  # expired, or open with its answer-by day passed
         state = "too_late"
     return PortalQuestionnaireDone(

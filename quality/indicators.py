@@ -325,7 +325,11 @@ def _requests(indicator: Indicator, now: datetime) -> _Units:
     )
     if Exclusion.PLAN_REVOKED in (indicator.exclusions or []):
         requests = requests.exclude(plan__status=PlanStatus.REVOKED)
-    outcome = _outcome(met=Q(state=RequestState.ANSWERED))
+    # Answered: a response that stands — one marked entered in error leaves the request unanswered.
+    answers = QuestionnaireResponse.objects.filter(request=OuterRef("pk")).exclude(
+        status=ResponseStatus.ENTERED_IN_ERROR
+    )
+    outcome = _outcome(met=Exists(answers))
     return _Units(requests, "plan__patient", F("opens_on"), _plan_organisation(indicator, "plan__"), outcome)
 
 

@@ -48,6 +48,7 @@ from pathways.choices import (
     StayStatus,
 )
 from pathways.models import HospitalStay, Notification, PathwayPlan, Patient, PlanTemplate, User
+from pathways.numbers import ascii_digits
 from pathways.services import VersionConflict
 from quality.choices import (
     STAFF_SOURCES,
@@ -135,8 +136,9 @@ def _whole_number(given: Any) -> int | None:
         return None
     if isinstance(given, int):
         return given
-    if isinstance(given, str) and given.strip().isdigit():
-        return int(given.strip())
+    if isinstance(given, str):
+        digits = ascii_digits(given.strip())  # any script's digits as 0–9 (pathways.numbers)
+        return int(digits) if digits and digits.isascii() and digits.isdigit() else None
     return None
 
 
@@ -254,9 +256,12 @@ def _request_close(request: QuestionnaireRequest, state: RequestState) -> None:
     _messages_cancel(request.reminder_keys)
 
 
-def _flag_recipients(plan: PathwayPlan) -> list[User]:
+def _flag_recipients(plan: PathwayPlan, relative: Relative | None) -> list[User]:
     """Who hears of a flagged response: the plan's coordinator and substitute; a plan without one, the
-    coordinators of the organisations taking part."""
+    coordinators of the organisations taking part — for a relative's own answer, only those who may read
+    it: the coordinators of the organisations holding an open referral of the relative's
+    (relatives.access.may_see_support). With none, the caseload's "answers to look at" still shows it to
+    the coordinator named next."""
     people = [
         person
         for person in (plan.coordinator, plan.coordinator_substitute)
@@ -264,14 +269,13 @@ def _flag_recipients(plan: PathwayPlan) -> list[User]:
     ]
     if people:
         return people
-    return list(
-        User.objects.filter(
-            is_active=True,
-            memberships__role=MembershipRole.COORDINATOR,
-            memberships__ended_at__isnull=True,
-            memberships__organisation__participations__plan=plan,
-        ).distinct()
+    coordinators = User.objects.filter(
+        is_active=True, memberships__role=MembershipRole.COORDINATOR, memberships__ended_at__isnull=True
     )
+    if relative is not None:
+        organisations = relatives_access.support_organisation_ids([relative])[relative.pk]
+        return list(coordinators.filter(memberships__organisation__in=organisations).distinct())
+    return list(coordinators.filter(memberships__organisation__participations__plan=plan).distinct())
 
 
 def _open_request_of(
@@ -322,7 +326,12 @@ def response_record(
             raise PermissionDenied
     elif actor is not None:
         raise ValidationError({"source": _("Staff entering answers say how they were given.")})
-    plan = PathwayPlan.objects.select_related("coordinator", "coordinator_substitute").get(pk=plan.pk)
+    # Locked: a plan ended at the same moment either sees this answer or refuses it, never half of each.
+    plan = (
+        PathwayPlan.objects.select_for_update(of=("self",))
+        .select_related("coordinator", "coordinator_substitute")
+        .get(pk=plan.pk)
+    )
     if plan.status not in (ENTRY_STATUSES if staff else ASKING_STATUSES):
         errors[NON_FIELD_ERRORS] = _("The plan has ended: no more answers can be recorded.")
     if questionnaire.status != QuestionnaireStatus.ACTIVE:
@@ -379,7 +388,7 @@ def response_record(
         _request_close(request, RequestState.ANSWERED)
     if scored.flagged:
         outbox.notify_staff(
-            _flag_recipients(plan),
+            _flag_recipients(plan, relative),
             kind=NotificationKind.QUESTIONNAIRE_FLAGGED,
             plan=plan,
             due_at=timezone.now(),

@@ -78,8 +78,10 @@ def portal_questionnaire(request: HttpRequest, public_id: UUID, request_id: UUID
         except PermissionDenied:  # no longer theirs (a consent withdrawn this moment): as any other
             raise Http404 from None
         except ValidationError as error:
-            asked.refresh_from_db()
-            if not access.questionnaire_answerable(asked):  # answered in another tab, or its time ran out
+            reader, asked = access.access_portal_questionnaire(  # as it stands now
+                session, public_id=public_id, request_id=request_id, log=False
+            )
+            if not access.questionnaire_answerable(asked):  # answered in another tab, time or plan ended
                 return _done_page(request, reader, asked)
             errors, whole = _refused(error, page)
         else:

@@ -142,6 +142,23 @@ def test_a_plan_that_has_ended_invites_no_answers(kirsten):
     assert f'href="{url(asked)}"' not in page
 
 
+def test_answers_sent_after_the_plan_ended_are_told_they_are_not_needed(kirsten):
+    """The page was opened while the plan was active; the coordinator completed it before Kirsten sent:
+    "you do not need to answer" (410), not "not sent, try again", and nothing is stored."""
+    world, asked, client = kirsten
+    assert client.get(url(asked)).status_code == 200
+    PathwayPlan.objects.filter(pk=world.plan.pk).update(status=PlanStatus.COMPLETED)
+
+    sent = client.post(url(asked), answers([4, 4, 4, 4, 4]))
+    opened = client.get(url(asked))
+
+    for response in (sent, opened):
+        assert response.status_code == 410
+        assert "You do not need to answer" in main_of(response)
+        assert "<fieldset" not in main_of(response)
+    assert not QuestionnaireResponse.objects.exists()
+
+
 def test_the_answer_page_shows_each_question_as_a_fieldset_of_radio_buttons_and_the_attribution(kirsten):
     _world, asked, client = kirsten
 

@@ -420,8 +420,8 @@ def test_who5_response_rate_counts_answered_and_expired_only(data):
     csi = Questionnaire.objects.get(key="csi")
     plan = data.plan()
 
-    def sent(state: str, day: str, questionnaire: Questionnaire = who5) -> None:
-        QuestionnaireRequest.objects.create(
+    def sent(state: str, day: str, questionnaire: Questionnaire = who5, *, answer: str = "") -> None:
+        request = QuestionnaireRequest.objects.create(
             plan=plan,
             questionnaire=questionnaire,
             occurrence=f"o{next(_serial)}",
@@ -430,15 +430,30 @@ def test_who5_response_rate_counts_answered_and_expired_only(data):
             state=state,
             closed_at=None if state == RequestState.OPEN else at(day),
         )
+        if answer:
+            QuestionnaireResponse.objects.create(
+                plan=plan,
+                questionnaire=questionnaire,
+                request=request,
+                answers={},
+                raw_score=15,
+                score=60,
+                max_score=100,
+                source=ResponseSource.PORTAL,
+                answered_on=date.fromisoformat(day),
+                status=answer,
+            )
 
-    sent(RequestState.ANSWERED, "2026-02-01")
-    sent(RequestState.ANSWERED, "2026-02-05")
+    sent(RequestState.ANSWERED, "2026-02-01", answer=ResponseStatus.COMPLETED)
+    sent(RequestState.ANSWERED, "2026-02-05", answer=ResponseStatus.COMPLETED)
     sent(RequestState.EXPIRED, "2026-02-07")
+    # Its only answer was entered in error: not answered.
+    sent(RequestState.ANSWERED, "2026-02-08", answer=ResponseStatus.ENTERED_IN_ERROR)
     sent(RequestState.OPEN, "2026-03-15")  # still open: left out
     sent(RequestState.CANCELLED, "2026-02-09")  # cancelled: left out
-    sent(RequestState.ANSWERED, "2026-02-09", csi)  # another questionnaire
+    sent(RequestState.ANSWERED, "2026-02-09", csi, answer=ResponseStatus.COMPLETED)  # another questionnaire
 
-    assert totals("who5-response-rate", now) == {FEBRUARY: (2, 3, 0)}
+    assert totals("who5-response-rate", now) == {FEBRUARY: (2, 4, 0)}
 
 
 def test_who5_mean_adds_up_scores_and_their_squares(data):

@@ -13,7 +13,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils import timezone
 
 from pathways.choices import NotificationChannel, NotificationKind, NotificationState
-from pathways.models import Notification
+from pathways.models import Notification, PathwayPlan
 from pathways.services import VersionConflict
 from quality import services
 from quality.choices import RequestState, ResponseSource, ResponseStatus
@@ -261,6 +261,26 @@ def test_a_flagged_response_tells_the_coordinator_once(world):
         (world.coordinator, NotificationChannel.EMAIL),
     }
     assert all(row.dedupe_key.endswith(f"|response:{response.public_id}") for row in notices)
+
+
+def test_without_a_named_coordinator_only_those_who_may_read_a_relatives_answer_hear_of_it(world):
+    """No coordinator on the plan: the patient's flagged WHO-5 goes to the coordinators of the organisations
+    taking part; a relative's flagged strain answer only to those who may read the relative's support record
+    (coordinators of an organisation holding an open referral of theirs) — here none."""
+    PathwayPlan.objects.filter(pk=world.plan.pk).update(coordinator=None, coordinator_substitute=None)
+    world.plan.refresh_from_db()
+    relative = relative_add(world.plan)
+    services.response_record(
+        questionnaire=csi(),
+        plan=world.plan,
+        answers=csi_yes(8),
+        source=ResponseSource.STAFF_PHONE,
+        actor=world.home_nurse,
+        relative=relative,
+    )
+    assert not flag_notices().exists()
+    record_by_phone(world, who5_raw(5), actor=world.home_nurse)
+    assert {row.recipient for row in flag_notices()} == {world.coordinator}
 
 
 def test_a_response_not_flagged_tells_no_one(world):
