@@ -53,7 +53,7 @@ def may_resolve(plan: PathwayPlan, rights: hub_access.PlanRights) -> bool:
 
 def access_dispute(plan_access: hub_access.PlanAccess, dispute_id: UUID | str) -> Dispute:
     """A dispute of the plan (Http404 for one of another plan, or none)."""
-    return hub_access._one_of(
+    return hub_access.one_of(
         plan_access.plan.disputes.select_related("task", "interim_organisation", "raised_by"), dispute_id
     )
 
@@ -67,7 +67,7 @@ def access_dispute(plan_access: hub_access.PlanAccess, dispute_id: UUID | str) -
 
 def access_thread(plan_access: hub_access.PlanAccess, thread_id: UUID | str) -> MessageThread:
     """A message thread of the plan (Http404 for a thread of another plan, or none)."""
-    return hub_access._one_of(plan_access.plan.message_threads.select_related("task"), thread_id)
+    return hub_access.one_of(plan_access.plan.message_threads.select_related("task"), thread_id)
 
 
 def plan_organisation_ids(plan: PathwayPlan, participating: Iterable[int] | None = None) -> frozenset[int]:

@@ -274,7 +274,7 @@ def access_task(user: Any, public_id: UUID | str) -> Task:
 _M = TypeVar("_M", bound=Model)
 
 
-def _one_of(objects: QuerySet[_M], public_id: UUID | str) -> _M:
+def one_of(objects: QuerySet[_M], public_id: UUID | str) -> _M:
     """The object with `public_id` among those the user may reach (`objects`, already scoped by the
     policy); Http404 if it is not among them or the id is no id."""
     try:
@@ -288,20 +288,20 @@ def _one_of(objects: QuerySet[_M], public_id: UUID | str) -> _M:
 
 def access_plan_task(plan_access: PlanAccess, task_id: UUID | str) -> Task:
     related = ("responsible_organisation", "responsible_person", "depends_on", "goal")
-    return _one_of(plan_access.plan.tasks.select_related(*related), task_id)
+    return one_of(plan_access.plan.tasks.select_related(*related), task_id)
 
 
 def access_goal(plan_access: PlanAccess, goal_id: UUID | str) -> Goal:
-    return _one_of(plan_access.plan.goals.all(), goal_id)
+    return one_of(plan_access.plan.goals.all(), goal_id)
 
 
 def access_participant(plan_access: PlanAccess, participant_id: UUID | str) -> PlanParticipant:
-    return _one_of(plan_access.plan.participants.all(), participant_id)
+    return one_of(plan_access.plan.participants.all(), participant_id)
 
 
 def access_transition(plan_access: PlanAccess, transition_id: UUID | str) -> Transition:
     """A hospital event of the plan (pathways.stays), with its stay."""
-    return _one_of(plan_access.plan.transitions.select_related("stay__hospital"), transition_id)
+    return one_of(plan_access.plan.transitions.select_related("stay__hospital"), transition_id)
 
 
 def access_emergency_grant_as_coordinator(user: Any, access_id: UUID | str) -> EmergencyAccess:
@@ -365,7 +365,7 @@ def access_notification(user: Any, public_id: PublicId) -> Notification:
     """One of the user's own messages, with its plan's patient and its task, otherwise Http404 — the same
     for another user's message, one not yet arrived, one about a plan the user no longer sees and one that
     does not exist. The caller logs the read when it shows the message."""
-    return _one_of(notifications_visible_to(user).select_related("plan__patient", "task"), public_id)
+    return one_of(notifications_visible_to(user).select_related("plan__patient", "task"), public_id)
 
 
 def letters_visible_to(user: Any) -> NotificationQuerySet:
@@ -390,7 +390,7 @@ def access_letter(user: Any, public_id: PublicId) -> Notification:
     letters = letters_visible_to(user).select_related(
         "plan__patient", "plan__coordinator", "plan__coordinator_organisation", "task"
     )
-    return _one_of(letters, public_id)
+    return one_of(letters, public_id)
 
 
 # --- printable documents (issue 15) ---
@@ -413,7 +413,7 @@ def access_document(user: Any, public_id: PublicId) -> PlanDocument:
     same for one that does not exist, one of a plan the user does not see and a letter outside their print
     queue. The caller logs the read when it shows patient data (access_log_plans)."""
     documents = documents_visible_to(user).select_related("plan__patient", "requested_by")
-    return _one_of(documents, public_id)
+    return one_of(documents, public_id)
 
 
 def access_plan_documents(user: Any, public_id: PublicId, *, action: AccessAction | None) -> PlanAccess:

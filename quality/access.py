@@ -118,7 +118,7 @@ def access_response(plan_access: PlanAccess, public_id: PublicId) -> Questionnai
     responses = responses_visible(plan_access).select_related(
         "questionnaire", "relative", "entered_by", "entered_by_organisation", "flag_seen_by", "request"
     )
-    return hub_access._one_of(responses, public_id)
+    return hub_access.one_of(responses, public_id)
 
 
 # --- who does what ------------------------------------------------------------------------------------------

@@ -14,8 +14,7 @@ from django import forms
 from django.contrib import admin
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse
-from django.template.response import TemplateResponse
+from django.http import HttpRequest
 from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext_lazy as _
 from typing_extensions import override
@@ -267,7 +266,7 @@ def pseudonym(patient_id: int) -> str:
 
 
 @admin.register(SocialBackground)
-class SocialBackgroundAdmin(ReadOnlyAdmin):
+class SocialBackgroundAdmin(PatientDataAdmin, ReadOnlyAdmin):
     """The social background, view-only for holders of quality.view_socialbackground (it comes from a
     linkage, not from here). No name, no CPR number, no link to the patient: a pseudonym only. Each list
     and opened row is logged as an administrative read of the patient's data."""
@@ -300,34 +299,12 @@ class SocialBackgroundAdmin(ReadOnlyAdmin):
     def reference(self, obj: SocialBackground) -> str:
         return pseudonym(obj.patient_id)
 
-    def _log(self, request: HttpRequest, rows: list[SocialBackground], action: AccessAction) -> None:
+    @override
+    def _log(self, request: HttpRequest, objects: list[Any], action: AccessAction) -> None:
+        rows = cast(list[SocialBackground], objects)
         access_log_write(
             actor=cast(User, request.user),
             reads=[PatientRead(patient_id=row.patient_id) for row in rows],
             action=action,
             purpose=AccessPurpose.ADMINISTRATION,
         )
-
-    @override
-    def changelist_view(
-        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
-    ) -> HttpResponse:
-        response = super().changelist_view(request, extra_context)
-        if isinstance(response, TemplateResponse) and response.context_data and "cl" in response.context_data:
-            self._log(request, list(response.context_data["cl"].result_list), AccessAction.ADMIN_LIST)
-        return response
-
-    @override
-    def change_view(
-        self,
-        request: HttpRequest,
-        object_id: str,
-        form_url: str = "",
-        extra_context: dict[str, Any] | None = None,
-    ) -> HttpResponse:
-        response = super().change_view(request, object_id, form_url, extra_context)
-        if isinstance(response, TemplateResponse) and response.context_data:
-            original = response.context_data.get("original")
-            if original is not None:
-                self._log(request, [original], AccessAction.ADMIN_VIEW)
-        return response

@@ -251,7 +251,7 @@ class ResponseDetail:
     may_mark_error: bool
 
 
-def response_detail(actor: Any, granted: PlanAccess, response: QuestionnaireResponse) -> ResponseDetail:
+def response_detail(*, actor: Any, granted: PlanAccess, response: QuestionnaireResponse) -> ResponseDetail:
     """A response the reader has through access.access_response: each question with the words of the
     answer given (in the active language), in three queries however many questions."""
     questionnaire = response.questionnaire

@@ -88,7 +88,7 @@ RETURNING attempts
 """
 
 
-def refresh_claim(refresh_id: int, *, now: datetime | None = None) -> int | None:
+def refresh_claim(*, refresh_id: int, now: datetime | None = None) -> int | None:
     """Claim a queued run for this worker: the attempt claimed, or None (done, failed, another has it)."""
     moment = now or timezone.now()
     with transaction.atomic(durable=True), connection.cursor() as cursor:
@@ -101,10 +101,10 @@ def _still_ours(refresh_id: int, attempt: int) -> QuerySet[IndicatorRefresh]:
     return IndicatorRefresh.objects.filter(pk=refresh_id, state=RefreshState.RUNNING, attempts=attempt)
 
 
-def refresh_run(refresh_id: int, *, now: datetime | None = None) -> bool:
+def refresh_run(*, refresh_id: int, now: datetime | None = None) -> bool:
     """Claim the run and refresh every active indicator, writing progress as it goes. True if this call
     finished it. Safe to call twice or in parallel: only the claim's owner writes."""
-    attempt = refresh_claim(refresh_id)
+    attempt = refresh_claim(refresh_id=refresh_id)
     if attempt is None:
         return False
     moment = now or timezone.now()
@@ -184,7 +184,7 @@ def refresh_now(*, actor: User | None = None, now: datetime | None = None) -> In
         refresh = IndicatorRefresh.objects.create(requested_by=actor, state=RefreshState.QUEUED)
     if refresh.state == RefreshState.RUNNING:
         raise RuntimeError("A refresh is already running.")
-    refresh_run(refresh.pk, now=now)
+    refresh_run(refresh_id=refresh.pk, now=now)
     refresh.refresh_from_db()
     return refresh
 

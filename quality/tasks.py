@@ -29,7 +29,7 @@ def questionnaire_requests_expire() -> int:
 @shared_task(name="quality.tasks.summaries_refresh", acks_late=True, ignore_result=True, time_limit=3600)
 def summaries_refresh(refresh_id: int) -> bool:
     """Asked for by a refresh request or the sweep: claim the run and refresh the summary table."""
-    return summaries.refresh_run(refresh_id)
+    return summaries.refresh_run(refresh_id=refresh_id)
 
 
 @shared_task(name="quality.tasks.summaries_refresh_nightly", ignore_result=True)

@@ -108,7 +108,7 @@ def may_manage_relatives(rights: hub_access.PlanRights, participating_ids: Itera
 
 def access_relative(plan_access: hub_access.PlanAccess, relative_id: UUID | str) -> Relative:
     """A relative on the plan (Http404 for one of another plan, or none)."""
-    return hub_access._one_of(Relative.objects.filter(plan=plan_access.plan), relative_id)
+    return hub_access.one_of(Relative.objects.filter(plan=plan_access.plan), relative_id)
 
 
 def participating_ids(plan: PathwayPlan) -> frozenset[int]:
@@ -209,12 +209,12 @@ def plans_showing_support(user: Any, relative_id: UUID | str) -> QuerySet[Pathwa
 
 def access_referral(relative: Relative, referral_id: UUID | str) -> SupportReferral:
     """One of the relative's referrals (Http404 for another's, or none)."""
-    return hub_access._one_of(referrals_of(relative).select_related("plan"), referral_id)
+    return hub_access.one_of(referrals_of(relative).select_related("plan"), referral_id)
 
 
 def access_need(relative: Relative, need_id: UUID | str) -> RelativeNeed:
     """One of the relative's needs (Http404 for another's, or none)."""
-    return hub_access._one_of(relative.needs.all(), need_id)
+    return hub_access.one_of(relative.needs.all(), need_id)
 
 
 # --- children: the checklist for a child relative -----------------------------------------------------------
@@ -230,6 +230,6 @@ def may_work_checklist(plan_access: hub_access.PlanAccess) -> bool:
 
 def access_checklist_item(plan_access: hub_access.PlanAccess, item_id: UUID | str) -> ChildChecklistItem:
     """A checklist item of the plan (Http404 for one of another plan, or none)."""
-    return hub_access._one_of(
+    return hub_access.one_of(
         ChildChecklistItem.objects.filter(plan=plan_access.plan).select_related("relative"), item_id
     )

@@ -41,7 +41,7 @@ def _detail_page(
     error: str = "",
     status: int = 200,
 ) -> HttpResponse:
-    detail = selectors.response_detail(staff(request), granted, response)
+    detail = selectors.response_detail(actor=staff(request), granted=granted, response=response)
     context = {"plan": granted.plan, "detail": detail, "response": detail.response, "error": error}
     return render(request, "quality/response_detail.html", context, status=status)
 

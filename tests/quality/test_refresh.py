@@ -75,8 +75,8 @@ def test_a_run_refreshes_every_indicator_and_is_done_once(db, asked):
     refresh = IndicatorRefresh.objects.create()
     now = at("2026-03-20")
 
-    assert summaries.refresh_run(refresh.pk, now=now) is True
-    assert summaries.refresh_run(refresh.pk, now=now) is False  # done: nothing to claim
+    assert summaries.refresh_run(refresh_id=refresh.pk, now=now) is True
+    assert summaries.refresh_run(refresh_id=refresh.pk, now=now) is False  # done: nothing to claim
 
     refresh.refresh_from_db()
     assert (refresh.state, refresh.progress, refresh.attempts, refresh.error) == (
@@ -145,7 +145,7 @@ def test_a_run_taken_back_by_the_sweep_stops_writing(db, asked, monkeypatch):
         return real(indicator, now=now)
 
     monkeypatch.setattr(indicators, "cells", taken_back)
-    assert summaries.refresh_run(refresh.pk) is False
+    assert summaries.refresh_run(refresh_id=refresh.pk) is False
     refresh.refresh_from_db()
     assert (refresh.state, refresh.attempts, refresh.rows) == (RefreshState.RUNNING, 2, 0)
 
