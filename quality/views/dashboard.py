@@ -208,8 +208,11 @@ def _header() -> list[str]:
         gettext("Row"),
         gettext("Numerator"),
         gettext("Denominator"),
+        # xgettext:no-python-format
         gettext("Result (% or mean, decimal comma)"),
+        # xgettext:no-python-format
         gettext("95 % CI lower (decimal comma)"),
+        # xgettext:no-python-format
         gettext("95 % CI upper (decimal comma)"),
         gettext("Missing"),
         gettext("Standard"),
