@@ -744,7 +744,6 @@ def _card(
             "high": [None if row.high is None else round(row.high, 2) for row in series],
         },
         "words": {
-            # xgettext:no-python-format
             "result": gettext("Mean") if mean else gettext("Share (%)"),
             "standard": gettext("Standard"),
         },
@@ -885,12 +884,11 @@ def _funnel(
     chart = _chart_base(indicator) | {
         "funnel": {"points": points, "limits": limits.as_data() if limits else None},
         "words": {
-            # xgettext:no-python-format
             "result": gettext("Mean") if mean else gettext("Share (%)"),
             "overall": gettext("All municipalities") if municipal else gettext("All organisations"),
-            # xgettext:no-python-format
+            # xgettext:no-python-format  # noqa: ERA001 (not code: xgettext reads it)
             "limit95": gettext("95 % limits"),
-            # xgettext:no-python-format
+            # xgettext:no-python-format  # noqa: ERA001 (not code: xgettext reads it)
             "limit998": gettext("99.8 % limits"),
             "organisation": gettext("Municipality") if municipal else gettext("Organisation"),
             "denominator": gettext("Number in the denominator"),
@@ -1025,7 +1023,6 @@ def breakdown(*, indicator: Indicator, filters: Filters, by: str) -> BreakdownRe
             "values": [None if row.value is None else round(row.value, 2) for row in groups],
         },
         "words": {
-            # xgettext:no-python-format
             "result": gettext("Mean") if _is_mean(indicator) else gettext("Share (%)"),
             "standard": gettext("Standard"),
         },

@@ -208,11 +208,9 @@ def _header() -> list[str]:
         gettext("Row"),
         gettext("Numerator"),
         gettext("Denominator"),
-        # xgettext:no-python-format
+        # xgettext:no-python-format  # noqa: ERA001 (not code: xgettext reads it)
         gettext("Result (% or mean, decimal comma)"),
-        # xgettext:no-python-format
         gettext("95 % CI lower (decimal comma)"),
-        # xgettext:no-python-format
         gettext("95 % CI upper (decimal comma)"),
         gettext("Missing"),
         gettext("Standard"),
