@@ -6,9 +6,10 @@ It times, once or `--repeat` times:
   over its units, the cells replaced in one transaction each), and the raw indicator queries alone (the
   same GROUP BYs, rows fetched, nothing written: what the dashboard would cost without the summary table);
 - the dashboard page (`quality:dashboard`, in-process: middleware, permission, reports, suppression,
-  template) signed in as a user with `quality.view_dashboard`, beside its SQL floor: the one GROUP BY over
-  the summary table the page's numbers come from (per indicator, quarter and reporting organisation over
-  the default period), timed bare.
+  template) signed in as a user with `quality.view_dashboard`, on its own and with one municipality
+  chosen (which adds the check against the table of municipalities, `reports.withheld`), beside its SQL
+  floor: the one GROUP BY over the summary table the page's numbers come from (per indicator, quarter and
+  reporting organisation over the default period), timed bare.
 
 It prints median and p95, the ratio page/floor and the page's query count. Figures are printed, never
 asserted.
@@ -35,6 +36,7 @@ from quality.choices import Period, RefreshState
 from quality.models import Indicator, IndicatorCell
 
 BENCH_USERNAME = "bench-kvalitet"
+ROSKILDE = "265"
 
 FLOOR_SQL = """
 SELECT indicator_id, date_trunc('quarter', month) AS quarter, organisation_id,
@@ -109,10 +111,13 @@ class Command(BaseCommand):
         client.force_login(_quality_user())
         url = reverse("quality:dashboard")
 
-        def page() -> None:
-            response = client.get(url)
+        def page(query: dict[str, str] | None = None) -> None:
+            response = client.get(url, query or {})
             if response.status_code != 200:
                 raise CommandError(f"{url} answered {response.status_code}")
+
+        # One municipality chosen: the page also checks the table of municipalities (reports.withheld).
+        municipality = {"municipality": ROSKILDE}
 
         first, last = reports.default_range(by=Period.QUARTER, today=timezone.localdate())
 
@@ -124,7 +129,11 @@ class Command(BaseCommand):
         with CaptureQueriesContext(connection) as ctx:
             page()
         queries = len(ctx.captured_queries)
+        with CaptureQueriesContext(connection) as ctx:
+            page(municipality)
+        filtered_queries = len(ctx.captured_queries)
         served = _timed(page, repeat)
+        filtered = _timed(lambda: page(municipality), repeat)
         floored = _timed(floor, repeat)
 
         if header:
@@ -141,6 +150,12 @@ class Command(BaseCommand):
         self.stdout.write(
             f"{patients:>9,} {'dashboard page':<28} {cells:>8,} {queries:>7} {median:>10.1f} "
             f"{_p95(served):>9.1f} {floor_median:>9.2f} {median / floor_median:>6.1f}×"
+        )
+        filtered_median = statistics.median(filtered)
+        self.stdout.write(
+            f"{patients:>9,} {'  one municipality':<28} {cells:>8,} {filtered_queries:>7} "
+            f"{filtered_median:>10.1f} {_p95(filtered):>9.1f} {floor_median:>9.2f} "
+            f"{filtered_median / floor_median:>6.1f}×"
         )
         self.stdout.write(
             f"{patients:>9,} {'  without the summary':<28} {'':>8} {len(active):>7} {raw_median:>10.0f} "
