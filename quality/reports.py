@@ -31,7 +31,7 @@ where they are many, it takes a name typed instead of a choice from a list (`ORG
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal
@@ -39,7 +39,7 @@ from typing import Any, NamedTuple
 from uuid import UUID
 
 from django.db import models
-from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery, Sum
+from django.db.models import Exists, Max, OuterRef, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import TruncMonth, TruncQuarter, TruncYear
 from django.utils import formats
 from django.utils.translation import gettext, gettext_lazy
@@ -389,6 +389,7 @@ class Row:
     outside: str = ""
     better: bool | None = None
     withheld: bool = False
+    partly_withheld: bool = False  # the numerator (and so the result) withheld, the denominator shown
 
     def chart_point(self) -> dict[str, Any] | None:
         if self.value is None or self.n is None:
@@ -438,7 +439,15 @@ def _hide_kinds(row: Row, kinds: frozenset[str]) -> Row:
     hidden = suppression.HIDDEN
     if "numerator" in kinds:
         row = replace(
-            row, numerator=hidden, value=None, low=None, high=None, met=None, n=None, suppressed=True
+            row,
+            numerator=hidden,
+            value=None,
+            low=None,
+            high=None,
+            met=None,
+            n=None,
+            suppressed=True,
+            partly_withheld=True,
         )
     if "missing" in kinds:
         row = replace(row, missing=hidden, suppressed=True)
@@ -454,6 +463,15 @@ def _protected(indicator: Indicator, keyed: Sequence[tuple[str, Sums]]) -> list[
     shown, _none_shown = suppression.protect([keyed[i][1] for i in order], None, measure=indicator.measure)
     found = dict(zip(order, shown, strict=True))
     return [found[index] for index in range(len(keyed))]
+
+
+def _listed(rows: list[Row], total: Row) -> list[Row]:
+    """The rows of a table that lists only the units with patients (a funnel, a breakdown), or none where
+    its total is 1–4 or withheld: a row listed says its unit has someone, and four groups of "–" under a
+    total of 4 would each be 1."""
+    if total.withheld or total.denominator == suppression.SMALL:
+        return []
+    return rows
 
 
 def _withheld_row(key: str, label: str) -> Row:
@@ -501,7 +519,7 @@ def _chosen_unit(filters: Filters, name: str) -> str | None:
     return value or None
 
 
-def withheld(filters: Filters) -> dict[int, frozenset[str]]:
+def withheld(*, filters: Filters) -> dict[int, frozenset[str]]:
     """The counts ("denominator", "numerator", "missing") of the active indicators (by pk) that are not
     shown under `filters`, because a unit the filters choose (a sector, an organisation, a municipality)
     has them hidden ("–") in the table one level up — the same filters without that one, broken down by
@@ -547,33 +565,56 @@ def _hidden_above(
 ) -> dict[int, frozenset[str]]:
     """The counts the table by `column` under `above` hides for the chosen unit, per indicator: over the
     whole period (the card's total, the funnel, the breakdown) or in one period (the series; a one-period
-    filter)."""
+    filter). A sector is also checked against the organisations in it: its total less the organisations
+    the funnel shows would give the ones the funnel hides, so a count any of them hides is not shown for
+    the sector either."""
+    hidden = _hidden_in_table(above, column, lambda key, _sector: key == chosen, indicators, small=False)
+    if column == "sector":
+        in_sector = _hidden_in_table(
+            above, "organisation_id", lambda _key, sector: sector == chosen, indicators, small=True
+        )
+        for pk, kinds in in_sector.items():
+            hidden[pk] = hidden.get(pk, frozenset()) | kinds
+    return hidden
+
+
+def _hidden_in_table(
+    above: Filters,
+    column: str,
+    chosen: Callable[[str, str], bool],
+    indicators: Mapping[int, Indicator],
+    *,
+    small: bool,
+) -> dict[int, frozenset[str]]:
+    """The counts hidden ("–", and "<5" too where `small`) for the units `chosen` picks (by key and
+    sector) in the table by `column` under `above` — over the whole period and in each period — per
+    indicator. A unit's own "<5" is "<5" under its filter as well; a sector's total would give the sum of
+    its organisations' "<5"."""
+    texts = (suppression.HIDDEN, suppression.SMALL) if small else (suppression.HIDDEN,)
     tables: dict[tuple[int, date | None], dict[str, Sums]] = {}
+    sectors: dict[str, str] = {}
     for row in (
         above.cells(IndicatorCell.objects.filter(indicator__is_active=True))
         .annotate(period=_TRUNC[above.by]("month"))
         .values("indicator_id", "period", column)
-        .annotate(**_SUMS)
+        .annotate(**_SUMS, part=Max("sector"))
         .order_by()
     ):
         key, sums = _unit_key(column, row[column]), _sums(row)
+        sectors[key] = max(sectors.get(key, ""), row["part"] or "")
         for where in ((row["indicator_id"], row["period"]), (row["indicator_id"], None)):
             table = tables.setdefault(where, {})
             table[key] = table.get(key, _none()) + sums
     hidden: dict[int, frozenset[str]] = {}
     for (pk, _period), table in tables.items():
-        if chosen not in table:
-            continue
         keyed = list(table.items())
-        cell = _protected(indicators[pk], keyed)[[key for key, _sums in keyed].index(chosen)]
-        # A count under a total of 1–4 is hidden in every cell (suppression's rule 5) and tells nothing
-        # the unit's own "<5" or 0 would add to; any other "–" protects a small cell.
-        whole = suppression.protect_total(sum(table.values(), _none()), measure=indicators[pk].measure)
-        kinds = frozenset(
-            kind
-            for kind in WITHHELD_KINDS
-            if getattr(cell, kind) == suppression.HIDDEN and getattr(whole, kind) != suppression.SMALL
-        )
+        picked = [i for i, (key, _sums) in enumerate(keyed) if chosen(key, sectors[key])]
+        if not picked:
+            continue
+        shown = _protected(indicators[pk], keyed)
+        # Every "–" counts, the "all under five" of rule 5 too: the unit's own "<5" under a total of "<5"
+        # would split the few further (four organisations of "<5" under a total of 4 are 1 each).
+        kinds = frozenset(kind for kind in WITHHELD_KINDS for i in picked if getattr(shown[i], kind) in texts)
         if kinds:
             hidden[pk] = hidden.get(pk, frozenset()) | kinds
     return hidden
@@ -713,7 +754,7 @@ def dashboard(*, filters: Filters) -> list[IndicatorReport]:
         cells.annotate(period=trunc("month")).values("indicator_id", "period").annotate(**_SUMS).order_by()
     ):
         by_period[(row["indicator_id"], row["period"])] = _sums(row)
-    hidden = withheld(filters)
+    hidden = withheld(filters=filters)
     return [
         _card(
             indicator,
@@ -816,7 +857,7 @@ def funnel(*, indicator: Indicator, filters: Filters) -> FunnelReport:
             (row["organisation_id"], row["organisation__name"] or "", _sums(row))
             for row in cells.values(*_UNIT_VALUES).annotate(**_SUMS).order_by()
         ]
-    return _funnel(indicator, units, withheld=withheld(filters).get(indicator.pk, frozenset()))
+    return _funnel(indicator, units, withheld=withheld(filters=filters).get(indicator.pk, frozenset()))
 
 
 def funnels(*, filters: Filters) -> dict[int, FunnelReport]:
@@ -845,7 +886,7 @@ def funnels(*, filters: Filters) -> dict[int, FunnelReport]:
             found.setdefault(row["indicator_id"], []).append(
                 (*_municipality_unit(row["municipality"]), _sums(row))
             )
-    hidden = withheld(filters)
+    hidden = withheld(filters=filters)
     return {
         indicator.pk: _funnel(
             indicator, found.get(indicator.pk, []), withheld=hidden.get(indicator.pk, frozenset())
@@ -857,6 +898,7 @@ def funnels(*, filters: Filters) -> dict[int, FunnelReport]:
 def _funnel(
     indicator: Indicator, units: list[tuple[Any, str, Sums]], *, withheld: frozenset[str]
 ) -> FunnelReport:
+    """The funnel's table and chart: one row per unit (organisation or municipality: `units`)."""
     total = sum((sums for _pk, _name, sums in units), _none())
     municipal = _by_municipality(indicator)
     not_stated = gettext("Municipality not stated") if municipal else gettext("Organisation not stated")
@@ -873,6 +915,7 @@ def _funnel(
         key=lambda item: (item[1].casefold(), item[0]),
     )
     rows, shown_total = _shown_rows(indicator, keyed, total, withheld=withheld)
+    rows = _listed(rows, shown_total)
     limits = None
     points = [point for row in rows if (point := row.chart_point()) is not None]
     if shown_total.value is not None:
@@ -1004,8 +1047,9 @@ def breakdown(*, indicator: Indicator, filters: Filters, by: str) -> BreakdownRe
         indicator,
         [(value or UNKNOWN_KEY, group_label(by, value), found[value]) for value in values],
         total,
-        withheld=withheld(filters).get(indicator.pk, frozenset()),
+        withheld=withheld(filters=filters).get(indicator.pk, frozenset()),
     )
+    groups = _listed(groups, shown_total)
     known = [row for row in groups if row.value is not None and row.key != UNKNOWN_KEY]
     gap = None
     if len(known) >= 2:

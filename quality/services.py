@@ -259,9 +259,9 @@ def _request_close(request: QuestionnaireRequest, state: RequestState) -> None:
 def _flag_recipients(plan: PathwayPlan, relative: Relative | None) -> list[User]:
     """Who hears of a flagged response: the plan's coordinator and substitute; a plan without one, the
     coordinators of the organisations taking part — for a relative's own answer, only those who may read
-    it: the coordinators of the organisations holding an open referral of the relative's
-    (relatives.access.may_see_support). With none, the caseload's "answers to look at" still shows it to
-    the coordinator named next."""
+    it: the coordinators of the organisations taking part that hold an open referral of the relative's
+    (relatives.access.may_see_support). With none, the caseload's "answers to look at" still shows it to the
+    coordinator named next."""
     people = [
         person
         for person in (plan.coordinator, plan.coordinator_substitute)
@@ -273,8 +273,10 @@ def _flag_recipients(plan: PathwayPlan, relative: Relative | None) -> list[User]
         is_active=True, memberships__role=MembershipRole.COORDINATOR, memberships__ended_at__isnull=True
     )
     if relative is not None:
+        # Holding an open referral of the relative's, and taking part in the plan (else its page is shut).
         organisations = relatives_access.support_organisation_ids([relative])[relative.pk]
-        return list(coordinators.filter(memberships__organisation__in=organisations).distinct())
+        taking_part = plan.participants.filter(organisation__in=organisations).values("organisation")
+        return list(coordinators.filter(memberships__organisation__in=taking_part).distinct())
     return list(coordinators.filter(memberships__organisation__participations__plan=plan).distinct())
 
 
@@ -411,6 +413,10 @@ def response_submit_portal(
     sent to them. PermissionDenied unless the request is theirs (and a relative's consent still lets them
     follow the plan); ValidationError when it is no longer open or its time is over; else as
     response_record with source PORTAL."""
+    # The plan first, then the request: the order response_record and request_send lock them in, so an
+    # answer sent in the portal and one entered by staff at the same moment wait for each other, never
+    # deadlock.
+    PathwayPlan.objects.select_for_update().filter(pk=request.plan_id).first()
     locked = (
         QuestionnaireRequest.objects.select_for_update()
         .select_related("plan", "questionnaire")

@@ -100,7 +100,7 @@ def _attack(rows: list[Counts], shown: list[Shown], total: Counts, shown_total: 
             small = set(range(1, MIN_COUNT))
             # A "<5" must stay any of 1–4. A "–" hiding 1–4 (the numerator of a hidden cell, rule 6) need
             # not look small at all: it leaks only if the reader can tell it is small and narrow it.
-            told_small = text == SMALL or values <= small
+            told_small = text == SMALL or max(values) < MIN_COUNT
             if (
                 1 <= truth < MIN_COUNT
                 and texts[-1] not in (SMALL, HIDDEN)

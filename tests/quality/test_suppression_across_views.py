@@ -14,8 +14,11 @@ protected on their own, so the same cells can be hidden in one and shown in the 
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import date
+from functools import partial
+from typing import Any
 
 import pytest
 from django.utils import translation
@@ -39,7 +42,7 @@ def _organisations(count: int) -> list[Organisation]:
     ]
 
 
-def _cells(rows: list[dict]) -> list[IndicatorCell]:
+def _cells(rows: list[dict[str, Any]]) -> list[IndicatorCell]:
     indicator = Indicator.objects.get(key=REHABILITATION)
     defaults = {"month": date(2026, 1, 1), "municipality": "265", "sex": "female", "age_band": "65-79"}
     return IndicatorCell.objects.bulk_create(
@@ -104,13 +107,13 @@ def test_choosing_the_organisation_the_funnel_hid_shows_nothing(funnel_with_a_co
     assert reports.funnel(indicator=indicator, filters=filters).total.withheld
     breakdown = reports.breakdown(indicator=indicator, filters=filters, by=Breakdown.SEX)
     assert breakdown.gap is None
-    assert {row.denominator for row in breakdown.groups} == {HIDDEN}
+    assert breakdown.groups == []  # not even which groups have patients
 
 
 def test_without_the_check_the_attacker_gets_the_small_cell(funnel_with_a_complement, monkeypatch):
     """The control: the attack is real. Without `withheld` the filtered card gives the complement's 7,
     and the small organisation's 3 follows."""
-    monkeypatch.setattr(reports, "withheld", lambda _filters: {})
+    monkeypatch.setattr(reports, "withheld", lambda **_given: {})
     assert _recover_small(_by_organisation) == 3
 
 
@@ -211,7 +214,12 @@ def _members(cells: list[IndicatorCell], filters: reports.Filters) -> list[Indic
         if filters.first <= c.month <= filters.last
         and (filters.organisation is None or c.organisation_id == filters.organisation.pk)
         and (not filters.municipality or c.municipality == filters.municipality)
+        and (not filters.sector or c.sector == filters.sector)
     ]
+
+
+def _group_of(cell: IndicatorCell, *, column: str) -> str:
+    return getattr(cell, column) or reports.UNKNOWN_KEY
 
 
 def _period_of(cell: IndicatorCell) -> str:
@@ -224,15 +232,14 @@ def _outputs(indicator, filters, *, funnel: bool, by: list[str]):
     card = next(c for c in reports.dashboard(filters=filters) if c.indicator == indicator)
     if card.total.withheld:
         return
-    tables = [(card.series, _period_of)]
+    tables: list[tuple[list[reports.Row], Callable[[IndicatorCell], str]]] = [(card.series, _period_of)]
     if funnel:
-        tables.append(
-            (reports.funnel(indicator=indicator, filters=filters).rows, lambda c: str(c.organisation_id))
-        )
+        rows = reports.funnel(indicator=indicator, filters=filters).rows
+        tables.append((rows, lambda cell: str(cell.organisation_id)))
     for dimension in by:
-        column = reports.BREAKDOWN_FIELDS[dimension]
+        column = reports.BREAKDOWN_FIELDS[Breakdown(dimension)]
         report = reports.breakdown(indicator=indicator, filters=filters, by=dimension)
-        tables.append((report.groups, lambda c, column=column: getattr(c, column) or "unknown"))
+        tables.append((report.groups, partial(_group_of, column=column)))
     yield card.total, None
     for rows, key_of in tables:
         for row in rows:
@@ -242,10 +249,14 @@ def _outputs(indicator, filters, *, funnel: bool, by: list[str]):
 @pytest.mark.parametrize("seed", range(6))
 def test_no_cell_is_hidden_in_one_view_and_shown_in_another_in_random_summaries(db, seed):
     """Random summaries. For each period (the half year, each quarter): the overview's cards, the funnel
-    and every breakdown without a filter, and the card of every organisation and every municipality
-    chosen in the filter. The same set of summary rows never shows a number in one and "–" in another."""
+    and every breakdown without a filter, and the card of every organisation, municipality and sector
+    chosen in the filter. The same set of summary rows never shows a number in one and "–" in another.
+    (A "<5" in one and a "–" in another may happen where the same rows make up two different tables by
+    chance; it tells no exact count.)"""
     chooser = random.Random(seed)
     organisations = _organisations(4)
+    organisations[3].sector = Sector.MUNICIPALITY  # two sectors
+    organisations[3].save()
     cells = _random_cells(chooser, organisations)
     indicator = Indicator.objects.get(key=REHABILITATION)
     ranges = [
@@ -260,11 +271,16 @@ def test_no_cell_is_hidden_in_one_view_and_shown_in_another_in_random_summaries(
             (replace(period, organisation=reports.organisation_choice(o)), False, []) for o in organisations
         ]
         views += [(replace(period, municipality=m), False, []) for m in ("265", "316", "259")]
+        views += [
+            (replace(period, sector=sector), False, []) for sector in (Sector.HOSPITAL, Sector.MUNICIPALITY)
+        ]
         seen: dict[tuple[frozenset[int], str], set[str]] = {}
         for filters, funnel, by in views:
             members = _members(cells, filters)
             # A count withheld under the filters is "–" everywhere in the view: it protects nothing.
-            shown_kinds = [k for k in KINDS if k not in reports.withheld(filters).get(indicator.pk, ())]
+            shown_kinds = [
+                k for k in KINDS if k not in reports.withheld(filters=filters).get(indicator.pk, ())
+            ]
             for row, key_of in _outputs(indicator, filters, funnel=funnel, by=by):
                 found = frozenset(c.pk for c in members if key_of is None or key_of(c) == row.key)
                 if found:
@@ -302,3 +318,71 @@ def test_the_same_cells_are_hidden_in_every_language(db):
         shown[language] = {row.key: row.denominator for row in rows}
     assert sorted(shown["da"].values()) == ["100", "7", SMALL, HIDDEN]
     assert shown["da"] == shown["en"]
+
+
+def test_a_total_under_five_is_not_split_by_choosing_each_unit(db):
+    """Four hospitals, one patient each without the plan in time: the numerators' total is "<5", so the
+    funnel hides every numerator ("–": 0–4). Each hospital's own card must not say "<5" — four "<5" under a
+    total of 4 are 1 each — nor 0: the numerator is withheld under the filter."""
+    hospitals = _organisations(4)
+    _cells([{"organisation": h, "denominator": 20, "numerator": 1} for h in hospitals])
+    indicator = Indicator.objects.get(key=REHABILITATION)
+    funnel = reports.funnel(indicator=indicator, filters=HALF_YEAR)
+    assert {row.numerator for row in funnel.rows} == {HIDDEN}
+    for hospital in hospitals:
+        card = next(
+            c
+            for c in reports.dashboard(filters=_by_organisation(str(hospital.pk)))
+            if c.indicator == indicator
+        )
+        assert card.total.numerator == HIDDEN
+        assert card.total.denominator == "20"
+        assert card.total.value is None
+
+
+def test_a_total_under_five_lists_no_units(db):
+    """Three hospitals with one patient each: a total of "<5". Listing them would say each has someone
+    (three "–" under a total of 3 are 1 each): the funnel and the breakdowns list none."""
+    hospitals = _organisations(3)
+    _cells([{"organisation": h, "denominator": 1, "numerator": 1, "sex": "male"} for h in hospitals])
+    indicator = Indicator.objects.get(key=REHABILITATION)
+    funnel = reports.funnel(indicator=indicator, filters=HALF_YEAR)
+    assert funnel.total.denominator == SMALL
+    assert funnel.rows == []
+    by_sex = reports.breakdown(indicator=indicator, filters=HALF_YEAR, by=Breakdown.SEX)
+    assert by_sex.groups == []
+
+
+def test_a_sector_filter_does_not_give_away_a_small_organisation_of_the_sector(db):
+    """Hospitals A (100) and B (3), municipal units C (7) and D (50): the funnel shows B as "<5" and hides
+    C as its complement. The card for hospitals would show 103, and 103 − A = B; the one for municipal units
+    57 − D = C. A sector whose organisations the funnel hides (or shows as "<5") shows none of that count."""
+    a, b = _organisations(2)
+    c = Organisation.objects.create(name="Hjemmeplejen C", sector=Sector.MUNICIPALITY, sor_code="7790")
+    d = Organisation.objects.create(name="Hjemmeplejen D", sector=Sector.MUNICIPALITY, sor_code="7791")
+    _cells(
+        [
+            {"organisation": a, "denominator": 100, "numerator": 90},
+            {"organisation": b, "denominator": 3, "numerator": 2},
+            {"organisation": c, "denominator": 7, "numerator": 6},
+            {"organisation": d, "denominator": 50, "numerator": 45},
+        ]
+    )
+    indicator = Indicator.objects.get(key=REHABILITATION)
+    shown = {row.key: row.denominator for row in reports.funnel(indicator=indicator, filters=HALF_YEAR).rows}
+    assert shown == {str(a.pk): "100", str(b.pk): SMALL, str(c.pk): HIDDEN, str(d.pk): "50"}
+    for sector in (Sector.HOSPITAL, Sector.MUNICIPALITY):
+        card = next(
+            c
+            for c in reports.dashboard(filters=replace(HALF_YEAR, sector=sector))
+            if c.indicator == indicator
+        )
+        assert card.total.withheld, sector
+    # Without the small hospital every organisation is shown, and so are the sectors.
+    IndicatorCell.objects.filter(organisation=b).delete()
+    card = next(
+        c
+        for c in reports.dashboard(filters=replace(HALF_YEAR, sector=Sector.HOSPITAL))
+        if c.indicator == indicator
+    )
+    assert card.total.denominator == "100"
