@@ -48,10 +48,11 @@ The rules
 
 Across outputs, the dashboard (quality.reports) protects every table in the same order of its units'
 keys, so a cell is hidden alike wherever it stands, lists no units under a total of 1–4, and shows no
-count under a filter that chooses a unit the table one level up hides (`reports.withheld`). What cell suppression cannot protect against, here or
-anywhere: differences between outputs that overlap without one being a cell of the other — two period
-ranges (January–March minus January–February), or all municipalities' education groups minus those of each
-municipality shown (the hidden municipalities together) — see docs/architecture.md, "Quality".
+count under a filter that chooses a unit the table one level up hides (`reports.withheld`). What cell
+suppression cannot protect against, here or anywhere: differences between outputs that overlap without
+one being a cell of the other — two period ranges (January–March minus January–February), or all
+municipalities' education groups minus those of each municipality shown (the hidden municipalities
+together) — see docs/architecture.md, "Quality".
 """
 
 from __future__ import annotations
