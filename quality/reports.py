@@ -422,9 +422,8 @@ def _shown_rows(
     chose that the table above hides (`withheld`): not shown in any row — its denominator hidden, nothing
     is shown at all."""
     if "denominator" in withheld:
-        return [_withheld_row(key, label) for key, label, _sums in keyed], _withheld_row(
-            "total", gettext("All")
-        )
+        rows = [_withheld_row(indicator, key, label) for key, label, _sums in keyed]
+        return rows, _withheld_row(indicator, "total", gettext("All"))
     shown = _protected(indicator, [(key, sums) for key, _label, sums in keyed])
     shown_total = suppression.protect_total(total, measure=indicator.measure)
     rows = [_row(indicator, key, label, cell) for (key, label, _sums), cell in zip(keyed, shown, strict=True)]
@@ -474,9 +473,23 @@ def _listed(rows: list[Row], total: Row) -> list[Row]:
     return rows
 
 
-def _withheld_row(key: str, label: str) -> Row:
+def _withheld_row(indicator: Indicator, key: str, label: str) -> Row:
+    """A row of a view the filters withhold: every count "–" (a mean has no numerator), no result."""
     hidden = suppression.HIDDEN
-    return Row(key, label, hidden, hidden, hidden, None, None, None, None, None, True, withheld=True)
+    return Row(
+        key=key,
+        label=label,
+        numerator="" if _is_mean(indicator) else hidden,
+        denominator=hidden,
+        missing=hidden,
+        value=None,
+        low=None,
+        high=None,
+        met=None,
+        n=None,
+        suppressed=True,
+        withheld=True,
+    )
 
 
 def _row(indicator: Indicator, key: str, label: str, shown: suppression.Shown) -> Row:
@@ -594,7 +607,8 @@ def _hidden_in_table(
     tables: dict[tuple[int, date | None], dict[str, Sums]] = {}
     sectors: dict[str, str] = {}
     for row in (
-        above.cells(IndicatorCell.objects.filter(indicator__is_active=True))
+        # The indicators read at the start only: one made active meanwhile waits for the next request.
+        above.cells(IndicatorCell.objects.filter(indicator__in=list(indicators)))
         .annotate(period=_TRUNC[above.by]("month"))
         .values("indicator_id", "period", column)
         .annotate(**_SUMS, part=Max("sector"))
