@@ -123,7 +123,7 @@ def _recipient_key(recipient: Model) -> tuple[ContentType, str]:
     return content_type, f"{content_type.app_label}.{content_type.model}:{recipient.pk}"
 
 
-def _row(
+def message_row(
     *,
     recipient: Model,
     kind: NotificationKind,
@@ -133,7 +133,8 @@ def _row(
     task: Task | None = None,
     event: str = "",
 ) -> Notification:
-    """An outbox row, not yet saved, with its dedupe key (see `notify`)."""
+    """An outbox row, not yet saved, with its dedupe key, as `notify` writes it: a job that raises many
+    messages (quality's questionnaire schedule) builds them here and writes them with `notify_rows`."""
     if channel == NotificationChannel.SMS and kind not in ASKED_FOR_NOW:
         due_at = outside_quiet_hours(due_at)
     content_type, recipient_key = _recipient_key(recipient)
@@ -180,28 +181,11 @@ def notify(
     dedupe key. The same recipient, kind, channel, subject and due moment (or `event`, for messages
     about a change rather than a time) give the same key: a second call changes nothing, except that a
     cancelled reminder asked for again waits again."""
-    row = _row(
+    row = message_row(
         recipient=recipient, kind=kind, channel=channel, plan=plan, due_at=due_at, task=task, event=event
     )
     _write([row])
     return row.dedupe_key
-
-
-def message_row(
-    *,
-    recipient: Model,
-    kind: NotificationKind,
-    channel: NotificationChannel,
-    plan: PathwayPlan,
-    due_at: datetime,
-    task: Task | None = None,
-    event: str = "",
-) -> Notification:
-    """One message as `notify` would write it, not yet saved (its `dedupe_key` set): a job that raises
-    many messages (quality's questionnaire schedule) builds them and writes them with `notify_rows`."""
-    return _row(
-        recipient=recipient, kind=kind, channel=channel, plan=plan, due_at=due_at, task=task, event=event
-    )
 
 
 def notify_rows(rows: list[Notification]) -> set[str]:
@@ -266,7 +250,9 @@ def notify_staff(
         if email and user.email:
             channels_for_user.append(NotificationChannel.EMAIL)
         rows += [
-            _row(recipient=user, kind=kind, channel=channel, plan=plan, task=task, due_at=due_at, event=event)
+            message_row(
+                recipient=user, kind=kind, channel=channel, plan=plan, task=task, due_at=due_at, event=event
+            )
             for channel in channels_for_user
         ]
     return _write(rows)  # two statements for any number of staff

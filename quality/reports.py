@@ -757,7 +757,13 @@ def _active_indicators() -> list[Indicator]:
     return list(Indicator.objects.filter(is_active=True).order_by("position", "key"))
 
 
-def dashboard(*, filters: Filters) -> list[IndicatorReport]:
+def _held(filters: Filters, held: Mapping[int, frozenset[str]] | None) -> Mapping[int, frozenset[str]]:
+    """`withheld` for the filters, unless the caller worked it out already for another part of the same
+    page (an indicator's page shows its funnel and a breakdown; the CSV the cards and the funnels)."""
+    return withheld(filters=filters) if held is None else held
+
+
+def dashboard(*, filters: Filters, held: Mapping[int, frozenset[str]] | None = None) -> list[IndicatorReport]:
     """Every active indicator's card under the filters: two queries (the indicators, the series grouped by
     indicator and period), whatever the data size; the cards' size grows with the periods only."""
     indicators = _active_indicators()
@@ -768,7 +774,7 @@ def dashboard(*, filters: Filters) -> list[IndicatorReport]:
         cells.annotate(period=trunc("month")).values("indicator_id", "period").annotate(**_SUMS).order_by()
     ):
         by_period[(row["indicator_id"], row["period"])] = _sums(row)
-    hidden = withheld(filters=filters)
+    hidden = _held(filters, held)
     return [
         _card(
             indicator,
@@ -857,7 +863,9 @@ def _municipality_unit(code: str) -> tuple[str | None, str]:
     return (code or None), MUNICIPALITY_NAMES.get(code, code)
 
 
-def funnel(*, indicator: Indicator, filters: Filters) -> FunnelReport:
+def funnel(
+    *, indicator: Indicator, filters: Filters, held: Mapping[int, frozenset[str]] | None = None
+) -> FunnelReport:
     """The indicator across its reporting units (organisations, or municipalities) under the filters: one
     GROUP BY (the names joined in)."""
     cells = filters.cells(IndicatorCell.objects.filter(indicator=indicator))
@@ -871,10 +879,10 @@ def funnel(*, indicator: Indicator, filters: Filters) -> FunnelReport:
             (row["organisation_id"], row["organisation__name"] or "", _sums(row))
             for row in cells.values(*_UNIT_VALUES).annotate(**_SUMS).order_by()
         ]
-    return _funnel(indicator, units, withheld=withheld(filters=filters).get(indicator.pk, frozenset()))
+    return _funnel(indicator, units, withheld=_held(filters, held).get(indicator.pk, frozenset()))
 
 
-def funnels(*, filters: Filters) -> dict[int, FunnelReport]:
+def funnels(*, filters: Filters, held: Mapping[int, frozenset[str]] | None = None) -> dict[int, FunnelReport]:
     """Every active indicator's funnel (by the indicator's pk) in two GROUP BYs (by organisation; by
     municipality for those counted towards it): the CSV."""
     indicators = _active_indicators()
@@ -900,7 +908,7 @@ def funnels(*, filters: Filters) -> dict[int, FunnelReport]:
             found.setdefault(row["indicator_id"], []).append(
                 (*_municipality_unit(row["municipality"]), _sums(row))
             )
-    hidden = withheld(filters=filters)
+    hidden = _held(filters, held)
     return {
         indicator.pk: _funnel(
             indicator, found.get(indicator.pk, []), withheld=hidden.get(indicator.pk, frozenset())
@@ -1044,7 +1052,9 @@ def _group_order(by: str, value: str) -> tuple[int, str]:
     return (0, f"{values.index(value):03d}") if value in values else (1, value)
 
 
-def breakdown(*, indicator: Indicator, filters: Filters, by: str) -> BreakdownReport:
+def breakdown(
+    *, indicator: Indicator, filters: Filters, by: str, held: Mapping[int, frozenset[str]] | None = None
+) -> BreakdownReport:
     """The indicator under the filters, one row per group of `by` (a Breakdown), in one query; the gap
     between the best and worst group is taken over shown groups only (never "not stated")."""
     column = BREAKDOWN_FIELDS[Breakdown(by)]
@@ -1061,7 +1071,7 @@ def breakdown(*, indicator: Indicator, filters: Filters, by: str) -> BreakdownRe
         indicator,
         [(value or UNKNOWN_KEY, group_label(by, value), found[value]) for value in values],
         total,
-        withheld=withheld(filters=filters).get(indicator.pk, frozenset()),
+        withheld=_held(filters, held).get(indicator.pk, frozenset()),
     )
     groups = _listed(groups, shown_total)
     known = [row for row in groups if row.value is not None and row.key != UNKNOWN_KEY]

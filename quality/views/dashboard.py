@@ -147,8 +147,9 @@ def dashboard_indicator(request: HttpRequest, key: str) -> HttpResponse:
     }
     if errors:
         return render(request, "quality/dashboard_indicator.html", context, status=400)
-    context["report"] = reports.breakdown(indicator=indicator, filters=filters, by=by)
-    funnel = reports.funnel(indicator=indicator, filters=filters)
+    held = reports.withheld(filters=filters)  # once for the page: its funnel and its breakdown
+    context["report"] = reports.breakdown(indicator=indicator, filters=filters, by=by, held=held)
+    funnel = reports.funnel(indicator=indicator, filters=filters, held=held)
     pages = Paginator(reports.sort_organisations(funnel, order), ORGANISATIONS_PER_PAGE)
     context["funnel"] = funnel
     context["organisation_page"] = pages.get_page(request.GET.get("page"))
@@ -188,8 +189,9 @@ def dashboard_csv(request: HttpRequest) -> HttpResponse:
         report = reports.breakdown(indicator=indicator, filters=filters, by=by)
         rows = _breakdown_lines(report, filters)
     else:
-        cards = reports.dashboard(filters=filters)
-        rows = _dashboard_lines(cards, reports.funnels(filters=filters), filters)
+        held = reports.withheld(filters=filters)  # once for the file: its cards and its funnels
+        cards = reports.dashboard(filters=filters, held=held)
+        rows = _dashboard_lines(cards, reports.funnels(filters=filters, held=held), filters)
     buffer = io.StringIO()
     buffer.write("\ufeff")  # Excel reads UTF-8 only with the byte order mark
     writer = csv.writer(buffer, delimiter=";", lineterminator="\r\n")
