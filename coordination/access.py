@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from typing import Any
 from uuid import UUID
 
-from coordination.models import Dispute, MessageThread
+from coordination.models import Dispute, Message, MessageThread
 from pathways import access as hub_access
 from pathways.models import PathwayPlan
 
@@ -68,6 +68,14 @@ def access_dispute(plan_access: hub_access.PlanAccess, dispute_id: UUID | str) -
 def access_thread(plan_access: hub_access.PlanAccess, thread_id: UUID | str) -> MessageThread:
     """A message thread of the plan (Http404 for a thread of another plan, or none)."""
     return hub_access.one_of(plan_access.plan.message_threads.select_related("task"), thread_id)
+
+
+def access_message(plan_access: hub_access.PlanAccess, message_id: UUID | str) -> Message:
+    """A message of the plan with what its CareCommunication names (Http404 for another plan's, or none)."""
+    messages = plan_access.plan.messages.select_related(
+        "thread", "plan__patient", "sender", "sender_organisation", "received_as"
+    ).prefetch_related("recipients__organisation")
+    return hub_access.one_of(messages, message_id)
 
 
 def plan_organisation_ids(plan: PathwayPlan, participating: Iterable[int] | None = None) -> frozenset[int]:

@@ -9,7 +9,7 @@ class CoordinationConfig(AppConfig):
 
     def ready(self) -> None:
         # The hub's pages show coordination through its extension points (pathways.extensions).
-        from coordination import documents, selectors
+        from coordination import documents, fhir, selectors
         from coordination.models import CoordinatorHandover, Dispute, Message, MessageThread, NeedAssessment
         from pathways import extensions
         from pathways.choices import DocumentKind
@@ -33,6 +33,8 @@ class CoordinationConfig(AppConfig):
             )
         )
         extensions.register_task_markers(selectors.dispute_task_markers)
+        # The plan as FHIR carries its messages between sectors (CareCommunication's shape).
+        extensions.register_fhir_contributor(fhir.add_messages)
         # The complete plan for staff as a printable document (pathways.documents renders it).
         extensions.register_document_builder(DocumentKind.STAFF, documents.staff_plan_html)
         for model in (NeedAssessment, CoordinatorHandover, Dispute, MessageThread, Message):

@@ -32,7 +32,16 @@ from coordination.choices import (
 )
 from pathways.channels import PermanentSendError
 from pathways.choices import NotificationChannel
-from pathways.models import Notification, Organisation, PathwayPlan, Task, User, audited, choices_check
+from pathways.models import (
+    IntegrationCredential,
+    Notification,
+    Organisation,
+    PathwayPlan,
+    Task,
+    User,
+    audited,
+    choices_check,
+)
 from pathways.numbers import NumericTextField, validate_phone
 
 
@@ -375,7 +384,8 @@ class MessageThread(models.Model):
         related_name="message_threads",
     )
     subject = models.CharField(_("subject"), max_length=200)
-    started_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    # None: started by a message received through MedCom (coordination.carecommunication).
+    started_by = models.ForeignKey(User, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
     started_at = models.DateTimeField(_("started"), default=timezone.now)
     last_message_at = models.DateTimeField(_("last message"), default=timezone.now)
 
@@ -402,7 +412,12 @@ class Message(models.Model):
         MessageThread, verbose_name=_("message thread"), on_delete=models.CASCADE, related_name="messages"
     )
     plan = models.ForeignKey(PathwayPlan, on_delete=models.CASCADE, related_name="messages")
-    sender = models.ForeignKey(User, verbose_name=_("from"), on_delete=models.PROTECT, related_name="+")
+    # A message received through MedCom (coordination.carecommunication) has no user here: the sending
+    # system names its author.
+    sender = models.ForeignKey(
+        User, verbose_name=_("from"), on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    sender_name = models.CharField(_("from (as the sending system names them)"), max_length=200, blank=True)
     sender_organisation = models.ForeignKey(
         Organisation, verbose_name=_("from organisation"), on_delete=models.PROTECT, related_name="+"
     )
@@ -419,6 +434,9 @@ class Message(models.Model):
         constraints = [
             choices_check("priority", MessagePriority, "message_priority_valid"),
             models.CheckConstraint(condition=~Q(body=""), name="message_body_required"),
+            models.CheckConstraint(
+                condition=Q(sender__isnull=False) | ~Q(sender_name=""), name="message_sender_named"
+            ),
         ]
         # Sent is sent: a correction is a new message.
         triggers = [pgtrigger.Protect(name="message_not_edited", operation=pgtrigger.Update)]
@@ -426,6 +444,43 @@ class Message(models.Model):
     def __str__(self) -> str:
         # Named from its own columns only (see Dispute.__str__); never the body.
         return f"{_day(self.sent_at)} · {self.get_priority_display()}"
+
+
+class ReceivedCareCommunication(models.Model):
+    """A MedCom CareCommunication (korrespondancemeddelelse) as received from another system — the body
+    kept verbatim — and the message it became in the plan's thread. (sender, medcom_message_id) is unique:
+    the same message again gets the stored acknowledgement and changes nothing."""
+
+    public_id = models.UUIDField(default=uuid4, unique=True, editable=False)
+    medcom_message_id = models.CharField(_("message id"), max_length=100)
+    sender = models.ForeignKey(
+        Organisation, verbose_name=_("sender"), on_delete=models.PROTECT, related_name="+"
+    )
+    receiver = models.ForeignKey(
+        Organisation, verbose_name=_("receiver"), on_delete=models.PROTECT, related_name="+"
+    )
+    credential = models.ForeignKey(
+        IntegrationCredential, verbose_name=_("credential"), on_delete=models.PROTECT, related_name="+"
+    )
+    message = models.OneToOneField(
+        "Message", verbose_name=_("message"), on_delete=models.CASCADE, related_name="received_as"
+    )
+    body = models.TextField(_("as received"))
+    received_at = models.DateTimeField(_("received"), default=timezone.now)
+    acknowledgement = models.JSONField(_("acknowledgement sent"), default=dict, editable=False)
+
+    class Meta:
+        verbose_name = _("received care communication")
+        verbose_name_plural = _("received care communications")
+        ordering = ["-received_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["sender", "medcom_message_id"], name="receivedcarecommunication_once"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.medcom_message_id} ({self.sender})"
 
 
 class MessageRecipient(models.Model):

@@ -3,9 +3,11 @@ and reads in a constant number of queries, whatever the number of plans, tasks o
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
+from uuid import UUID
 
 from django.conf import settings
 from django.db.models import (
@@ -1051,4 +1053,31 @@ def thread_page(actor: Any, plan_access: access.PlanAccess, thread: MessageThrea
         can_reply=bool(senders),
         reply_sender=reply_sender,
         reply_recipients=reply_recipients,
+    )
+
+
+def message_answered(message: Message) -> Message | None:
+    """The message before `message` in its thread (the one a reply answers), None for a thread's first."""
+    return (
+        Message.objects.filter(thread_id=message.thread_id)
+        .filter(Q(sent_at__lt=message.sent_at) | Q(sent_at=message.sent_at, pk__lt=message.pk))
+        .select_related("received_as")
+        .order_by("-sent_at", "-pk")
+        .first()
+    )
+
+
+def organisations_by_public_id(public_ids: Iterable[UUID]) -> dict[UUID, Organisation]:
+    """The active organisations of these public ids, by public id (those that do not exist are missing)."""
+    return {
+        o.public_id: o for o in Organisation.objects.filter(public_id__in=list(public_ids), is_active=True)
+    }
+
+
+def message_for_api(message_id: int) -> Message:
+    """A message as the API answers it after posting it (the caller has been through the access policy)."""
+    return (
+        Message.objects.select_related("thread__task", "plan", "sender_organisation")
+        .prefetch_related("recipients__organisation")
+        .get(pk=message_id)
     )

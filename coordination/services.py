@@ -645,7 +645,7 @@ def _message_errors(
     return recipient_ids, errors
 
 
-def _message_readers(plan: PathwayPlan, organisation_ids: list[int], sender: User) -> list[User]:
+def _message_readers(plan: PathwayPlan, organisation_ids: list[int], sender: User | None) -> list[User]:
     """Who in the recipient organisations hears of a message: those who work with this plan there — its
     coordinator and substitute, the people responsible for its open tasks — and each organisation's
     coordinators; in an organisation where that is nobody, all its staff. Not the sender. Two queries
@@ -666,7 +666,8 @@ def _message_readers(plan: PathwayPlan, organisation_ids: list[int], sender: Use
         members = [m for m in staff if m.organisation_id == organisation_id]
         named = [m.user for m in members if m.user_id in with_plan or m.role == MembershipRole.COORDINATOR]
         chosen |= {user.pk: user for user in (named or [m.user for m in members])}
-    chosen.pop(sender.pk, None)
+    if sender is not None:
+        chosen.pop(sender.pk, None)
     return list(chosen.values())
 
 
@@ -697,15 +698,23 @@ def _message_write(
         MessageRecipient(message=message, organisation_id=organisation_id, plan_id=thread.plan_id)
         for organisation_id in recipient_ids
     )
+    message_notify(message=message, recipient_ids=recipient_ids, sender=actor)
+    return message
+
+
+def message_notify(*, message: Message, recipient_ids: list[int], sender: User | None) -> None:
+    """Those who work with the plan in the recipient organisations hear of `message` in-app and by e-mail
+    (`_message_readers`; the e-mail says only that there is news, never the message), in the caller's
+    transaction. `sender` None: a message received through MedCom (coordination.carecommunication)."""
+    thread = message.thread
     outbox.notify_staff(
-        _message_readers(thread.plan, recipient_ids, actor),
+        _message_readers(thread.plan, recipient_ids, sender),
         kind=NotificationKind.MESSAGE_RECEIVED,
         plan=thread.plan,
         task=thread.task,
-        due_at=sent_at,
+        due_at=message.sent_at,
         event=_message_event(message.pk),
     )
-    return message
 
 
 @transaction.atomic

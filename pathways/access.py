@@ -416,12 +416,24 @@ def access_document(user: Any, public_id: PublicId) -> PlanDocument:
     return one_of(documents, public_id)
 
 
-def access_plan_documents(user: Any, public_id: PublicId, *, action: AccessAction | None) -> PlanAccess:
-    """The plan, to ask for its documents and list them: only for those who take part in it (no emergency
-    access), otherwise Http404 (a plan that exists is a refusal recorded as a security event, as
-    access_plan does). Logged with `action` unless None (a request that shows nothing of the plan)."""
+def access_plan_taking_part(
+    user: Any,
+    public_id: PublicId,
+    *,
+    action: AccessAction | None,
+    queryset: QuerySet[PathwayPlan] | None = None,
+) -> PlanAccess:
+    """The plan only for those who take part in it — no emergency access: what leaves the product (a
+    printed plan, a FHIR export) or changes the plan from another system (the API's writes) — otherwise
+    Http404 (a plan that exists is a refusal recorded as a security event, as access_plan does). Logged
+    with `action` unless None (a request that shows nothing of the plan)."""
+    base = queryset if queryset is not None else PathwayPlan.objects.all()
     try:
-        plan = plans_visible_to(user).select_related("patient").get(public_id=public_id)
+        plan = (
+            base.filter(pk__in=plans_visible_to(user).values("pk"))
+            .select_related("patient")
+            .get(public_id=public_id)
+        )
     except (ValidationError, ValueError):
         raise Http404 from None
     except PathwayPlan.DoesNotExist:
@@ -430,3 +442,8 @@ def access_plan_documents(user: Any, public_id: PublicId, *, action: AccessActio
     if action is not None:
         access_log_plans(user, [plan], action=action)
     return PlanAccess(plan=plan, rights=rights_for(user, plan))
+
+
+def access_plan_documents(user: Any, public_id: PublicId, *, action: AccessAction | None) -> PlanAccess:
+    """The plan, to ask for its documents and list them: only for those who take part in it."""
+    return access_plan_taking_part(user, public_id, action=action)

@@ -132,6 +132,7 @@ class AccessAction(models.TextChoices):
     REVEAL_CPR = "reveal_cpr", _("Revealed the CPR number")
     SEARCH_CPR = "search_cpr", _("Searched by CPR number")
     API_READ = "api_read", _("Read through the API")
+    FHIR_EXPORT = "fhir_export", _("Fetched the plan into another system (FHIR)")
     ADMIN_VIEW = "admin_view", _("Opened in administration")
     ADMIN_LIST = "admin_list", _("Saw in an administration list")
     VIEW_ACCESS_LOG = "view_access_log", _("Read who has opened the plan")

@@ -80,6 +80,10 @@ DOCUMENT_BUILDERS: dict[str, DocumentBuilder] = {}
 # after its own rule (coordinators: the worklist) and before the caseload; the first name given wins.
 StartPage = Callable[[Any], str]
 START_PAGES: list[StartPage] = []
+# The plan as FHIR (pathways.fhir): each app adds the resources it owns to the Bundle being made, within
+# what the reader may see — (export: pathways.fhir.PlanExport) → None, a fixed number of queries.
+FhirContributor = Callable[[Any], None]
+FHIR_CONTRIBUTORS: list[FhirContributor] = []
 
 
 def _register(registry: list[Any], item: Any) -> None:
@@ -113,6 +117,10 @@ def register_appointment_recipients(recipients: AppointmentRecipients, model: An
 
 def register_notice_words(words: NoticeWords) -> None:
     _register(NOTICE_WORDS, words)
+
+
+def register_fhir_contributor(contributor: FhirContributor) -> None:
+    _register(FHIR_CONTRIBUTORS, contributor)
 
 
 def register_document_builder(kind: str, builder: DocumentBuilder) -> None:

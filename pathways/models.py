@@ -1470,3 +1470,29 @@ class ReceivedMessage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.code} {self.message_id}"
+
+
+class ApiIdempotencyKey(models.Model):
+    """A write to the API sent with an `Idempotency-Key` header (pathways.idempotency): the answer it got,
+    given again when the same user sends the same key, so a client retrying after a lost answer changes
+    nothing twice. Written in the transaction of the change it answers; kept API_IDEMPOTENCY_HOURS, then
+    deleted by the hourly job (the answer may name a task: it is not kept longer than a retry needs)."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=255)
+    # SHA-256 of the method, the path and the body: the same key with another request is refused.
+    fingerprint = models.CharField(max_length=64)
+    status = models.PositiveSmallIntegerField(null=True)
+    body = models.JSONField(default=dict)
+    location = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        verbose_name = _("API idempotency key")
+        verbose_name_plural = _("API idempotency keys")
+        constraints = [
+            models.UniqueConstraint(fields=["user", "key"], name="apiidempotencykey_once_per_user"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id}:{self.key}"

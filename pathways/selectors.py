@@ -390,6 +390,59 @@ def plan_for_api(actor: User, public_id: UUID) -> PathwayPlan:
     return access.access_plan(actor, public_id, action=AccessAction.API_READ, queryset=queryset).plan
 
 
+def plan_organisation(plan: PathwayPlan, public_id: UUID) -> Organisation | None:
+    """An active organisation taking part in the plan, by its public id (None: no such one)."""
+    return Organisation.objects.filter(public_id=public_id, is_active=True, participations__plan=plan).first()
+
+
+def plan_goal(plan: PathwayPlan, public_id: UUID) -> Goal | None:
+    return plan.goals.filter(public_id=public_id).first()
+
+
+def plan_task(plan: PathwayPlan, public_id: UUID) -> Task | None:
+    return plan.tasks.filter(public_id=public_id).first()
+
+
+def plan_is_open(plan_id: int) -> bool:
+    """Whether the plan is open now (read fresh: a write checks it in its own transaction)."""
+    return PathwayPlan.objects.filter(pk=plan_id, status__in=PLAN_OPEN_STATUSES).exists()
+
+
+def task_for_api(task_id: int) -> Task:
+    """A task as the API answers it after a change (the caller has been through the access policy)."""
+    return Task.objects.select_related("plan", "responsible_organisation", "depends_on").get(pk=task_id)
+
+
+def transition_for_api(transition_id: int) -> Transition:
+    """A hospital event as the API answers it after recording it."""
+    return Transition.objects.select_related("plan", "stay__hospital").get(pk=transition_id)
+
+
+def plan_for_fhir(actor: User, public_id: UUID) -> access.PlanAccess:
+    """One plan with what its FHIR export starts from (pathways.fhir.plan_bundle); only for those who take
+    part in it (an emergency reader reads the plan page, but takes nothing into another system, as with
+    printed plans); Http404 otherwise; logged as an export."""
+    queryset = PathwayPlan.objects.select_related(
+        "patient__general_practice", "coordinator", "coordinator_substitute", "coordinator_organisation"
+    ).prefetch_related("conditions")
+    return access.access_plan_taking_part(
+        actor, public_id, action=AccessAction.FHIR_EXPORT, queryset=queryset
+    )
+
+
+def plans_for_patient_identifier(actor: User, cpr: str) -> list[PathwayPlan]:
+    """The plans of the patient with CPR number `cpr` that the actor may see, newest first (a FHIR search
+    by patient identifier); each found plan is logged as a search by CPR number."""
+    plans = list(
+        access.plans_visible_to(actor)
+        .filter(patient__cpr=cpr)
+        .select_related("patient")
+        .order_by("-created_at", "-id")
+    )
+    access.access_log_plans(actor, plans, action=AccessAction.SEARCH_CPR)
+    return plans
+
+
 def notifications_for(actor: User) -> QuerySet[Notification]:
     """The actor's in-app messages (those that have arrived, in plans they may still see), newest first,
     with the patient and the task each row shows. The caller logs the plans of the rows it shows."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from pathways import documents, ingest, outbox, stays
+from pathways import documents, idempotency, ingest, outbox, stays
 
 # Well inside the soft time limit (CELERY_TASK_SOFT_TIME_LIMIT): what is left goes in the next run.
 DELIVERY_BUDGET_SECONDS = 150.0
@@ -78,3 +78,9 @@ def letters_prepare() -> int:
     """Asked by the outbox when it has delivered letters to the print queue: each gets its PDF (once per
     letter, so a repeat or the sweeper at the same moment makes nothing twice)."""
     return documents.letters_prepare()
+
+
+@shared_task(name="pathways.tasks.api_keys_expire", acks_late=True, ignore_result=True)
+def api_keys_expire() -> int:
+    """The API forgets Idempotency-Keys older than API_IDEMPOTENCY_HOURS."""
+    return idempotency.keys_expire()

@@ -377,6 +377,7 @@ ACCESS_LOG_WHAT: dict[str, Promise] = {
     AccessAction.REVEAL_CPR: gettext_lazy("Saw your CPR number"),
     AccessAction.SEARCH_CPR: gettext_lazy("Found you by your CPR number"),
     AccessAction.API_READ: gettext_lazy("Got your plan through another IT system"),
+    AccessAction.FHIR_EXPORT: gettext_lazy("Fetched your whole plan into another IT system"),
     AccessAction.ADMIN_VIEW: gettext_lazy("Opened your data in the admin system"),
     AccessAction.ADMIN_LIST: gettext_lazy("Saw you in a list in the admin system"),
     AccessAction.VIEW_ACCESS_LOG: gettext_lazy("Saw who has seen your plan"),

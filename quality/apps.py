@@ -14,7 +14,7 @@ class QualityConfig(AppConfig):
         from pathways import extensions
 
         # --- staff pages (helper "staff") register the plan section and caseload column here ---
-        from quality import selectors
+        from quality import fhir, selectors
 
         # The wellbeing trend on the plan page (every participating sector) and the caseload's column and
         # filter for answers the coordinator has not yet seen.
@@ -24,6 +24,8 @@ class QualityConfig(AppConfig):
             )
         )
         extensions.register_caseload_extension(selectors.CASELOAD_EXTENSION)
+        # The plan as FHIR carries the patient's answered questionnaires.
+        extensions.register_fhir_contributor(fhir.add_responses)
         # --- dashboard (helper "dashboard"): the staff menu's link, decided once at sign-in ---
         from django.contrib.auth.signals import user_logged_in
 

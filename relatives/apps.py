@@ -11,7 +11,7 @@ class RelativesConfig(AppConfig):
         # The hub's plan page shows relatives, and its outbox reminds them of appointments, through its
         # extension points (pathways.extensions).
         from pathways import extensions
-        from relatives import access, selectors
+        from relatives import access, fhir, selectors
         from relatives.models import ChildChecklistItem, Relative, RelativeConsent
 
         extensions.register_plan_section(
@@ -22,6 +22,8 @@ class RelativesConfig(AppConfig):
         extensions.register_appointment_recipients(access.appointment_recipients, Relative)
         # The patient is told by name which relative no longer has access (a withdrawn consent).
         extensions.register_notice_words(access.revoked_relative_words)
+        # The plan as FHIR carries the relatives the patient has let take part, with their consent.
+        extensions.register_fhir_contributor(fhir.add_relatives)
         # The relatives on the plan and the patient's decisions are the plan's; the support record is the
         # relative's own and stays out of the plan's history (the admin's audit trail keeps it).
         for model in (Relative, RelativeConsent, ChildChecklistItem):

@@ -27,11 +27,11 @@ WRITES_FOR = {
 FOREIGN_SECOND = "Lægehuset Matrix"
 
 
-def _plan_rule(ok: int) -> dict[str, dict[str, int]]:
+def _plan_rule(ok: int, anonymous: int = 302) -> dict[str, dict[str, int]]:
     """Own plan: every organisation taking part reads and writes. Foreign plan: only the outsider's."""
     return {
-        "own": {role: ok if role in IN_PLAN else 404 for role in STAFF} | {"anonymous": 302},
-        "other": {role: ok if role == "outsider" else 404 for role in STAFF} | {"anonymous": 302},
+        "own": {role: ok if role in IN_PLAN else 404 for role in STAFF} | {"anonymous": anonymous},
+        "other": {role: ok if role == "outsider" else 404 for role in STAFF} | {"anonymous": anonymous},
     }
 
 
@@ -46,6 +46,17 @@ ROWS: dict[str, tuple[str | None, dict[str, Any]]] = {
     "coordination:thread-detail": ("plan-thread", {"GET": _plan_rule(200)}),
     # Replies are POST only; a GET is refused before anything is looked up.
     "coordination:thread-reply": ("plan-thread", {"GET": _refused_method(), "POST": _plan_rule(302)}),
+    # A message as MedCom's CareCommunication: a logged read of the plan's messages, through the API.
+    "api-coordination:message-care-communication": ("plan-message", {"GET": _plan_rule(200, anonymous=403)}),
+    # CareCommunications from hospitals' systems come with an integration key, never a user: a signed-in
+    # user has none (401). Other methods are refused before anyone is asked for a key.
+    "api-coordination:medcom-care-communication": (
+        None,
+        {
+            "GET": dict.fromkeys([*STAFF, "anonymous"], 405),
+            "POST": dict.fromkeys([*STAFF, "anonymous"], 401),
+        },
+    ),
 }
 
 
@@ -109,6 +120,10 @@ BODIES: dict[str, Callable[[Any], dict[str, Any]]] = {
 CHANGES: set[str] = {"coordination:thread-create", "coordination:thread-reply"}
 URL_KINDS: dict[str, Callable[[Any, Any], list[Any]]] = {
     "plan-thread": lambda world, plan: [plan.public_id, _thread(world, plan).public_id],
+    "plan-message": lambda world, plan: [
+        plan.public_id,
+        _thread(world, plan).messages.order_by("pk").values_list("public_id", flat=True).first(),
+    ],
 }
 # admin model ("app_model") → (the ADMIN_ROWS_OF name its object URLs use or None, what an
 # administrator may do besides reading: a frozenset of "add", "change", "delete")
