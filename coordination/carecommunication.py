@@ -34,8 +34,8 @@ from django.utils.translation import gettext as _
 from fhir.resources.R4B.bundle import Bundle
 
 from coordination.fhir import CATEGORY, CATEGORY_SYSTEM, PRIORITY
-from coordination.models import Message, MessageRecipient, MessageThread, ReceivedCareCommunication
-from coordination.services import message_notify
+from coordination.models import Message, MessageThread, ReceivedCareCommunication
+from coordination.services import message_receive
 from pathways import medcom
 from pathways.cpr import cpr_parse
 from pathways.fhir import coding, concept, instant
@@ -556,29 +556,17 @@ def _receive(*, credential: IntegrationCredential, received: Received, body: byt
             "Bundle.entry[0].resource.destination",
         )
     thread = _thread_answered(plan, sender, received)
-    now = timezone.now()
-    if thread is None:
-        thread = MessageThread.objects.create(
-            plan=plan,
-            subject=received.subject
-            or _("Message from %(organisation)s") % {"organisation": credential.organisation.name},
-            started_by=None,
-            started_at=now,
-            last_message_at=now,
-        )
-    message = Message.objects.create(
-        thread=thread,
+    message = message_receive(
         plan=plan,
-        sender=None,
-        sender_name=received.author,
+        thread=thread,
+        subject=received.subject
+        or _("Message from %(organisation)s") % {"organisation": credential.organisation.name},
         sender_organisation=credential.organisation,
+        sender_name=received.author,
+        receiver=receiver,
         body=received.body,
         priority=received.priority,
-        sent_at=now,
     )
-    MessageRecipient.objects.create(message=message, organisation=receiver, plan=plan)
-    thread.last_message_at = now
-    thread.save(update_fields=["last_message_at"])
     acknowledgement = _acknowledgement(received)
     ReceivedCareCommunication.objects.create(
         medcom_message_id=received.message_id,
@@ -589,7 +577,6 @@ def _receive(*, credential: IntegrationCredential, received: Received, body: byt
         body=body.decode("utf-8"),
         acknowledgement=acknowledgement,
     )
-    message_notify(message=message, recipient_ids=[receiver.pk], sender=None)
     log.info(
         "carecommunication %s from organisation %s into plan %s",
         message.public_id,

@@ -718,6 +718,47 @@ def message_notify(*, message: Message, recipient_ids: list[int], sender: User |
 
 
 @transaction.atomic
+def message_receive(
+    *,
+    plan: PathwayPlan,
+    thread: MessageThread | None,
+    subject: str,
+    sender_organisation: Organisation,
+    sender_name: str,
+    receiver: Organisation,
+    body: str,
+    priority: str,
+) -> Message:
+    """A message received from another system (coordination.carecommunication, which has checked it): in
+    `thread`, or in a new thread with `subject`, from `sender_name` at `sender_organisation` to `receiver`,
+    whose people who work with the plan hear of it as of any message. No user sent it."""
+    now = timezone.now()
+    if thread is None:
+        thread = MessageThread.objects.create(
+            plan=plan,
+            subject=subject[:SUBJECT_MAX_LENGTH],
+            started_by=None,
+            started_at=now,
+            last_message_at=now,
+        )
+    message = Message.objects.create(
+        thread=thread,
+        plan=plan,
+        sender=None,
+        sender_name=sender_name,
+        sender_organisation=sender_organisation,
+        body=body,
+        priority=priority,
+        sent_at=now,
+    )
+    MessageRecipient.objects.create(message=message, organisation=receiver, plan=plan)
+    thread.last_message_at = now
+    thread.save(update_fields=["last_message_at"])
+    message_notify(message=message, recipient_ids=[receiver.pk], sender=None)
+    return message
+
+
+@transaction.atomic
 def thread_start(
     *,
     actor: User,

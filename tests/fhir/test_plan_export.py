@@ -23,6 +23,7 @@ from fhir.resources.R4B.bundle import Bundle
 from rest_framework.test import APIClient
 
 from coordination import fhir as coordination_fhir
+from coordination import services as coordination_services
 from coordination.choices import MessagePriority
 from pathways import fhir, services
 from pathways.access import READ_ONLY, PlanAccess
@@ -37,9 +38,9 @@ from pathways.choices import (
 )
 from pathways.models import AccessLog, PathwayPlan, User
 from quality import fhir as quality_fhir
-from quality.choices import ResponseStatus
-from quality.models import QuestionnaireResponse
-from relatives import access as relatives_access
+from quality import services as quality_services
+from quality.choices import ResponseSource, ResponseStatus
+from quality.models import Questionnaire, QuestionnaireResponse
 from relatives import fhir as relatives_fhir
 from relatives.choices import Relation
 from relatives.models import Relative
@@ -313,31 +314,53 @@ def test_the_independent_validator_finds_no_error_in_any_demo_plan(db):
     assert r4_issues(everything) == []
 
 
-def test_relatives_travel_only_as_the_patient_allowed(koordinator):
-    """A relative is exported with their consent when the patient's latest decision, valid today, lets
-    them take part; a child, a removed relative or one not to be involved stays out, and a relative's own
-    questionnaire answers never travel with the patient's plan."""
-    checked_out = 0
-    for plan in PathwayPlan.objects.filter(relatives__isnull=False).distinct():
-        relatives = list(Relative.objects.filter(plan=plan))
-        consents = relatives_access.latest_consents(relatives)
-        allowed = {
-            str(r.public_id)
-            for r in relatives
-            if r.ended_at is None
-            and relatives_access.scope_of(r, consents.get(r.pk)) in relatives_fhir.EXPORTED_SCOPES
-        }
-        checked_out += len(relatives) - len(allowed)
-        bundle = fhir.plan_bundle(actor=plan.coordinator, granted=PlanAccess(plan=plan, rights=READ_ONLY))
-        assert {r["id"] for r in _resources(bundle, "RelatedPerson")} == allowed
-        consent_actors = {
-            c["provision"]["actor"][0]["reference"]["reference"] for c in _resources(bundle, "Consent")
-        }
-        assert consent_actors == {f"urn:uuid:{public_id}" for public_id in allowed}
-        responses = {r["id"] for r in _resources(bundle, "QuestionnaireResponse")}
-        for response in QuestionnaireResponse.objects.filter(plan=plan):
-            assert (str(response.public_id) in responses) == (response.relative_id is None)
-    assert checked_out > 0, "the demo has relatives who stay out"
+def _bundle_of(given_name: str) -> dict[str, Any]:
+    plan = PathwayPlan.objects.filter(patient__given_name=given_name).order_by("-created_at").first()
+    assert plan is not None
+    return fhir.plan_bundle(actor=plan.coordinator, granted=PlanAccess(plan=plan, rights=READ_ONLY))
+
+
+def test_relatives_travel_only_as_the_patient_allowed():
+    """The demo's relatives: Kirsten's daughter Susanne (the whole plan) and son Mads (appointments only)
+    travel with their consents; Fatma's husband Emre, whose consent she withdrew, and Kasper's daughter
+    Alberte, a child, do not."""
+    kirsten = _bundle_of("Kirsten")
+    names = {r["name"][0]["text"]: r for r in _resources(kirsten, "RelatedPerson")}
+    assert set(names) == {"Susanne Poulsen", "Mads Poulsen"}
+    scopes = {
+        c["provision"]["actor"][0]["reference"]["reference"]: c["provision"]["code"][0]["coding"][0]["code"]
+        for c in _resources(kirsten, "Consent")
+    }
+    assert scopes == {
+        f"urn:uuid:{names['Susanne Poulsen']['id']}": "whole_plan",
+        f"urn:uuid:{names['Mads Poulsen']['id']}": "appointments",
+    }
+    assert all(c["status"] == "active" for c in _resources(kirsten, "Consent"))
+    for withheld in ("Fatma", "Kasper"):
+        bundle = _bundle_of(withheld)
+        assert _resources(bundle, "RelatedPerson") == []
+        assert _resources(bundle, "Consent") == []
+        text = json.dumps(bundle, ensure_ascii=False)
+        assert "Emre Yilmaz" not in text
+        assert "Alberte Lund" not in text
+
+
+def test_a_relatives_own_answers_never_travel_with_the_patients_plan():
+    plan = PathwayPlan.objects.filter(patient__given_name="Kirsten").order_by("-created_at").first()
+    assert plan is not None
+    who5 = Questionnaire.objects.get(key="who5")
+    quality_services.response_record(
+        questionnaire=who5,
+        plan=plan,
+        answers={item.link_id: 2 for item in who5.items.all()},
+        source=ResponseSource.PORTAL,
+        relative=Relative.objects.get(plan=plan, name="Susanne Poulsen"),
+    )
+    responses = QuestionnaireResponse.objects.filter(plan=plan)
+    assert responses.filter(relative__isnull=False).count() == 1
+    exported = {r["id"] for r in _resources(_bundle_of("Kirsten"), "QuestionnaireResponse")}
+    for response in responses:
+        assert (str(response.public_id) in exported) == (response.relative_id is None)
 
 
 def test_the_export_reads_the_same_number_of_queries_with_20_more_tasks(koordinator, kirsten_plan):
@@ -351,14 +374,30 @@ def test_the_export_reads_the_same_number_of_queries_with_20_more_tasks(koordina
     assert before <= 16
     template = kirsten_plan.tasks.select_related("responsible_organisation").first()
     assert template is not None
+    goal = kirsten_plan.goals.order_by("pk").first()
+    person = kirsten_plan.tasks.exclude(responsible_person=None).select_related("responsible_person").first()
+    previous = None
     for number in range(20):
-        services.task_create(
+        previous = services.task_create(
             actor=kirsten_plan.coordinator,
             plan=kirsten_plan,
             title=f"Ekstra opgave {number}",
             responsible_organisation=template.responsible_organisation,
+            responsible_person=person.responsible_person if person else None,
             kind=TaskKind.PHONE_CALL,
+            goal=goal,
+            depends_on=previous,
         )
+    coordination_services.thread_start(
+        actor=kirsten_plan.coordinator,
+        plan=kirsten_plan,
+        sender_organisation=kirsten_plan.coordinator_organisation,
+        recipients=[template.responsible_organisation],
+        subject="Ekstra",
+        body="Flere opgaver.",
+        priority="routine",
+        task=previous,
+    )
     assert queries() == before
 
 
