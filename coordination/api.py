@@ -34,6 +34,7 @@ from pathways.api import (
     FhirApi,
     FhirMessageOutput,
     MedcomHospitalNotificationApi,
+    medcom_responses,
     outcome,
     write_errors,
     written,
@@ -214,24 +215,11 @@ class CareCommunicationReceiveApi(MedcomHospitalNotificationApi):
 
     @extend_schema(
         request=dict.fromkeys(MEDCOM_CONTENT_TYPES, FhirMessageOutput),
-        responses={
-            200: OpenApiResponse(
-                FhirMessageOutput,
-                "Received (also when it was received before: the same acknowledgement again). MedCom's "
-                "Acknowledgement message, response.code ok.",
-            ),
-            400: outcome("The body is not a JSON object, or not a FHIR resource."),
-            401: outcome("No key, or a key that is not valid or has been revoked."),
-            403: outcome("The message's sender is another organisation than the credential's."),
-            413: outcome("The body is larger than the limit (256 kB)."),
-            415: outcome("Send application/fhir+json or application/json (UTF-8)."),
-            422: outcome(
-                "A FHIR resource, but no valid CareCommunication: wrong resource types, missing mandatory "
-                "elements, unknown codes, a receiver that is not in Fælles forløb, a patient without an open "
-                "plan in which the receiver takes part, or a reply to a message that is not in the plan."
-            ),
-            429: outcome("Too many messages from this credential: wait the Retry-After seconds."),
-        },
+        responses=medcom_responses(
+            "A FHIR resource, but no valid CareCommunication: wrong resource types, missing mandatory "
+            "elements, unknown codes, a receiver that is not in Fælles forløb, a patient without an open plan "
+            "in which both the sender and the receiver take part, or a reply to a message that is not there."
+        ),
         parameters=[RETRY_AFTER_HEADER, NO_FORMAT_PARAMETER],
         summary="Receive a MedCom CareCommunication (korrespondancemeddelelse)",
     )

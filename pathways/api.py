@@ -427,6 +427,24 @@ RETRY_AFTER_HEADER = OpenApiParameter(
 )
 
 
+def medcom_responses(not_valid: str) -> dict[int, OpenApiResponse]:
+    """What a MedCom message endpoint answers; `not_valid`: what makes its 422."""
+    return {
+        200: OpenApiResponse(
+            FhirMessageOutput,
+            "Received (also when it was received before: the same acknowledgement again). MedCom's "
+            "Acknowledgement message, response.code ok.",
+        ),
+        400: outcome("The body is not a JSON object, or not a FHIR resource."),
+        401: outcome("No key, or a key that is not valid or has been revoked."),
+        403: outcome("The message's sender is another organisation than the credential's."),
+        413: outcome("The body is larger than the limit (256 kB)."),
+        415: outcome("Send application/fhir+json or application/json (UTF-8)."),
+        422: outcome(not_valid),
+        429: outcome("Too many messages from this credential: wait the Retry-After seconds."),
+    }
+
+
 class MedcomHospitalNotificationApi(APIView):
     """POST a MedCom HospitalNotification message (FHIR R4 Bundle, every type STAA … AN_MORS, read from
     Provenance.activity, Encounter.class and .status and Patient.deceased); the answer is MedCom's
@@ -459,28 +477,12 @@ class MedcomHospitalNotificationApi(APIView):
 
     @extend_schema(
         request=dict.fromkeys(MEDCOM_CONTENT_TYPES, FhirMessageOutput),
-        responses={
-            200: OpenApiResponse(
-                FhirMessageOutput,
-                "Received (also when it was received before: the same acknowledgement again). MedCom's "
-                "Acknowledgement message, response.code ok.",
-            ),
-            400: outcome("The body is not a JSON object, or not a FHIR resource."),
-            401: outcome("No key, or a key that is not valid or has been revoked."),
-            403: outcome("The message's sender is another organisation than the credential's."),
-            413: outcome("The body is larger than the limit (256 kB)."),
-            415: outcome("Send application/fhir+json or application/json (UTF-8)."),
-            422: outcome(
-                "A FHIR resource, but no valid HospitalNotification: wrong resource types, missing "
-                "mandatory elements, unknown codes, a message type the codes do not give, or a receiver "
-                "that is not in Fælles forløb."
-            ),
-            429: outcome("Too many messages from this credential: wait the Retry-After seconds."),
-        },
-        parameters=[
-            RETRY_AFTER_HEADER,
-            NO_FORMAT_PARAMETER,
-        ],
+        responses=medcom_responses(
+            "A FHIR resource, but no valid HospitalNotification: wrong resource types, missing mandatory "
+            "elements, unknown codes, a message type the codes do not give, or a receiver that is not in "
+            "Fælles forløb."
+        ),
+        parameters=[RETRY_AFTER_HEADER, NO_FORMAT_PARAMETER],
         summary="Receive a MedCom HospitalNotification (advis om sygehusophold)",
     )
     def post(self, request: Request) -> Response:

@@ -27,7 +27,6 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterable
-from datetime import timedelta
 from typing import Any
 
 from celery import current_app
@@ -37,8 +36,9 @@ from django.db import connection, transaction
 from django.db.models import Max, Min
 
 from pathways import documents, extensions
-from pathways.choices import DocumentKind, DocumentState, PlanStatus, TaskStatus
-from pathways.models import PathwayPlan, PlanDocument, Task
+from pathways.choices import DocumentKind, DocumentState, PlanStatus
+from pathways.management.plan_growth import plan_grow, plan_shrink
+from pathways.models import PathwayPlan, PlanDocument
 
 WAIT_SECONDS = 600  # the longest any one wait for workers may take
 
@@ -69,7 +69,7 @@ class Command(BaseCommand):
         if len(fresh) < needed:
             raise CommandError("Not enough active plans without documents: run seed_synthetic first.")
         plan = PathwayPlan.objects.get(pk=fresh[0])
-        added = self._grow(plan, tasks)
+        added = plan_grow(plan, tasks)
         made: list[int] = []
         try:
             self.stdout.write(
@@ -106,35 +106,7 @@ class Command(BaseCommand):
                 )
         finally:
             PlanDocument.objects.filter(pk__in=made).delete()
-            Task.objects.filter(pk__in=added).update(depends_on=None)
-            Task.objects.filter(pk__in=added).delete()
-
-    def _grow(self, plan: PathwayPlan, tasks: int) -> list[int]:
-        """Give the plan `tasks` tasks in all: copies of its own, over the coming months, every fifth
-        waiting for the one before it. Returns the new tasks' ids."""
-        own = list(plan.tasks.order_by("pk"))
-        new = []
-        for n in range(max(0, tasks - len(own))):
-            model = own[n % len(own)]
-            status = TaskStatus.COMPLETED if n % 7 == 0 else model.status
-            new.append(
-                Task(
-                    plan=plan,
-                    title=f"{model.title} ({n + 1})",
-                    kind=model.kind,
-                    responsible_organisation_id=model.responsible_organisation_id,
-                    responsible_person_id=model.responsible_person_id,
-                    due_date=(model.due_date or plan.created_at.date()) + timedelta(days=n % 120),
-                    status=status,
-                    visible_to_patient=model.visible_to_patient,
-                    completed_at=plan.created_at if status == TaskStatus.COMPLETED else None,
-                )
-            )
-        Task.objects.bulk_create(new)
-        for before, after in zip(new[::5], new[1::5], strict=False):
-            after.depends_on = before
-        Task.objects.bulk_update(new[1::5], ["depends_on"])
-        return [task.pk for task in new]
+            plan_shrink(added)
 
     def _render_times(
         self, plan: PathwayPlan, kind: DocumentKind, repeat: int

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import statistics
 import time
-from datetime import timedelta
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
@@ -24,8 +23,9 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from pathways.choices import PlanStatus, TaskStatus
-from pathways.models import PathwayPlan, Task
+from pathways.choices import PlanStatus
+from pathways.management.plan_growth import plan_grow, plan_shrink
+from pathways.models import PathwayPlan
 
 
 class Command(BaseCommand):
@@ -49,7 +49,7 @@ class Command(BaseCommand):
             raise CommandError(
                 "No active plan with a coordinator and tasks: run seed_synthetic or seed_demo."
             )
-        added = self._grow(plan, tasks)
+        added = plan_grow(plan, tasks)
         try:
             client = Client()
             client.force_login(coordinator)
@@ -78,8 +78,7 @@ class Command(BaseCommand):
                 f"{floor_ms:>9.1f} {export_ms / floor_ms:>5.1f}×"
             )
         finally:
-            Task.objects.filter(pk__in=added).update(depends_on=None)
-            Task.objects.filter(pk__in=added).delete()
+            plan_shrink(added)
 
     def _floor(self, queries: list[str]) -> float:
         """The statements of one export, run again and fetched: milliseconds. Writes (the access-log row,
@@ -96,28 +95,3 @@ class Command(BaseCommand):
                     cursor.execute(sql)
                     cursor.fetchall()
         return (time.perf_counter() - started) * 1000
-
-    def _grow(self, plan: PathwayPlan, tasks: int) -> list[int]:
-        """Give the plan `tasks` tasks in all: copies of its own, every fifth waiting for the one before."""
-        own = list(plan.tasks.order_by("pk"))
-        new = []
-        for n in range(max(0, tasks - len(own))):
-            model = own[n % len(own)]
-            status = TaskStatus.COMPLETED if n % 7 == 0 else model.status
-            new.append(
-                Task(
-                    plan=plan,
-                    title=f"{model.title} ({n + 1})",
-                    kind=model.kind,
-                    responsible_organisation_id=model.responsible_organisation_id,
-                    responsible_person_id=model.responsible_person_id,
-                    due_date=(model.due_date or plan.created_at.date()) + timedelta(days=n % 120),
-                    status=status,
-                    completed_at=plan.created_at if status == TaskStatus.COMPLETED else None,
-                )
-            )
-        Task.objects.bulk_create(new)
-        for before, after in zip(new[::5], new[1::5], strict=False):
-            after.depends_on = before
-        Task.objects.bulk_update(new[1::5], ["depends_on"])
-        return [task.pk for task in new]
