@@ -217,8 +217,9 @@ class CareCommunicationReceiveApi(MedcomHospitalNotificationApi):
         request=dict.fromkeys(MEDCOM_CONTENT_TYPES, FhirMessageOutput),
         responses=medcom_responses(
             "A FHIR resource, but no valid CareCommunication: wrong resource types, missing mandatory "
-            "elements, unknown codes, a receiver that is not in Fælles forløb, a patient without an open plan "
-            "in which both the sender and the receiver take part, or a reply to a message that is not there."
+            "elements, unknown codes, a receiver that is not in Fælles forløb, a patient without an open "
+            "plan in which both the sender and the receiver take part, or a reply to a message that is not "
+            "there."
         ),
         parameters=[RETRY_AFTER_HEADER, NO_FORMAT_PARAMETER],
         summary="Receive a MedCom CareCommunication (korrespondancemeddelelse)",

@@ -513,6 +513,10 @@ def care_communication_receive(*, credential: IntegrationCredential, body: bytes
         stored = _stored(sender, received.message_id)
         if stored is not None:
             return 200, stored
+        if _sent_from_here(received.message_id):
+            # A message of ours sent back (its MessageHeader id is our message's): acknowledged, and
+            # nothing is added — it is already in its thread.
+            return 200, _acknowledgement(received)
         try:
             return 200, _receive(credential=credential, received=received, body=body)
         except IntegrityError:
@@ -566,6 +570,7 @@ def _receive(*, credential: IntegrationCredential, received: Received, body: byt
         receiver=receiver,
         body=received.body,
         priority=received.priority,
+        sent_at=received.sent_at,
     )
     acknowledgement = _acknowledgement(received)
     ReceivedCareCommunication.objects.create(
@@ -616,6 +621,11 @@ def _thread_answered(plan: PathwayPlan, sender: Organisation, received: Received
         if named is not None:
             return MessageThread.objects.select_for_update().get(pk=named.pk)
     return None
+
+
+def _sent_from_here(message_id: str) -> bool:
+    own_id = _uuid_or_none(message_id)
+    return own_id is not None and Message.objects.filter(public_id=own_id).exists()
 
 
 def _uuid_or_none(value: str) -> str | None:

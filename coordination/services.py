@@ -728,10 +728,12 @@ def message_receive(
     receiver: Organisation,
     body: str,
     priority: str,
+    sent_at: datetime,
 ) -> Message:
     """A message received from another system (coordination.carecommunication, which has checked it): in
     `thread`, or in a new thread with `subject`, from `sender_name` at `sender_organisation` to `receiver`,
-    whose people who work with the plan hear of it as of any message. No user sent it."""
+    whose people who work with the plan hear of it as of any message. No user sent it. It is dated when the
+    sender sent it (never later than now: a clock ahead does not put it in the future)."""
     now = timezone.now()
     if thread is None:
         thread = MessageThread.objects.create(
@@ -749,7 +751,7 @@ def message_receive(
         sender_organisation=sender_organisation,
         body=body,
         priority=priority,
-        sent_at=now,
+        sent_at=min(sent_at, now),
     )
     MessageRecipient.objects.create(message=message, organisation=receiver, plan=plan)
     thread.last_message_at = now

@@ -789,8 +789,11 @@ def write_errors(*, stale: bool = False) -> dict[int, OpenApiResponse]:
 
 
 class TaskStatusApi(APIView):
-    """Change a task's status (the moves the plan page allows: TASK_TRANSITIONS), as the task's
-    organisation or the plan's coordinator."""
+    """Change a task's status, as the task's organisation or the plan's coordinator, by the moves the plan
+    page allows: requested → accepted, in_progress, on_hold, completed, cancelled or rejected; accepted →
+    in_progress, on_hold, completed or cancelled; in_progress → on_hold, completed or cancelled; on_hold →
+    requested, accepted, in_progress or cancelled; completed → in_progress (done by mistake). Cancelled and
+    rejected are final. The same status again changes nothing."""
 
     @extend_schema_serializer(
         component_name="TaskStatusInput", examples=[OpenApiExample("Started", {"status": "in_progress"})]
@@ -855,6 +858,19 @@ class PlanTaskCreateApi(APIView):
         visible_to_patient = serializers.BooleanField(default=True)
         goal = serializers.UUIDField(required=False, allow_null=True, default=None)
         depends_on = serializers.UUIDField(required=False, allow_null=True, default=None)
+
+        def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+            """A window has an end, and starts before it (as the page's form says it)."""
+            start, due = attrs.get("window_start"), attrs.get("due_date")
+            if start is not None and due is None:
+                raise serializers.ValidationError(
+                    {"due_date": [gettext("A task with a start date needs a due date.")]}
+                )
+            if start is not None and due is not None and start > due:
+                raise serializers.ValidationError(
+                    {"window_start": [gettext("The start date must not be after the due date.")]}
+                )
+            return attrs
 
     @extend_schema(
         request=Input,

@@ -20,6 +20,7 @@ def inbound(
     answers: str = "",
     topic: str = "Udskrivelse",
     priority: str = "routine",
+    sent: str = "2026-12-01T09:00:00+01:00",
 ) -> dict[str, Any]:
     """A CareCommunication as a hospital's system sends it."""
     ids = {
@@ -81,7 +82,7 @@ def inbound(
                     "subject": {"reference": f"urn:uuid:{ids['patient']}"},
                     "topic": {"text": topic},
                     "payload": [{"contentString": text}],
-                    "sent": "2026-12-01T09:00:00+01:00",
+                    "sent": sent,
                     "sender": {"reference": f"urn:uuid:{ids['author']}"},
                 },
             },

@@ -6,10 +6,12 @@ an OperationOutcome and nothing written when refused)."""
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 from fhir.resources.R4B.bundle import Bundle
 from rest_framework.test import APIClient
 
@@ -233,3 +235,31 @@ def test_a_reply_to_another_plans_message_is_refused(world, hospital_system):
     assert response.status_code == 422
     assert not Message.objects.filter(plan=world.plan).exists()
     assert Message.objects.filter(plan=world.other_plan).count() == 1
+
+
+def test_our_own_message_sent_back_changes_nothing(world, hospital_system):
+    thread = services.thread_start(
+        actor=world.home_nurse,
+        plan=world.plan,
+        sender_organisation=world.municipality,
+        recipients=[world.hospital],
+        subject="Hjælpemidler",
+        body="Er der bestilt rollator?",
+        priority="routine",
+    )
+    ours = thread.messages.get()
+    echoed = _to_municipality(world, message_id=str(ours.public_id), text=ours.body)
+    response = _send(hospital_system, echoed)
+    assert response.status_code == 200
+    assert response.json()["entry"][0]["resource"]["response"]["identifier"] == str(ours.public_id)
+    assert list(Message.objects.filter(plan=world.plan)) == [ours]
+
+
+def test_a_received_message_is_dated_when_it_was_sent_never_in_the_future(world, hospital_system):
+    sent = (timezone.now() - timedelta(hours=3)).replace(microsecond=0)
+    assert _send(hospital_system, _to_municipality(world, sent=sent.isoformat())).status_code == 200
+    ahead = (timezone.now() + timedelta(hours=5)).isoformat()
+    assert _send(hospital_system, _to_municipality(world, sent=ahead, text="Senere.")).status_code == 200
+    first, second = Message.objects.filter(plan=world.plan).order_by("pk")
+    assert first.sent_at == sent
+    assert second.sent_at <= timezone.now()

@@ -230,6 +230,7 @@ def test_a_new_task_for_another_sector_or_with_bad_fields_is_refused_and_nothing
         },
     )
     assert backwards.status_code == 400
+    assert "window_start" in backwards.json()  # said by field, as the page's form says it
     missing = _create(client, world.plan, {"responsible_organisation": str(world.gp.public_id)})
     assert missing.status_code == 400
     assert "title" in missing.json()
