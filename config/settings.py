@@ -8,6 +8,7 @@ from celery.schedules import crontab
 from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
+from kombu import Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -212,6 +213,30 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# Work that cannot starve other work: a queue per kind, each served by its own worker (Procfile,
+# docker-compose.yml), so a burst of PDFs or a summary refresh never delays a notice. A worker started
+# without -Q serves them all (the tests' in-process workers). tests/pathways/test_worker_queues.py checks
+# that every task has a queue and that the workers cover them.
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+CELERY_TASK_QUEUES = tuple(
+    Queue(name) for name in ("notifications", "ingest", "documents", "quality", "celery")
+)
+CELERY_TASK_ROUTES = {
+    # Delivering notices: what a patient, relative or colleague waits for.
+    "pathways.tasks.notifications_deliver_due": {"queue": "notifications"},
+    "pathways.tasks.notifications_sweep": {"queue": "notifications"},
+    # Hospital notices held for the message they follow.
+    "pathways.tasks.medcom_release_held": {"queue": "ingest"},
+    # Printable plans and letters' PDFs: seconds each, and they come in bursts.
+    "pathways.tasks.document_render": {"queue": "documents"},
+    "pathways.tasks.documents_sweep": {"queue": "documents"},
+    "pathways.tasks.letters_prepare": {"queue": "documents"},
+    # The quality dashboard's summary refresh: minutes at national scale.
+    "quality.tasks.summaries_refresh": {"queue": "quality"},
+    "quality.tasks.summaries_refresh_nightly": {"queue": "quality"},
+    "quality.tasks.summaries_sweep": {"queue": "quality"},
+    # The rest — the scans that write due notices, pruning — on the default queue ("celery").
+}
 # All periodic work is declared here, one line per job with when it runs.
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     # Every minute: take back rows of dead workers and deliver every due message (pathways.outbox).

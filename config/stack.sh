@@ -194,7 +194,7 @@ cmd_run() {
   "$PY" manage.py compilemessages -v 0 --ignore=.venv
   "$PY" manage.py collectstatic --no-input -v 0
   "$PY" manage.py seed_demo
-  log "Web, Celery worker and Celery beat on http://127.0.0.1:$PORT  (Ctrl-C stops everything)"
+  log "Web, Celery workers and Celery beat on http://127.0.0.1:$PORT  (Ctrl-C stops everything)"
   log "Sent mail: .var/sinks/mail.jsonl and .var/sinks/mail/*.eml; sent SMS: http://127.0.0.1:$FF_SMS_PORT/"
   # honcho runs in the background so a TERM to this script (not only Ctrl-C) stops web, worker, beat and
   # the mail and SMS sinks.

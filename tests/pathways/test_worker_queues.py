@@ -1,0 +1,132 @@
+"""Work that cannot starve other work (issue 18 item 6): every task has a queue of its kind, the workers of
+`make run` (Procfile) and of docker-compose cover every queue, notices and PDFs never share a worker, and a
+notice goes out while fifty renders wait in their own queue."""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+import time
+from pathlib import Path
+
+import pytest
+import redis
+from celery import current_app
+from celery.contrib.testing.worker import start_worker
+from django.conf import settings
+
+from config.celery import app as celery_app
+from pathways import services
+from pathways.choices import NotificationKind, NotificationState
+from pathways.documents import RENDER_TASK
+from pathways.models import Notification
+
+ROOT = Path(__file__).resolve().parents[2]
+QUEUES = {queue.name for queue in settings.CELERY_TASK_QUEUES}
+
+
+def _own_tasks() -> list[str]:
+    celery_app.loader.import_default_modules()  # the apps' tasks modules, as a worker loads them
+    apps = {"pathways", "coordination", "quality"}
+    return sorted(name for name in celery_app.tasks if name.split(".")[0] in apps)
+
+
+def _queue_of(task_name: str) -> str:
+    route = celery_app.amqp.router.route({}, task_name)
+    return str(route["queue"].name)
+
+
+def _worker_queues(command: list[str]) -> set[str]:
+    """The queues a `celery worker` command consumes (all of them without -Q)."""
+    if "-Q" not in command:
+        return set(QUEUES)
+    return set(command[command.index("-Q") + 1].split(","))
+
+
+def _procfile_workers() -> dict[str, set[str]]:
+    workers = {}
+    for line in (ROOT / "Procfile").read_text().splitlines():
+        name, _colon, command = line.partition(":")
+        words = shlex.split(command)
+        if "worker" in words and any(word.endswith("celery") for word in words):
+            workers[name] = _worker_queues(words)
+    return workers
+
+
+def _compose_workers() -> dict[str, set[str]]:
+    text = (ROOT / "docker-compose.yml").read_text()
+    workers = {}
+    for name, command in re.findall(r"\n  ([\w-]+):\n    <<: \*app\n    command: (\[[^\]]*\])", text):
+        words = json.loads(command)
+        if "worker" in words:
+            workers[name] = _worker_queues(words)
+    return workers
+
+
+def test_every_task_has_a_queue_of_its_kind():
+    own = _own_tasks()
+    assert len(own) >= 15
+    queues = {name: _queue_of(name) for name in own}
+    assert set(queues.values()) <= QUEUES
+    assert queues["pathways.tasks.notifications_deliver_due"] == "notifications"
+    assert queues["pathways.tasks.document_render"] == "documents"
+    assert queues["pathways.tasks.medcom_release_held"] == "ingest"
+    assert queues["quality.tasks.summaries_refresh"] == "quality"
+
+
+@pytest.mark.parametrize("workers", [_procfile_workers, _compose_workers], ids=["Procfile", "docker-compose"])
+def test_the_workers_cover_every_queue_and_notices_never_wait_behind_pdfs(workers):
+    found = workers()
+    assert len(found) >= 2, found
+    assert set().union(*found.values()) == QUEUES
+    for queues in found.values():
+        assert not ({"notifications", "ingest"} & queues and {"documents", "quality"} & queues), queues
+
+
+def _wait_for(predicate, seconds: float = 30.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.2)
+    return False
+
+
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True)
+def test_a_notice_goes_out_while_fifty_renders_wait_in_their_own_queue(world, mail_sink):
+    broker = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+    broker.delete("documents")
+    for number in range(50):
+        current_app.send_task(RENDER_TASK, args=[10**9 + number], retry=False, ignore_result=True)
+    assert broker.llen("documents") == 50
+    world.home_nurse.email = "mette@example.invalid"
+    world.home_nurse.save()
+    notices_worker = ["notifications", "ingest", "celery"]  # the Procfile's `worker`
+    try:
+        with start_worker(
+            celery_app, pool="solo", perform_ping_check=False, shutdown_timeout=10, queues=notices_worker
+        ):
+            task = world.plan.tasks.get()
+            services.task_update(
+                actor=world.coordinator,
+                task=task,
+                expected_version=task.version,
+                title=task.title,
+                kind=task.kind,
+                responsible_organisation=task.responsible_organisation,
+                responsible_person=world.home_nurse,
+                window_start=task.window_start,
+                due_date=task.due_date,
+                description=task.description,
+                goal=None,
+                depends_on=None,
+                visible_to_patient=task.visible_to_patient,
+            )
+            rows = Notification.objects.filter(kind=NotificationKind.TASK_ASSIGNED)
+            assert _wait_for(lambda: rows.filter(state=NotificationState.SENT).count() == 2)
+        assert [m["to"] for m in mail_sink.messages()] == [["mette@example.invalid"]]
+        assert broker.llen("documents") == 50  # untouched: the notice did not wait behind them
+    finally:
+        broker.delete("documents")
