@@ -141,6 +141,7 @@ class MessageAdmin(ReadOnlyAdmin, PatientDataAdmin):
         "thread",
         "plan",
         "sender",
+        "sender_name",
         "sender_organisation",
         "priority",
         "sent_at",
