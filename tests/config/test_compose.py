@@ -7,11 +7,12 @@ import yaml
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_compose_has_the_five_services_with_the_settings_variables():
+def test_compose_has_the_six_services_with_the_settings_variables():
     compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
-    assert set(compose["services"]) == {"postgres", "redis", "web", "worker", "beat"}
+    # Two workers: notices never wait behind PDFs (tests/pathways/test_worker_queues.py).
+    assert set(compose["services"]) == {"postgres", "redis", "web", "worker", "worker-documents", "beat"}
     settings_source = (ROOT / "config" / "settings.py").read_text()
-    for service in ("web", "worker", "beat"):
+    for service in ("web", "worker", "worker-documents", "beat"):
         env = compose["services"][service]["environment"]
         for name in (
             "PGHOST",

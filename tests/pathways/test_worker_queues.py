@@ -4,14 +4,13 @@ notice goes out while fifty renders wait in their own queue."""
 
 from __future__ import annotations
 
-import json
-import re
 import shlex
 import time
 from pathlib import Path
 
 import pytest
 import redis
+import yaml
 from celery import current_app
 from celery.contrib.testing.worker import start_worker
 from django.conf import settings
@@ -55,13 +54,12 @@ def _procfile_workers() -> dict[str, set[str]]:
 
 
 def _compose_workers() -> dict[str, set[str]]:
-    text = (ROOT / "docker-compose.yml").read_text()
-    workers = {}
-    for name, command in re.findall(r"\n  ([\w-]+):\n    <<: \*app\n    command: (\[[^\]]*\])", text):
-        words = json.loads(command)
-        if "worker" in words:
-            workers[name] = _worker_queues(words)
-    return workers
+    services = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
+    return {
+        name: _worker_queues(list(service["command"]))
+        for name, service in services.items()
+        if isinstance(service.get("command"), list) and "worker" in service["command"]
+    }
 
 
 def test_every_task_has_a_queue_of_its_kind():
