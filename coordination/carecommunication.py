@@ -470,31 +470,6 @@ def _outcome(refused: Refused) -> Answer:
     return refused.status, medcom.operation_outcome([refused.issue])
 
 
-def _acknowledgement(received: Received) -> dict[str, Any]:
-    """MedCom's Acknowledgement (pathways.medcom), answering the message id."""
-    return medcom.acknowledgement(
-        medcom.Notice(
-            code="",
-            activity=received.activity,
-            event_at=received.sent_at,
-            message_id=received.message_id,
-            sender_sor=received.sender_sor,
-            receiver_sor=received.receiver_sor,
-            cpr="",
-            name="",
-            birth_date=received.sent_at.date(),
-            deceased=None,
-            stay_class="",
-            encounter_status="",
-            encounter_id="",
-            episode_id="",
-            refers_to="",
-            recorded_at=received.sent_at,
-            admitted_at=received.sent_at,
-        )
-    )
-
-
 def care_communication_receive(*, credential: IntegrationCredential, body: bytes) -> Answer:
     """Receive one CareCommunication sent with `credential`: (HTTP status, the acknowledgement or an
     OperationOutcome)."""
@@ -516,7 +491,7 @@ def care_communication_receive(*, credential: IntegrationCredential, body: bytes
         if _sent_from_here(received.message_id):
             # A message of ours sent back (its MessageHeader id is our message's): acknowledged, and
             # nothing is added — it is already in its thread.
-            return 200, _acknowledgement(received)
+            return 200, medcom.acknowledgement(received)
         try:
             return 200, _receive(credential=credential, received=received, body=body)
         except IntegrityError:
@@ -572,7 +547,7 @@ def _receive(*, credential: IntegrationCredential, received: Received, body: byt
         priority=received.priority,
         sent_at=received.sent_at,
     )
-    acknowledgement = _acknowledgement(received)
+    acknowledgement = medcom.acknowledgement(received)
     ReceivedCareCommunication.objects.create(
         medcom_message_id=received.message_id,
         sender=credential.organisation,
@@ -598,16 +573,13 @@ def _thread_answered(plan: PathwayPlan, sender: Organisation, received: Received
     involved = Q(messages__sender_organisation=sender) | Q(messages__recipients__organisation=sender)
     threads = MessageThread.objects.filter(plan=plan).filter(involved).distinct()
     if received.answers:
+        match = Q(
+            messages__received_as__sender=sender, messages__received_as__medcom_message_id=received.answers
+        )
         own_id = _uuid_or_none(received.answers)
-        answered = threads.filter(
-            Q(messages__received_as__sender=sender, messages__received_as__medcom_message_id=received.answers)
-            | Q(messages__public_id=own_id)
-            if own_id
-            else Q(
-                messages__received_as__sender=sender,
-                messages__received_as__medcom_message_id=received.answers,
-            )
-        ).first()
+        if own_id is not None:
+            match |= Q(messages__public_id=own_id)  # a message sent from here
+        answered = threads.filter(match).first()
         if answered is None:
             raise Refused(
                 422,

@@ -47,6 +47,7 @@ from pathways.models import (
     HospitalStay,
     Organisation,
     PathwayPlan,
+    Patient,
     PlanParticipant,
     Task,
     User,
@@ -189,12 +190,14 @@ def derived_id(*parts: object) -> str:
 
 @dataclass
 class PlanExport:
-    """A Bundle being made: its entries in order, and the references made so far (key → urn)."""
+    """A Bundle being made: its entries in order, the references made so far (key → urn) and the
+    resources by key."""
 
     actor: User | None
     access: PlanAccess
     entries: list[Resource] = field(default_factory=list)
     refs: dict[str, dict[str, str]] = field(default_factory=dict)
+    resources: dict[str, Resource] = field(default_factory=dict)
 
     @property
     def plan(self) -> PathwayPlan:
@@ -214,7 +217,8 @@ class PlanExport:
         if key not in self.refs:
             urn = f"urn:uuid:{resource['id']}"
             self.refs[key] = {"reference": urn, "type": resource["resourceType"]}
-            self.entries.append({"fullUrl": urn, "resource": _drop_empty(resource)})
+            self.resources[key] = _drop_empty(resource)
+            self.entries.append({"fullUrl": urn, "resource": self.resources[key]})
         return dict(self.refs[key])
 
     def ref(self, key: str) -> dict[str, str] | None:
@@ -223,8 +227,7 @@ class PlanExport:
 
     def entry(self, key: str) -> Resource:
         """The resource added under `key` (to add to it later)."""
-        urn = self.refs[key]["reference"]
-        return next(entry["resource"] for entry in self.entries if entry["fullUrl"] == urn)
+        return self.resources[key]
 
     def organization(self, organisation: Organisation) -> dict[str, str]:
         key = f"org:{organisation.pk}"
@@ -407,18 +410,23 @@ def task_resource(export: PlanExport, task: Task) -> Resource:
 
 
 def _tasks(export: PlanExport, tasks: list[Task]) -> list[dict[str, str]]:
+    public_ids = {task.pk: task.public_id for task in tasks}
     references = []
     for task in tasks:
-        references.append(export.add(f"task:{task.pk}", task_resource(export, task)))
-    # A task that waits for another is part of nothing, but it is told by its input: the task it waits for.
-    for task in tasks:
-        if task.depends_on_id is not None and f"task:{task.depends_on_id}" in export.refs:
-            export.entry(f"task:{task.pk}")["input"] = [
+        resource = task_resource(export, task)
+        # A task that waits for another is part of nothing, but it is told by its input: the task it
+        # waits for (its reference known before that task is added: its public id).
+        if task.depends_on_id in public_ids:
+            resource["input"] = [
                 {
                     "type": concept(CODE_SYSTEM_BASE + "task-input", "waits-for", "Venter på"),
-                    "valueReference": export.ref(f"task:{task.depends_on_id}"),
+                    "valueReference": {
+                        "reference": f"urn:uuid:{public_ids[task.depends_on_id]}",
+                        "type": "Task",
+                    },
                 }
             ]
+        references.append(export.add(f"task:{task.pk}", resource))
     return references
 
 
@@ -571,11 +579,9 @@ def search_bundle(plans: list[PathwayPlan]) -> Resource:
     """A search's answer (Bundle searchset): each plan found as a CarePlan (the whole plan is its export,
     pathways.api.PlanFhirApi) and its patient once, included."""
     entries: list[Resource] = []
-    patients: dict[int, str] = {}
+    patients: dict[int, Patient] = {}
     for plan in plans:
-        patient = plan.patient
-        if patient.pk not in patients:
-            patients[patient.pk] = f"urn:uuid:{patient.public_id}"
+        patient = patients.setdefault(plan.patient_id, plan.patient)
         entries.append(
             {
                 "fullUrl": f"urn:uuid:{plan.public_id}",
@@ -588,21 +594,17 @@ def search_bundle(plans: list[PathwayPlan]) -> Resource:
                         "status": PLAN_STATUS[plan.status],
                         "intent": "plan",
                         "title": plan.title,
-                        "subject": {"reference": patients[patient.pk], "type": "Patient"},
+                        "subject": {"reference": f"urn:uuid:{patient.public_id}", "type": "Patient"},
                         "created": instant(plan.created_at),
                     }
                 ),
                 "search": {"mode": "match"},
             }
         )
-    for plan in plans:
-        patient = plan.patient
-        urn = patients.pop(patient.pk, None)
-        if urn is None:
-            continue
+    for patient in patients.values():
         entries.append(
             {
-                "fullUrl": urn,
+                "fullUrl": f"urn:uuid:{patient.public_id}",
                 "resource": {
                     "resourceType": "Patient",
                     "id": str(patient.public_id),

@@ -26,7 +26,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, Protocol, cast
 from uuid import uuid4
 
 import pydantic
@@ -673,10 +673,21 @@ def _organisation(reference: str, sor: str) -> dict[str, Any]:
     }
 
 
+class Received(Protocol):
+    """What an acknowledgement answers: any received MedCom message (a Notice, a CareCommunication)."""
+
+    @property
+    def message_id(self) -> str: ...
+    @property
+    def sender_sor(self) -> str: ...
+    @property
+    def receiver_sor(self) -> str: ...
+
+
 def acknowledgement(
-    notice: Notice, outcome: str = "ok", issues: Iterable[Issue] = (), *, now: datetime | None = None
+    notice: Received, outcome: str = "ok", issues: Iterable[Issue] = (), *, now: datetime | None = None
 ) -> dict[str, Any]:
-    """MedCom's Acknowledgement message for a received notice: a message Bundle whose MessageHeader
+    """MedCom's Acknowledgement message for a received message: a message Bundle whose MessageHeader
     (event acknowledgement-message) answers the received message id with ok, transient-error or
     fatal-error, from the receiver back to the sender, with its Provenance; issues (for an error) as an
     OperationOutcome in response.details."""

@@ -40,6 +40,21 @@ def _send(client: APIClient, message: dict[str, Any] | str) -> Any:
     return client.generic("POST", URL, body, "application/fhir+json")
 
 
+def _nurse_writes(
+    world, subject: str, body: str, *, recipients: list[Any] | None = None, priority: str = "routine"
+) -> MessageThread:
+    """A thread the home nurse starts for the municipality, to the hospital unless told otherwise."""
+    return services.thread_start(
+        actor=world.home_nurse,
+        plan=world.plan,
+        sender_organisation=world.municipality,
+        recipients=recipients or [world.hospital],
+        subject=subject,
+        body=body,
+        priority=priority,
+    )
+
+
 def _to_municipality(world, **kwargs: Any) -> dict[str, Any]:
     return inbound(sender_sor="1001", receiver_sor="2001", cpr=world.patient.cpr, **kwargs)
 
@@ -67,15 +82,7 @@ def test_a_received_message_starts_a_thread_and_the_municipality_hears_of_it_onc
 
 
 def test_a_reply_to_a_message_sent_from_here_goes_into_its_thread(world, hospital_system):
-    thread = services.thread_start(
-        actor=world.home_nurse,
-        plan=world.plan,
-        sender_organisation=world.municipality,
-        recipients=[world.hospital],
-        subject="Medicin ved udskrivelse",
-        body="Hvilken medicin skal Kirsten have med hjem?",
-        priority="routine",
-    )
+    thread = _nurse_writes(world, "Medicin ved udskrivelse", "Hvilken medicin skal Kirsten have med hjem?")
     ours = thread.messages.get()
     reply = _to_municipality(
         world, activity="reply-message", answers=str(ours.public_id), text="Se epikrisen."
@@ -123,13 +130,11 @@ def test_bodies_that_are_no_care_communication_are_refused(world, hospital_syste
 
 
 def test_a_message_goes_out_as_a_care_communication_the_validators_accept(world):
-    thread = services.thread_start(
-        actor=world.home_nurse,
-        plan=world.plan,
-        sender_organisation=world.municipality,
+    thread = _nurse_writes(
+        world,
+        "Udskrivelse",
+        "Kan I sende epikrisen?\nTak.",
         recipients=[world.hospital, world.gp],
-        subject="Udskrivelse",
-        body="Kan I sende epikrisen?\nTak.",
         priority="urgent",
     )
     first = thread.messages.get()
@@ -179,15 +184,7 @@ def test_a_message_goes_out_as_a_care_communication_the_validators_accept(world)
 
 def test_our_message_out_and_the_hospitals_reply_in_make_one_thread(world, hospital_system):
     """Round trip: what goes out is answered by the hospital's system with a reply naming its id."""
-    thread = services.thread_start(
-        actor=world.home_nurse,
-        plan=world.plan,
-        sender_organisation=world.municipality,
-        recipients=[world.hospital],
-        subject="Hjælpemidler",
-        body="Er der bestilt rollator?",
-        priority="routine",
-    )
+    thread = _nurse_writes(world, "Hjælpemidler", "Er der bestilt rollator?")
     client = APIClient()
     client.force_authenticate(world.home_nurse)
     out = client.get(
@@ -238,15 +235,7 @@ def test_a_reply_to_another_plans_message_is_refused(world, hospital_system):
 
 
 def test_our_own_message_sent_back_changes_nothing(world, hospital_system):
-    thread = services.thread_start(
-        actor=world.home_nurse,
-        plan=world.plan,
-        sender_organisation=world.municipality,
-        recipients=[world.hospital],
-        subject="Hjælpemidler",
-        body="Er der bestilt rollator?",
-        priority="routine",
-    )
+    thread = _nurse_writes(world, "Hjælpemidler", "Er der bestilt rollator?")
     ours = thread.messages.get()
     echoed = _to_municipality(world, message_id=str(ours.public_id), text=ours.body)
     response = _send(hospital_system, echoed)

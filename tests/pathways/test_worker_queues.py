@@ -5,7 +5,6 @@ notice goes out while fifty renders wait in their own queue."""
 from __future__ import annotations
 
 import shlex
-import time
 from pathlib import Path
 
 import pytest
@@ -16,10 +15,10 @@ from celery.contrib.testing.worker import start_worker
 from django.conf import settings
 
 from config.celery import app as celery_app
-from pathways import services
 from pathways.choices import NotificationKind, NotificationState
 from pathways.documents import RENDER_TASK
 from pathways.models import Notification
+from tests.pathways.workers import assign_to_nurse, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 QUEUES = {queue.name for queue in settings.CELERY_TASK_QUEUES}
@@ -82,15 +81,6 @@ def test_the_workers_cover_every_queue_and_notices_never_wait_behind_pdfs(worker
         assert not ({"notifications", "ingest"} & queues and {"documents", "quality"} & queues), queues
 
 
-def _wait_for(predicate, seconds: float = 30.0) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.2)
-    return False
-
-
 @pytest.mark.worker
 @pytest.mark.django_db(transaction=True)
 def test_a_notice_goes_out_while_fifty_renders_wait_in_their_own_queue(world, mail_sink):
@@ -106,24 +96,9 @@ def test_a_notice_goes_out_while_fifty_renders_wait_in_their_own_queue(world, ma
         with start_worker(
             celery_app, pool="solo", perform_ping_check=False, shutdown_timeout=10, queues=notices_worker
         ):
-            task = world.plan.tasks.get()
-            services.task_update(
-                actor=world.coordinator,
-                task=task,
-                expected_version=task.version,
-                title=task.title,
-                kind=task.kind,
-                responsible_organisation=task.responsible_organisation,
-                responsible_person=world.home_nurse,
-                window_start=task.window_start,
-                due_date=task.due_date,
-                description=task.description,
-                goal=None,
-                depends_on=None,
-                visible_to_patient=task.visible_to_patient,
-            )
+            assign_to_nurse(world, world.plan.tasks.get())
             rows = Notification.objects.filter(kind=NotificationKind.TASK_ASSIGNED)
-            assert _wait_for(lambda: rows.filter(state=NotificationState.SENT).count() == 2)
+            assert wait_for(lambda: rows.filter(state=NotificationState.SENT).count() == 2, seconds=30.0)
         assert [m["to"] for m in mail_sink.messages()] == [["mette@example.invalid"]]
         assert broker.llen("documents") == 50  # untouched: the notice did not wait behind them
     finally:
