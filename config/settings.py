@@ -283,6 +283,13 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "quality-summaries-sweep": {"task": "quality.tasks.summaries_sweep", "schedule": 60.0},
     # Every hour at :50: the API forgets Idempotency-Keys older than API_IDEMPOTENCY_HOURS.
     "api-keys-expire": {"task": "pathways.tasks.api_keys_expire", "schedule": crontab(minute=50)},
+    # Every night at 01:40: the access log and the audit trail get their monthly partitions
+    # AUDIT_PARTITIONS_AHEAD_MONTHS ahead, and those older than AUDIT_RETENTION_MONTHS are dropped whole
+    # (pathways.partitions; safe to run again).
+    "partitions-maintain": {
+        "task": "pathways.tasks.partitions_maintain",
+        "schedule": crontab(hour=1, minute=40),
+    },
 }
 # The summary refresh (quality.summaries): a run not renewed within the lease is taken back by the sweep.
 QUALITY_REFRESH_LEASE_SECONDS = int(os.environ.get("FF_QUALITY_REFRESH_LEASE_SECONDS", "900"))
@@ -335,6 +342,14 @@ MEDCOM_MAX_BODY_BYTES = 256 * 1024
 # How long the API remembers an Idempotency-Key and its answer (pathways.idempotency): longer than any
 # client retries.
 API_IDEMPOTENCY_HOURS = int(os.environ.get("FF_API_IDEMPOTENCY_HOURS", "24"))
+# The access log and the audit trail (pathways.partitions): kept two years, as sundhed.dk's Min Log keeps a
+# citizen's log; partitions are made this many months ahead, so a few missed nights lose nothing.
+AUDIT_RETENTION_MONTHS = int(os.environ.get("FF_AUDIT_RETENTION_MONTHS", "24"))
+AUDIT_PARTITIONS_AHEAD_MONTHS = int(os.environ.get("FF_AUDIT_PARTITIONS_AHEAD_MONTHS", "3"))
+if AUDIT_RETENTION_MONTHS < 1 or AUDIT_PARTITIONS_AHEAD_MONTHS < 1:
+    raise ImproperlyConfigured(
+        "FF_AUDIT_RETENTION_MONTHS and FF_AUDIT_PARTITIONS_AHEAD_MONTHS must be 1 or more."
+    )
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

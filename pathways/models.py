@@ -609,9 +609,14 @@ class AccessLog(models.Model):
 
     The reader is a staff user (`actor`) or, for a read in the portal, the patient or a relative
     (`reader`, through the content type, so the hub need not import the app a relative lives in).
+
+    Partitioned by month on `at` and kept AUDIT_RETENTION_MONTHS (pathways.partitions), like the audit
+    trail's event tables.
     """
 
-    public_id = models.UUIDField(default=uuid4, unique=True, editable=False)
+    # Not unique by an index: the table is partitioned by month on `at` (pathways.partitions), and a unique
+    # index there must contain `at`. A random UUID; nothing looks a row up by it.
+    public_id = models.UUIDField(default=uuid4, editable=False)
     at = models.DateTimeField(_("when"), default=timezone.now, db_index=True)
     actor = models.ForeignKey(
         User, verbose_name=_("who"), on_delete=models.PROTECT, null=True, blank=True, related_name="+"
@@ -629,8 +634,13 @@ class AccessLog(models.Model):
         blank=True,
         related_name="+",
     )
+    # No index of its own: accesslog_patient_at_idx starts with it.
     patient = models.ForeignKey(
-        Patient, verbose_name=_("patient"), on_delete=models.PROTECT, related_name="access_log"
+        Patient,
+        verbose_name=_("patient"),
+        on_delete=models.PROTECT,
+        related_name="access_log",
+        db_index=False,
     )
     plan = models.ForeignKey(
         PathwayPlan, verbose_name=_("plan"), on_delete=models.PROTECT, null=True, blank=True, related_name="+"

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from pathways import documents, idempotency, ingest, outbox, stays
+from pathways import documents, idempotency, ingest, outbox, partitions, stays
 
 # Well inside the soft time limit (CELERY_TASK_SOFT_TIME_LIMIT): what is left goes in the next run.
 DELIVERY_BUDGET_SECONDS = 150.0
@@ -84,3 +84,9 @@ def letters_prepare() -> int:
 def api_keys_expire() -> int:
     """The API forgets Idempotency-Keys older than API_IDEMPOTENCY_HOURS."""
     return idempotency.keys_expire()
+
+
+@shared_task(name="pathways.tasks.partitions_maintain", acks_late=True, ignore_result=True)
+def partitions_maintain() -> tuple[int, int]:
+    """Every night (beat): the access log's and the audit trail's months ahead made, expired ones dropped."""
+    return partitions.partitions_maintain()

@@ -1,0 +1,36 @@
+"""The coordination app's audit-trail event tables become partitioned by month (pathways.partitions)."""
+
+from django.db import migrations
+
+from pathways import partitions
+
+TABLES = [
+    ("coordination_coordinatorhandoverevent", "pgh_created_at"),
+    ("coordination_disputeevent", "pgh_created_at"),
+    ("coordination_messageevent", "pgh_created_at"),
+    ("coordination_messagethreadevent", "pgh_created_at"),
+    ("coordination_needassessmentevent", "pgh_created_at"),
+]
+
+
+def partition(apps, schema_editor):
+    with schema_editor.connection.cursor() as cursor:
+        for table, column in TABLES:
+            partitions.table_partition(cursor, table=table, column=column)
+
+
+def unpartition(apps, schema_editor):
+    with schema_editor.connection.cursor() as cursor:
+        for table, _ in TABLES:
+            partitions.table_unpartition(cursor, table=table)
+
+
+class Migration(migrations.Migration):
+    dependencies = [
+        ("coordination", "0004_message_received_through_medcom"),
+        ("pathways", "0018_partition_access_log_and_audit_by_month"),
+    ]
+
+    operations = [
+        migrations.RunPython(partition, unpartition),
+    ]
