@@ -71,6 +71,10 @@ def month_add(month: date, months: int) -> date:
     return date(index // 12, index % 12 + 1, 1)
 
 
+def _months_between(first: date, last: date) -> int:
+    return (last.year - first.year) * 12 + last.month - first.month
+
+
 def partition_name(table: str, month: date) -> str:
     return f"{table}_p{month:%Y%m}"
 
@@ -150,9 +154,10 @@ def _default_expire(cursor: CursorWrapper, part: Partitioned, keep_from: date) -
     cursor.execute(f"ALTER TABLE {_quote(part.table)} ATTACH PARTITION {default} DEFAULT")
 
 
-def partitions_maintain(*, today: date | None = None) -> tuple[int, int]:
-    """Every partitioned table: the months from this one to AUDIT_PARTITIONS_AHEAD_MONTHS ahead, and any
-    month with rows in the default partition, get their partition; partitions of months that ended more
+def partitions_maintain(*, today: date | None = None, since: date | None = None) -> tuple[int, int]:
+    """Every partitioned table: the months from this one (from `since`'s, for a command about to write
+    rows of the past) to AUDIT_PARTITIONS_AHEAD_MONTHS ahead, and any month with rows in the default
+    partition, get their partition; partitions of months that ended more
     than AUDIT_RETENTION_MONTHS ago are dropped. Returns (partitions made, partitions dropped).
 
     One table at a time, each in its own transaction under a short lock timeout: a table busy beyond it is
@@ -166,7 +171,9 @@ def partitions_maintain(*, today: date | None = None) -> tuple[int, int]:
             with transaction.atomic(), connection.cursor() as cursor:
                 cursor.execute("SELECT pg_advisory_xact_lock(%s)", [MAINTENANCE_LOCK])
                 cursor.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
-                wanted = {month_add(this_month, n) for n in range(settings.AUDIT_PARTITIONS_AHEAD_MONTHS + 1)}
+                first = max(month_first(since), keep_from) if since else this_month
+                last = month_add(this_month, settings.AUDIT_PARTITIONS_AHEAD_MONTHS)
+                wanted = {month_add(first, n) for n in range(_months_between(first, last) + 1)}
                 wanted.update(m for m in _months_in_default(cursor, part) if m >= keep_from)
                 _default_expire(cursor, part, keep_from)
                 for month in sorted(wanted):

@@ -276,3 +276,12 @@ def test_converting_a_table_keeps_its_rows_ids_indexes_foreign_keys_and_triggers
         cursor.execute("SELECT count(*) FROM scratch_log")
         assert cursor.fetchone() == (4,)
     assert refused("DELETE FROM scratch_log", [])
+
+
+def test_a_command_about_to_write_the_past_gets_those_months_first_within_the_retention(db):
+    partitions.partitions_maintain(today=TODAY, since=month_add(TODAY, -5))
+    names = partitions_of("pathways_accesslog")
+    assert {partition_name("pathways_accesslog", month_add(TODAY, -n)) for n in range(6)} <= names
+    partitions.partitions_maintain(today=TODAY, since=month_add(TODAY, -100))
+    oldest = min(partitions.month_partitions(connection.cursor(), "pathways_accesslog"))
+    assert oldest == month_add(TODAY, -settings.AUDIT_RETENTION_MONTHS)

@@ -14,7 +14,7 @@ import pytest
 from django.apps import apps
 from django.contrib.auth import authenticate
 from django.core.management import call_command
-from django.db import transaction
+from django.db import connection, transaction
 from django.test import RequestFactory, override_settings
 from django.utils import timezone
 
@@ -158,3 +158,17 @@ def test_helles_needle_free_meter_is_on_hold_and_overdue():
     assert meter.status == TaskStatus.ON_HOLD
     assert meter.due_date is not None
     assert meter.due_date < timezone.localdate()
+
+
+@pytest.mark.django_db
+def test_the_demos_earlier_reads_are_each_in_their_months_partition_none_waiting_in_the_default():
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pathways_accesslog WHERE at < now() - interval '20 days'")
+        (earlier,) = cursor.fetchone()
+        cursor.execute(
+            "SELECT count(*) FROM pathways_accesslog WHERE tableoid::regclass::text "
+            "<> 'pathways_accesslog_p' || to_char(at AT TIME ZONE 'UTC', 'YYYYMM')"
+        )
+        (elsewhere,) = cursor.fetchone()
+    assert earlier > 0
+    assert elsewhere == 0

@@ -17,6 +17,8 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils.module_loading import import_string
 
+from pathways import partitions
+
 
 def demo_steps() -> list[tuple[str, Callable[[Callable[[str], None]], None]]]:
     """(app label, step) for every app with demo data, in layer order."""
@@ -42,3 +44,5 @@ class Command(BaseCommand):
             for label, step in demo_steps():
                 self.stdout.write(self.style.SUCCESS(f"[{label}]"))
                 step(self.stdout.write)
+        # The demo's reads of earlier days and weeks go into their months' partitions of the access log.
+        partitions.partitions_maintain()

@@ -21,6 +21,7 @@ from django.db import connection, transaction
 from django.db.models import Field, Model
 from django.utils import timezone
 
+from pathways import partitions
 from pathways.choices import (
     MUNICIPALITIES,
     AccessAction,
@@ -46,6 +47,8 @@ from pathways.models import (
 )
 
 SOR_PREFIX = "SYN"
+# How far back the earlier reads of a plan (access-log rows) go.
+HISTORY_DAYS = 300
 BATCH = 2000
 GIVEN = [
     "Anne",
@@ -137,6 +140,8 @@ class Command(BaseCommand):
         started = time.monotonic()
         orgs = self._organisations()
         users = self._users(orgs)
+        # The access-log rows of the past year go straight into their months' partitions.
+        partitions.partitions_maintain(since=(timezone.now() - timedelta(days=HISTORY_DAYS)).date())
         existing = Patient.objects.filter(family_name__startswith="Syn-").count()
         self.stdout.write(f"Synthetic patients: {existing} existing, target {patients}")
         for start in range(existing, patients, BATCH):
@@ -301,7 +306,7 @@ class Command(BaseCommand):
                      now - timedelta(days=(today - due).days) if done else None)
                 )  # fmt: skip
             for org in (dept, home):
-                at = now - timedelta(days=rng.randint(1, 300))
+                at = now - timedelta(days=rng.randint(1, HISTORY_DAYS))
                 log.append(
                     (uuid4(), at, users[org.pk].pk, org.pk, plan.patient_id, plan.pk,
                      AccessAction.VIEW_PLAN.value, AccessPurpose.TREATMENT.value, "")
