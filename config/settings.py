@@ -346,10 +346,6 @@ API_IDEMPOTENCY_HOURS = int(os.environ.get("FF_API_IDEMPOTENCY_HOURS", "24"))
 # citizen's log; partitions are made this many months ahead, so a few missed nights lose nothing.
 AUDIT_RETENTION_MONTHS = int(os.environ.get("FF_AUDIT_RETENTION_MONTHS", "24"))
 AUDIT_PARTITIONS_AHEAD_MONTHS = int(os.environ.get("FF_AUDIT_PARTITIONS_AHEAD_MONTHS", "3"))
-if AUDIT_RETENTION_MONTHS < 1 or AUDIT_PARTITIONS_AHEAD_MONTHS < 1:
-    raise ImproperlyConfigured(
-        "FF_AUDIT_RETENTION_MONTHS and FF_AUDIT_PARTITIONS_AHEAD_MONTHS must be 1 or more."
-    )
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -411,6 +407,11 @@ PORTAL_SESSION_ABSOLUTE = timedelta(hours=12)  # however busy: as the staff sess
 # (sundhedsloven § 37 stk. 4 as proposed: names may be withheld for the staff's safety; STANDARDS §5.2-5.3).
 PORTAL_SHOW_STAFF_NAMES = env_bool("FF_PORTAL_SHOW_STAFF_NAMES")
 PORTAL_ACCESS_LOG_YEARS = 2  # as sundhed.dk's Min Log: reads of the last two years
+if AUDIT_RETENTION_MONTHS < 12 * PORTAL_ACCESS_LOG_YEARS or AUDIT_PARTITIONS_AHEAD_MONTHS < 1:
+    raise ImproperlyConfigured(
+        f"FF_AUDIT_RETENTION_MONTHS must be at least {12 * PORTAL_ACCESS_LOG_YEARS} (the patient's own log "
+        "in the portal shows that far back) and FF_AUDIT_PARTITIONS_AHEAD_MONTHS at least 1."
+    )
 # Asking for a sign-in link: at most this many per address in 15 minutes (more: the same answer, no link).
 PORTAL_LINKS_PER_ADDRESS = 3
 # ... and this many from one IP address in 15 minutes (limits sending to known addresses, not guessing).

@@ -1,4 +1,4 @@
-"""The access log and the hub's audit-trail event tables become partitioned by month (pathways.partitions): the
+"""The access log and the hub's audit-trail event tables become partitioned by month (pathways.partitions; converted by pathways/migrations/_partitioning.py): the
 access log's public_id stops being unique (a unique index must contain the partition column) and its patient loses
 the index accesslog_patient_at_idx makes redundant; then each table is rebuilt partitioned with its rows."""
 
@@ -8,7 +8,7 @@ import django.db.models.deletion
 
 from django.db import migrations, models
 
-from pathways import partitions
+from pathways.migrations import _partitioning
 
 TABLES = [
     ("pathways_accesslog", "at"),
@@ -27,13 +27,13 @@ TABLES = [
 def partition(apps, schema_editor):
     with schema_editor.connection.cursor() as cursor:
         for table, column in TABLES:
-            partitions.table_partition(cursor, table=table, column=column)
+            _partitioning.table_partition(cursor, table=table, column=column)
 
 
 def unpartition(apps, schema_editor):
     with schema_editor.connection.cursor() as cursor:
         for table, _ in TABLES:
-            partitions.table_unpartition(cursor, table=table)
+            _partitioning.table_unpartition(cursor, table=table)
 
 
 class Migration(migrations.Migration):

@@ -1,8 +1,8 @@
-"""The relatives app's audit-trail event tables become partitioned by month (pathways.partitions)."""
+"""The relatives app's audit-trail event tables become partitioned by month (pathways.partitions; converted by pathways/migrations/_partitioning.py)."""
 
 from django.db import migrations
 
-from pathways import partitions
+from pathways.migrations import _partitioning
 
 TABLES = [
     ("relatives_childchecklistitemevent", "pgh_created_at"),
@@ -17,13 +17,13 @@ TABLES = [
 def partition(apps, schema_editor):
     with schema_editor.connection.cursor() as cursor:
         for table, column in TABLES:
-            partitions.table_partition(cursor, table=table, column=column)
+            _partitioning.table_partition(cursor, table=table, column=column)
 
 
 def unpartition(apps, schema_editor):
     with schema_editor.connection.cursor() as cursor:
         for table, _ in TABLES:
-            partitions.table_unpartition(cursor, table=table)
+            _partitioning.table_unpartition(cursor, table=table)
 
 
 class Migration(migrations.Migration):

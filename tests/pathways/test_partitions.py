@@ -7,18 +7,22 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import psycopg
 import pytest
+from django.apps import apps
 from django.conf import settings
 from django.db import DatabaseError, connection, transaction
 
 from pathways import partitions, services
 from pathways.choices import AccessAction, AccessPurpose, TaskStatus
-from pathways.models import AccessLog, Task
+from pathways.migrations import _partitioning
+from pathways.models import AUDITED_MODELS, AccessLog, Task, event_model_label
 from pathways.partitions import month_add, month_first, partition_name
 
-TODAY = date(2026, 12, 1)
+# This month: the test database's partitions are the migrations', made from the real date.
+TODAY = month_first(datetime.now(UTC))
 
 
 def rows(sql: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:
@@ -202,14 +206,15 @@ def test_a_table_busy_beyond_the_lock_timeout_is_left_for_the_next_run(monkeypat
         partitions.partitions_maintain(today=future)
         assert partition_name("pathways_taskevent", ahead) in partitions_of("pathways_taskevent")
         assert partition_name("pathways_accesslog", ahead) not in partitions_of("pathways_accesslog")
+        reader.rollback()
+        partitions.partitions_maintain(today=future)
+        assert partition_name("pathways_accesslog", ahead) in partitions_of("pathways_accesslog")
     finally:
         reader.rollback()
         reader.close()
-    partitions.partitions_maintain(today=future)
-    assert partition_name("pathways_accesslog", ahead) in partitions_of("pathways_accesslog")
-    with connection.cursor() as cursor:  # the test database keeps the months the migrations made
-        for table in (p.table for p in partitions.partitioned_tables()):
-            cursor.execute(f"DROP TABLE IF EXISTS {partition_name(table, ahead)}")
+        with connection.cursor() as cursor:  # the test database keeps the months the migrations made
+            for table in (p.table for p in partitions.partitioned_tables()):
+                cursor.execute(f"DROP TABLE IF EXISTS {partition_name(table, ahead)}")
 
 
 def test_converting_a_table_keeps_its_rows_ids_indexes_foreign_keys_and_triggers(world):
@@ -234,7 +239,7 @@ def test_converting_a_table_keeps_its_rows_ids_indexes_foreign_keys_and_triggers
             "INSERT INTO scratch_log (at, patient_id, note) VALUES (%s, %s, 'old'), (now(), %s, 'new')",
             [two_years_ago, world.patient.pk, world.patient.pk],
         )
-        partitions.table_partition(cursor, table="scratch_log", column="at")
+        _partitioning.table_partition(cursor, table="scratch_log", column="at")
 
         cursor.execute("SELECT note, tableoid::regclass::text FROM scratch_log ORDER BY id")
         assert cursor.fetchall() == [
@@ -265,9 +270,16 @@ def test_converting_a_table_keeps_its_rows_ids_indexes_foreign_keys_and_triggers
             cursor.execute(bad, [world.patient.pk] if "%s" in bad else [])
 
     with connection.cursor() as cursor:
-        partitions.table_unpartition(cursor, table="scratch_log")
+        _partitioning.table_unpartition(cursor, table="scratch_log")
         cursor.execute("SELECT relkind FROM pg_class WHERE relname = 'scratch_log'")
         assert cursor.fetchone() == ("r",)
+        cursor.execute("SELECT indexdef FROM pg_indexes WHERE tablename = 'scratch_log' ORDER BY indexname")
+        assert [d for (d,) in cursor.fetchall()] == [
+            "CREATE INDEX scratch_log_patient ON public.scratch_log USING btree (patient_id, at DESC)",
+            "CREATE UNIQUE INDEX scratch_log_pkey ON public.scratch_log USING btree (id)",
+        ]
+        cursor.execute("SELECT pg_get_serial_sequence('scratch_log', 'id') IS NOT NULL")
+        assert cursor.fetchone() == (True,)
         cursor.execute(
             "INSERT INTO scratch_log (at, patient_id, note) VALUES (now(), %s, 'after') RETURNING id",
             [world.patient.pk],
@@ -276,6 +288,12 @@ def test_converting_a_table_keeps_its_rows_ids_indexes_foreign_keys_and_triggers
         cursor.execute("SELECT count(*) FROM scratch_log")
         assert cursor.fetchone() == (4,)
     assert refused("DELETE FROM scratch_log", [])
+    for bad in (
+        "INSERT INTO scratch_log (at, patient_id, note) VALUES (now(), 0, 'no such patient')",
+        "INSERT INTO scratch_log (at, patient_id, note) VALUES (now(), %s, 'x')",
+    ):
+        with pytest.raises(DatabaseError), transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(bad, [world.patient.pk] if "%s" in bad else [])
 
 
 def test_a_command_about_to_write_the_past_gets_those_months_first_within_the_retention(db):
@@ -283,5 +301,25 @@ def test_a_command_about_to_write_the_past_gets_those_months_first_within_the_re
     names = partitions_of("pathways_accesslog")
     assert {partition_name("pathways_accesslog", month_add(TODAY, -n)) for n in range(6)} <= names
     partitions.partitions_maintain(today=TODAY, since=month_add(TODAY, -100))
-    oldest = min(partitions.month_partitions(connection.cursor(), "pathways_accesslog"))
+    with connection.cursor() as cursor:
+        oldest = min(partitions.month_partitions(cursor, "pathways_accesslog"))
     assert oldest == month_add(TODAY, -settings.AUDIT_RETENTION_MONTHS)
+
+
+def test_a_row_lands_in_its_utc_month_at_the_edges_of_a_month(world):
+    last_moment = datetime(TODAY.year, TODAY.month, 1, tzinfo=UTC) - timedelta(minutes=30)  # 23:30 UTC
+    first_danish = datetime(TODAY.year, TODAY.month, 1, 0, 30, tzinfo=ZoneInfo("Europe/Copenhagen"))
+    first_utc = datetime(TODAY.year, TODAY.month, 1, tzinfo=UTC)
+    partitions.partitions_maintain(today=TODAY, since=month_add(TODAY, -1))
+    previous = partition_name("pathways_accesslog", month_add(TODAY, -1))
+    assert where(log_row(world, last_moment)) == previous
+    assert where(log_row(world, first_danish)) == previous  # still the last day of the month in UTC
+    assert where(log_row(world, first_utc)) == partition_name("pathways_accesslog", TODAY)
+
+
+@pytest.mark.django_db
+def test_pgtrigger_still_finds_every_protection_installed_on_the_partitioned_tables():
+    models = [AccessLog] + [apps.get_model(event_model_label(model)) for model in AUDITED_MODELS]
+    for model in models:
+        for trigger in model._meta.triggers:
+            assert trigger.get_installation_status(model)[0] == "INSTALLED", (model, trigger.name)

@@ -7,6 +7,7 @@ The demo world is seeded once for the module inside a transaction that is rolled
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import timedelta
 from io import StringIO
 from typing import Any
 
@@ -19,9 +20,10 @@ from django.test import RequestFactory, override_settings
 from django.utils import timezone
 
 from pathways.access import patients_visible_to
-from pathways.choices import TaskKind, TaskStatus
+from pathways.choices import AccessAction, AccessPurpose, TaskKind, TaskStatus
 from pathways.demo import DEMO_LOGINS, DEMO_PASSWORD
-from pathways.models import Patient, Task, User
+from pathways.models import AccessLog, Patient, Task, User
+from pathways.partitions import month_first, partition_name
 
 FAST_HASHER = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
@@ -161,14 +163,20 @@ def test_helles_needle_free_meter_is_on_hold_and_overdue():
 
 
 @pytest.mark.django_db
-def test_the_demos_earlier_reads_are_each_in_their_months_partition_none_waiting_in_the_default():
+def test_seeding_puts_reads_of_earlier_months_in_their_months_partition_none_waiting_in_the_default():
+    half_a_year_ago = timezone.now() - timedelta(days=183)
+    earlier = AccessLog.objects.create(
+        actor=User.objects.get(username="koordinator"),
+        patient=Patient.objects.get(cpr="1403612126"),
+        action=AccessAction.VIEW_PLAN,
+        purpose=AccessPurpose.TREATMENT,
+        at=half_a_year_ago,
+    )
+
+    seed()
+
     with connection.cursor() as cursor:
-        cursor.execute("SELECT count(*) FROM pathways_accesslog WHERE at < now() - interval '20 days'")
-        (earlier,) = cursor.fetchone()
-        cursor.execute(
-            "SELECT count(*) FROM pathways_accesslog WHERE tableoid::regclass::text "
-            "<> 'pathways_accesslog_p' || to_char(at AT TIME ZONE 'UTC', 'YYYYMM')"
-        )
-        (elsewhere,) = cursor.fetchone()
-    assert earlier > 0
-    assert elsewhere == 0
+        cursor.execute("SELECT tableoid::regclass::text FROM pathways_accesslog WHERE id = %s", [earlier.pk])
+        assert cursor.fetchone() == (partition_name("pathways_accesslog", month_first(half_a_year_ago)),)
+        cursor.execute("SELECT count(*) FROM pathways_accesslog_default")
+        assert cursor.fetchone() == (0,)
