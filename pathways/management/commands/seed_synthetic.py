@@ -1,21 +1,28 @@
 """`manage.py seed_synthetic --patients N`: a large, realistic synthetic dataset for benchmarks.
 
 Grows the synthetic population to N patients (idempotent: running it again with the same N adds
-nothing). Each patient gets one active plan with, on average, 12 tasks across hospital, municipality
-and general practice, a few goals, three participating organisations and some history (tasks done in the
-past, accepted commitments, earlier access-log rows). Organisations: 5 regional hospitals with
-departments, the 98 municipalities with home nursing and rehabilitation, and 1,500 GP clinics.
-Rows go in with bulk inserts in batches; everything is fictional.
+nothing; resumable: a stopped run goes on from its last whole batch). Each patient gets one active plan
+with, on average, 12 tasks across hospital, municipality and general practice, a few goals, three
+participating organisations and the history of `--history-months` (24) of use: tasks done in the past,
+accepted commitments, `--reads-per-month` reads of the plan a month in the access log, an audit-trail
+insert event for every row (and the update that completed a task), and the coordinator's in-app notices.
+Organisations: 5 regional hospitals with departments, the 98 municipalities with home nursing and
+rehabilitation, and 1,500 GP clinics. Rows go in with COPY and INSERT … SELECT in batches; everything is
+fictional. The other apps add their part with their own commands (seed_synthetic_relatives,
+seed_synthetic_coordination, seed_synthetic_quality).
 """
 
 from __future__ import annotations
 
 import random
 import time
+from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any, cast
 from uuid import uuid4
 
+from django.apps import apps
+from django.contrib.contenttypes.models import ContentType
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import connection, transaction
 from django.db.models import Field, Model
@@ -28,13 +35,16 @@ from pathways.choices import (
     AccessPurpose,
     MembershipRole,
     MunicipalService,
+    NotificationChannel,
+    NotificationKind,
+    NotificationState,
     PlanStatus,
     Sector,
     TaskKind,
     TaskStatus,
 )
+from pathways.management.synthetic import progress, without_audit_triggers
 from pathways.models import (
-    AccessLog,
     Goal,
     Membership,
     Organisation,
@@ -44,11 +54,12 @@ from pathways.models import (
     PlanParticipant,
     Task,
     User,
+    event_model_label,
 )
 
 SOR_PREFIX = "SYN"
-# How far back the earlier reads of a plan (access-log rows) go.
-HISTORY_DAYS = 300
+# A coordinator in home nursing coordinates about this many plans (the worklist's length).
+PLANS_PER_COORDINATOR = 100
 BATCH = 2000
 GIVEN = [
     "Anne",
@@ -134,23 +145,41 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--patients", type=int, required=True)
         parser.add_argument("--seed", type=int, default=2026)
+        parser.add_argument(
+            "--reads-per-month",
+            type=int,
+            default=1,
+            help="access-log rows per plan and month of history (the country's real rate is about 10; "
+            "docs/scaling.md says why the benchmark writes fewer)",
+        )
+        parser.add_argument("--history-months", type=int, default=24, help="how far back the history goes")
 
-    def handle(self, *args: Any, patients: int, seed: int, **options: Any) -> None:
-        rng = random.Random(seed)  # noqa: S311 - synthetic data, not security
+    def handle(
+        self, *args: Any, patients: int, seed: int, reads_per_month: int, history_months: int, **options: Any
+    ) -> None:
         started = time.monotonic()
+        self._coordinators: dict[str, User] = {}
         orgs = self._organisations()
         users = self._users(orgs)
-        # The access-log rows of the past year go straight into their months' partitions.
-        partitions.partitions_maintain(since=(timezone.now() - timedelta(days=HISTORY_DAYS)).date())
+        history = History(months=history_months, reads_per_month=reads_per_month)
+        # The access log and audit rows of the past go straight into their months' partitions.
+        partitions.partitions_maintain(since=(timezone.now() - history.span).date())
+        # Resumable: each batch of patients is one transaction with its own random seed, so a run that is
+        # stopped (or dies) goes on from the last whole batch and makes the same data as one that was not.
         existing = Patient.objects.filter(family_name__startswith="Syn-").count()
-        self.stdout.write(f"Synthetic patients: {existing} existing, target {patients}")
-        for start in range(existing, patients, BATCH):
-            stop = min(start + BATCH, patients)
-            with transaction.atomic():
-                _without_audit_triggers()
-                self._batch(rng, start, stop, orgs, users)
-            rate = (stop - existing) / max(time.monotonic() - started, 0.001)
-            self.stdout.write(f"  {stop:>8} patients  ({rate:,.0f} patients/s)")
+        self.stdout.write(f"Synthetic patients: {existing:,} existing, target {patients:,}")
+        with progress(total=max(patients, existing), initial=existing, unit=" patients") as bar:
+            for start in range(existing, patients, BATCH):
+                stop = min(start + BATCH, patients)
+                rng = random.Random(f"{seed}:{start}")  # noqa: S311 - synthetic data, not security
+                with transaction.atomic():
+                    without_audit_triggers()
+                    plan_ids = self._batch(rng, start, stop, orgs, users)
+                    history.write(plan_ids)
+                bar.update(stop - start)
+                if bar.disable:
+                    rate = (stop - existing) / max(time.monotonic() - started, 0.001)
+                    self.stdout.write(f"  {stop:>9,} patients  ({rate:,.0f} patients/s)")
         self.stdout.write(self.style.SUCCESS(f"Done in {time.monotonic() - started:.1f} s"))
 
     def _organisations(self) -> dict[str, list[Organisation]]:
@@ -206,6 +235,19 @@ class Command(BaseCommand):
             result[org.pk] = user
         return result
 
+    def _coordinator(self, home: Organisation, number: int) -> User:
+        """The home-nursing unit's coordinator number `number` (each coordinates PLANS_PER_COORDINATOR
+        plans, so a coordinator's worklist is as long in a small data set as in the country's)."""
+        username = f"syn-{home.sor_code.lower()}-k{number}"
+        user = self._coordinators.get(username)
+        if user is None:
+            user = User.objects.filter(username=username).first()
+            if user is None:
+                user = User.objects.create(username=username, first_name="Koordinator", last_name=home.name)
+                Membership.objects.create(user=user, organisation=home, role=MembershipRole.COORDINATOR)
+            self._coordinators[username] = user
+        return user
+
     def _batch(
         self,
         rng: random.Random,
@@ -213,7 +255,7 @@ class Command(BaseCommand):
         stop: int,
         orgs: dict[str, list[Organisation]],
         users: dict[int, User],
-    ) -> None:
+    ) -> list[int]:
         today = timezone.localdate()
         today_ts = timezone.now()
         n_mun = len(MUNICIPALITIES)
@@ -248,7 +290,7 @@ class Command(BaseCommand):
             rehab = orgs["rehabilitation"][i % n_mun]
             dept = orgs["departments"][i % len(orgs["departments"])]
             gp = orgs["gp"][i % len(orgs["gp"])]
-            coordinator = users[home.pk]
+            coordinator = self._coordinator(home, (i // n_mun) // PLANS_PER_COORDINATOR)
             plans.append(
                 PathwayPlan(
                     patient=patient,
@@ -279,7 +321,6 @@ class Command(BaseCommand):
         participants: list[tuple[Any, ...]] = []
         goals: list[tuple[Any, ...]] = []
         tasks: list[tuple[Any, ...]] = []
-        log: list[tuple[Any, ...]] = []
         now = timezone.now()
         for plan, (dept, home, rehab, gp) in zip(plans, triples, strict=True):
             for display, code in rng.sample(CONDITIONS, 2):
@@ -305,12 +346,6 @@ class Command(BaseCommand):
                      None, due, status.value, True, None, "", "", None, rng.randint(1, 4), None, now, now,
                      now - timedelta(days=(today - due).days) if done else None)
                 )  # fmt: skip
-            for org in (dept, home):
-                at = now - timedelta(days=rng.randint(1, HISTORY_DAYS))
-                log.append(
-                    (uuid4(), at, users[org.pk].pk, org.pk, plan.patient_id, plan.pk,
-                     AccessAction.VIEW_PLAN.value, AccessPurpose.TREATMENT.value, "")
-                )  # fmt: skip
         _copy(PlanCondition, ["plan", "display", "icd10_code"], conditions)
         _copy(
             PlanParticipant,
@@ -332,26 +367,114 @@ class Command(BaseCommand):
              "updated_at", "completed_at"],
             tasks,
         )  # fmt: skip
-        _copy(
-            AccessLog,
-            ["public_id", "at", "actor", "organisation", "patient", "plan", "action", "purpose", "reason"],
-            log,
-        )
+        return [plan.pk for plan in plans]
 
 
 OPEN = [TaskStatus.REQUESTED, TaskStatus.ACCEPTED, TaskStatus.IN_PROGRESS]
 
+# The rows of a batch whose audit trail History writes: the model, which of its rows (SQL on `t`, with
+# %(plans)s the batch's plan ids), and when each was made (SQL; `now` and `span` as in History).
+_PLAN_ROWS = "t.plan_id = ANY(%(plans)s)"
+_SOME_TIME_AGO = "%(now)s - random() * %(span)s"
+AUDITED_ROWS: list[tuple[type[Model], str, str]] = [
+    (
+        Patient,
+        "t.id IN (SELECT patient_id FROM pathways_pathwayplan WHERE id = ANY(%(plans)s))",
+        _SOME_TIME_AGO,
+    ),
+    (PathwayPlan, "t.id = ANY(%(plans)s)", _SOME_TIME_AGO),
+    (PlanCondition, _PLAN_ROWS, _SOME_TIME_AGO),
+    (PlanParticipant, _PLAN_ROWS, _SOME_TIME_AGO),
+    (Goal, _PLAN_ROWS, _SOME_TIME_AGO),
+    # A task was planned some weeks before it fell due.
+    (Task, _PLAN_ROWS, "LEAST(t.due_date::timestamptz, %(now)s) - random() * interval '60 days'"),
+]
 
-def _without_audit_triggers() -> None:
-    """Bulk synthetic rows need no audit trail: the per-row history triggers cut COPY from ≈ 700 to ≈ 40
-    patients a second. `session_replication_role = replica` (for this transaction only) skips the
-    triggers; it needs a superuser, as on the benchmark's throwaway cluster, and otherwise changes nothing.
-    The rows are generated consistent, so the foreign-key checks it also skips have nothing to find."""
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")
-        row = cursor.fetchone()
-        if row and row[0]:
-            cursor.execute("SET LOCAL session_replication_role = replica")
+
+@dataclass(frozen=True)
+class History:
+    """What `months` of use leave behind a batch of plans, written by the database itself (INSERT …
+    SELECT, so no row crosses the wire): `reads_per_month` reads of each plan a month in the access log,
+    by its organisations' clinicians in turn; the audit trail's insert event of every row the batch made
+    and the update that completed a task; three in-app notices to the coordinator, two of them read."""
+
+    months: int
+    reads_per_month: int
+
+    @property
+    def span(self) -> timedelta:
+        return timedelta(days=self.months * 30)  # never before the retention's first month
+
+    def write(self, plan_ids: list[int]) -> None:
+        params: dict[str, Any] = {"plans": plan_ids, "now": timezone.now(), "span": self.span}
+        with connection.cursor() as cursor:
+            self._reads(cursor, params)
+            self._audit_trail(cursor, params)
+            self._notices(cursor, params)
+
+    def _reads(self, cursor: Any, params: dict[str, Any]) -> None:
+        cursor.execute(
+            "WITH readers AS ("
+            " SELECT pp.plan_id, pp.organisation_id, m.user_id,"
+            "  row_number() OVER (PARTITION BY pp.plan_id ORDER BY pp.id) - 1 AS k,"
+            "  count(*) OVER (PARTITION BY pp.plan_id) AS n"
+            " FROM pathways_planparticipant pp"
+            " JOIN pathways_membership m ON m.organisation_id = pp.organisation_id AND m.ended_at IS NULL"
+            " WHERE pp.plan_id = ANY(%(plans)s))"
+            " INSERT INTO pathways_accesslog"
+            " (public_id, at, actor_id, organisation_id, patient_id, plan_id, action, purpose, reason)"
+            " SELECT gen_random_uuid(), %(now)s - random() * %(span)s, r.user_id, r.organisation_id,"
+            "  p.patient_id, p.id, %(action)s, %(purpose)s, ''"
+            " FROM pathways_pathwayplan p CROSS JOIN generate_series(0, %(reads)s - 1) AS g(i)"
+            " JOIN readers r ON r.plan_id = p.id AND r.k = g.i %% r.n"
+            " WHERE p.id = ANY(%(plans)s)",
+            {
+                **params,
+                "reads": self.months * self.reads_per_month,
+                "action": AccessAction.VIEW_PLAN.value,
+                "purpose": AccessPurpose.TREATMENT.value,
+            },
+        )
+
+    def _audit_trail(self, cursor: Any, params: dict[str, Any]) -> None:
+        quote = connection.ops.quote_name
+        for model, rows, made_at in AUDITED_ROWS:
+            event = apps.get_model(event_model_label(model))
+            columns = [f.column for f in event._meta.concrete_fields if not f.name.startswith("pgh_")]
+            names = ", ".join(quote(c) for c in columns)
+            values = ", ".join(f"t.{quote(c)}" for c in columns)
+            events, table = quote(event._meta.db_table), quote(model._meta.db_table)
+            cursor.execute(
+                f"INSERT INTO {events} (pgh_created_at, pgh_label, pgh_obj_id, {names}) "  # noqa: S608
+                f"SELECT {made_at}, 'insert', t.id, {values} FROM {table} t WHERE {rows}",
+                params,
+            )
+            if model is Task:
+                cursor.execute(
+                    f"INSERT INTO {events} (pgh_created_at, pgh_label, pgh_obj_id, {names}) "  # noqa: S608
+                    f"SELECT t.completed_at, 'update', t.id, {values} FROM {table} t "
+                    f"WHERE {rows} AND t.completed_at IS NOT NULL",
+                    params,
+                )
+
+    def _notices(self, cursor: Any, params: dict[str, Any]) -> None:
+        cursor.execute(
+            "INSERT INTO pathways_notification (public_id, dedupe_key, kind, channel, recipient_type_id,"
+            " recipient_id, plan_id, due_at, state, attempts, last_error, sent_at, read_at, created_at)"
+            " SELECT gen_random_uuid(), 'synthetic:' || x.id || ':' || x.i, %(kind)s, %(channel)s,"
+            "  %(user_type)s, x.coordinator_id, x.id, x.at, %(state)s, 1, '', x.at,"
+            "  CASE WHEN x.i < 2 THEN x.at + interval '3 hours' END, x.at"
+            " FROM (SELECT p.id, p.coordinator_id, g.i, %(now)s - random() * %(span)s AS at"
+            "  FROM pathways_pathwayplan p CROSS JOIN generate_series(0, 2) AS g(i)"
+            "  WHERE p.id = ANY(%(plans)s)) AS x",
+            {
+                **params,
+                "kind": NotificationKind.TASK_OVERDUE.value,
+                "channel": NotificationChannel.IN_APP.value,
+                "state": NotificationState.SENT.value,
+                "user_type": ContentType.objects.get_for_model(User).pk,
+            },
+        )
 
 
 def _next_ids(model: type[Model], n: int) -> list[int]:
