@@ -62,7 +62,7 @@ def _p95(values: list[float]) -> float:
     return statistics.quantiles(values, n=20)[-1] if len(values) >= 2 else values[0]
 
 
-def _quality_user() -> User:
+def bench_quality_user() -> User:
     group, _created = Group.objects.get_or_create(name="Kvalitet (benchmark)")
     group.permissions.add(
         *Permission.objects.filter(content_type__app_label="quality", codename="view_dashboard")
@@ -108,7 +108,7 @@ class Command(BaseCommand):
         raw_times = _timed(raw, refresh_repeat, warm=0)
 
         client = Client()
-        client.force_login(_quality_user())
+        client.force_login(bench_quality_user())
         url = reverse("quality:dashboard")
 
         def page(query: dict[str, str] | None = None) -> None:
