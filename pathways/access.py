@@ -65,6 +65,11 @@ def active_organisation_ids(user: Any) -> frozenset[int]:
     return cached
 
 
+def active_organisation_ids_known(user: Any, organisation_ids: Iterable[int]) -> None:
+    """What active_organisation_ids answers for this user object, read with it (signin.backends)."""
+    setattr(user, _ORG_CACHE_ATTR, frozenset(organisation_ids))
+
+
 def coordinated_by(user: Any, *, via: str = "") -> Q:
     """The one rule for "the plan's coordinator or substitute", as a filter on plans (or on rows that
     reach a plan through `via`, e.g. "plan__"). `is_coordinator` says the same of a loaded plan."""

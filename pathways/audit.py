@@ -40,7 +40,7 @@ def access_log_write(
     reason: str = "",
 ) -> None:
     """One access-log row per read, in one INSERT. Rows are only ever inserted (append-only table)."""
-    AccessLog.objects.bulk_create(
+    rows = [
         AccessLog(
             actor=actor,
             patient_id=read.patient_id,
@@ -51,7 +51,13 @@ def access_log_write(
             reason=reason,
         )
         for read in reads
-    )
+    ]
+    if len(rows) == 1:
+        # One round trip for the one row of a page about one plan: bulk_create would wrap its INSERT in
+        # BEGIN … COMMIT outside a transaction, three round trips on every plan page.
+        rows[0].save(force_insert=True)
+    else:
+        AccessLog.objects.bulk_create(rows)
 
 
 def portal_read_log_write(

@@ -34,6 +34,11 @@ def has_second_factor(user: Any) -> bool:
     return cached
 
 
+def has_second_factor_known(user: Any, confirmed: bool) -> None:
+    """What has_second_factor answers for this user object, read with it (signin.backends)."""
+    setattr(user, _HAS_DEVICE_ATTR, confirmed)
+
+
 def second_factor_required(user: Any) -> bool:
     return bool(
         user.is_staff or user.is_superuser or settings.MFA_REQUIRED_FOR_ALL or has_second_factor(user)
