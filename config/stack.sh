@@ -311,10 +311,12 @@ cmd_bench() {
 }
 
 # make bench-national: the pages that must stay flat, at 12,000 and at 1.2 million synthetic patients
-# (FF_BENCH_NATIONAL_SIZES), each beside its SQL floor, and the two side by side. The data set lives in a
-# lasting cluster (bench-national/ under the data folder, .var by default): growing it to 1.2 million
-# patients takes hours, so a stopped run goes on where it stopped (the seed commands are resumable and a
-# size measured once is not measured again). Delete the folder to start over.
+# (FF_BENCH_NATIONAL_SIZES), each beside its SQL floor, and the two side by side. Each size is its own
+# database in a lasting cluster (bench-national/ under the data folder, .var by default): growing one to
+# 1.2 million patients takes hours, so a stopped run goes on where it stopped (the seed commands are
+# resumable) and a finished data set is only measured again. All sizes are measured one after the other at
+# the end, on the same machine in the same state, so their ratio means something. Delete the folder to
+# start over.
 cmd_bench_national() {
   ensure_system_packages run
   ensure_venv
@@ -322,47 +324,47 @@ cmd_bench_national() {
   mkdir -p "$var"
   chmod 755 "$var"
   local rport; rport=$(free_port)
-  log "PostgreSQL and Redis for the national data set in $var"
+  log "PostgreSQL and Redis for the national data sets in $var"
   pg_start "$var/postgres" "$var/pgsock" 0
   redis_start "$var/redis" "$rport" 0
   trap 'redis_stop '"$rport"'; pg_stop '"$var/postgres"'' EXIT
-  export PGHOST="$var/pgsock" PGUSER=postgres PGDATABASE=faelles_forloeb_national
+  export PGHOST="$var/pgsock" PGUSER=postgres
   export REDIS_URL="redis://127.0.0.1:$rport/0"
   DJANGO_SECRET_KEY=$("$PY" -c 'import secrets; print(secrets.token_urlsafe(50))')
   export DJANGO_SECRET_KEY DJANGO_ENV=test DJANGO_DEBUG=0 DJANGO_ALLOWED_HOSTS="testserver"
   export DJANGO_LOG_LEVEL=WARNING  # not a sign-in line per page asked for
-  psql -qtA -d postgres -c "SELECT 1 FROM pg_database WHERE datname = '$PGDATABASE'" | grep -q 1 \
-    || createdb "$PGDATABASE"
   cd "$ROOT"
-  "$PY" manage.py migrate --no-input -v 0
   "$PY" manage.py compilemessages -v 0 --ignore=.venv
-  local sizes="${FF_BENCH_NATIONAL_SIZES:-12000 1200000}" size first="" last="" started=$SECONDS
+  "$PY" manage.py collectstatic --no-input -v 0
+  local sizes="${FF_BENCH_NATIONAL_SIZES:-12000 1200000}" size started=$SECONDS results=()
   for size in $sizes; do
-    local result="$var/pages-$size.json"
-    if [ -f "$result" ]; then
-      log "Measured at $size patients before: $result"
-    else
-      local have; have=$(psql -qtA -c "SELECT count(*) FROM pathways_patient WHERE family_name LIKE 'Syn-%'")
-      if [ "$have" -gt "$size" ]; then
-        log "The data set has $have synthetic patients, more than $size: delete $var to measure from the start" >&2
-        return 1
-      fi
-      log "Synthetic data: $size patients (plans, tasks, two years of reads and audit trail, notices)"
+    export PGDATABASE="faelles_forloeb_$size"
+    psql -qtA -d postgres -c "SELECT 1 FROM pg_database WHERE datname = '$PGDATABASE'" | grep -q 1 \
+      || createdb "$PGDATABASE"
+    "$PY" manage.py migrate --no-input -v 0
+    local have; have=$(psql -qtA -c "SELECT count(*) FROM pathways_patient WHERE family_name LIKE 'Syn-%'")
+    if [ "$have" -lt "$size" ] || [ ! -f "$var/seeded-$size" ]; then
+      log "Synthetic data: $size patients in $PGDATABASE ($have there; plans, tasks, two years of reads and audit trail, notices)"
       "$PY" manage.py seed_synthetic --patients "$size" --reads-per-month "${FF_BENCH_NATIONAL_READS:-1}"
       log "Relatives, messages, and quality's history and questionnaires"
       "$PY" manage.py seed_synthetic_relatives
       "$PY" manage.py seed_synthetic_coordination
       "$PY" manage.py seed_synthetic_quality
+      log "The quality summary, as the nightly job makes it; VACUUM ANALYZE"
+      "$PY" manage.py bench_national --refresh-only
       psql -qc "VACUUM ANALYZE" >/dev/null
-      log "Pages at $size patients (the quality summary refreshed first, as the nightly job does)"
-      "$PY" manage.py bench_national --refresh --repeat "${FF_BENCH_NATIONAL_REPEAT:-30}" --save "$result"
+      touch "$var/seeded-$size"
     fi
-    [ -z "$first" ] && first=$result
-    last=$result
+  done
+  for size in $sizes; do
+    export PGDATABASE="faelles_forloeb_$size"
+    log "Pages at $size patients"
+    "$PY" manage.py bench_national --repeat "${FF_BENCH_NATIONAL_REPEAT:-30}" --save "$var/pages-$size.json"
+    results+=("$var/pages-$size.json")
   done
   log "Pages at each size, side by side (also in $var/report.txt)"
   {
-    "$PY" manage.py bench_national --compare "$first" "$last"
+    "$PY" manage.py bench_national --compare "${results[0]}" "${results[-1]}"
     echo "Disk: $(du -sh "$var/postgres" | cut -f1) in $var/postgres; this run took $(( (SECONDS - started) / 60 )) minutes"
   } | tee "$var/report.txt"
 }

@@ -10,7 +10,8 @@ shows (the floor):
 - the worklist, as a coordinator of that home-nursing unit (about 100 plans, whatever the country's size);
 - the plan's "who has opened the plan" page, as the plan's coordinator;
 - the portal's plan page and the patient's own access log, as the patient;
-- the quality dashboard, as a quality user (on the summary table; bench_quality refreshes it).
+- the quality dashboard, as a quality user (on the summary table: `--refresh` or `--refresh-only` makes it,
+  as the nightly job does).
 
 `--save FILE` writes the figures as JSON; `--compare SMALL LARGE` prints, for each page, the time at both
 sizes, their ratio (the goal: ≤ 1.2×), the query counts and the ratio to the floor at the larger size (the
@@ -119,6 +120,9 @@ class Command(BaseCommand):
             help="refresh the quality summary first (the nightly job's work)",
         )
         parser.add_argument(
+            "--refresh-only", action="store_true", help="refresh the quality summary, no pages"
+        )
+        parser.add_argument(
             "--compare",
             nargs=2,
             type=Path,
@@ -133,18 +137,21 @@ class Command(BaseCommand):
         save: Path | None,
         compare: list[Path] | None,
         refresh: bool,
+        refresh_only: bool,
         **options: Any,
     ) -> None:
         if compare:
             self._compare(*compare)
             return
         patients = Patient.objects.count()
-        if refresh:
+        if refresh or refresh_only:
             started = time.perf_counter()
             done = summaries.refresh_now()
             if done.state != RefreshState.DONE:
                 raise CommandError(f"The quality summary refresh ended {done.state}: {done.error}")
             self.stdout.write(f"Quality summary refreshed in {time.perf_counter() - started:,.0f} s")
+            if refresh_only:
+                return
         pages = [self._time(measure, repeat) for measure in self._measures()]
         self.stdout.write(
             f"{'patients':>10} {'page':<22} {'queries':>7} {'median ms':>10} {'p95 ms':>8} {'floor ms':>9} "
