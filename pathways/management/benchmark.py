@@ -1,5 +1,6 @@
-"""What the page benchmarks share (bench_pages, portal's bench_national): timing a request or a query, the
-95th percentile, and the hand-written SQL that fetches what a page shows (its floor)."""
+"""What the page benchmarks share (bench_pages, quality's bench_quality, portal's bench_national): timing
+a request or a query, the 95th percentile, and the hand-written SQL that fetches what a page shows (its
+floor)."""
 
 from __future__ import annotations
 
@@ -43,8 +44,9 @@ ORDER BY t.due_date, t.id
 """
 
 
-def timed(fn: Callable[[], Any], repeat: int) -> list[float]:
-    for _ in range(3):  # warm caches and connections
+def timed(fn: Callable[[], Any], repeat: int, *, warm: int = 3) -> list[float]:
+    """`repeat` times of `fn` in milliseconds, after `warm` runs that fill caches and open connections."""
+    for _ in range(warm):
         fn()
     times = []
     for _ in range(repeat):

@@ -43,6 +43,7 @@ from pathways.models import (
     event_model_label,
 )
 from tests.conftest import sign_in
+from tests.database import refused
 
 HTMX = {"HTTP_HX_REQUEST": "true"}
 
@@ -257,16 +258,6 @@ def test_raw_sql_is_recorded_too(world):
     with connection.cursor() as cursor:
         cursor.execute("UPDATE pathways_task SET title = 'Ændret udenom' WHERE id = %s", [task.pk])
     assert events_of(Task, task.pk)[-1].pgh_diff["title"] == ["Hjemmebesøg", "Ændret udenom"]
-
-
-def refused(sql: str, params: list[Any]) -> bool:
-    """True if a protect trigger refuses the statement (the savepoint keeps the test's connection usable)."""
-    try:
-        with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute(sql, params)
-    except DatabaseError as error:
-        return "pgtrigger: Cannot" in str(error)
-    return False
 
 
 def one_row(sql: str, params: list[Any] | None = None) -> tuple[Any, ...]:

@@ -9,7 +9,6 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import psycopg
 import pytest
 from django.apps import apps
 from django.conf import settings
@@ -20,6 +19,7 @@ from pathways.choices import AccessAction, AccessPurpose, TaskStatus
 from pathways.migrations import _partitioning
 from pathways.models import AUDITED_MODELS, AccessLog, Task, event_model_label
 from pathways.partitions import month_add, month_first, partition_name
+from tests.database import refused, second_connection
 
 # This month: the test database's partitions are the migrations', made from the real date.
 TODAY = month_first(datetime.now(UTC))
@@ -98,15 +98,6 @@ def test_a_read_and_a_change_land_in_this_months_partition(world):
     assert name == partition_name("pathways_taskevent", month_first(datetime.now(UTC)))
 
 
-def refused(sql: str, params: list[Any]) -> bool:
-    try:
-        with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute(sql, params)
-    except DatabaseError as error:
-        return "pgtrigger: Cannot" in str(error)
-    return False
-
-
 def test_every_partition_refuses_update_and_delete_even_when_named_directly(world):
     partitions.partitions_maintain(today=TODAY)
     entries = [log_row(world, datetime.now(UTC)), log_row(world, at_month(month_add(TODAY, 2)))]
@@ -165,7 +156,8 @@ def test_maintenance_makes_the_months_ahead_and_drops_months_past_the_retention(
     assert partitions.partitions_maintain(today=TODAY) == (0, 0)
     # A month on, the kept month has expired too and goes whole.
     constraints_checked_now()
-    assert partitions.partitions_maintain(today=month_add(TODAY, 1))[1] == 1
+    assert partitions.partitions_maintain(today=month_add(TODAY, 1))[1] >= 1  # the other tables' too
+    assert partition_name("pathways_accesslog", first_kept) not in partitions_of("pathways_accesslog")
     assert not AccessLog.objects.filter(pk=kept.pk).exists()
 
 
@@ -203,14 +195,7 @@ def test_a_table_busy_beyond_the_lock_timeout_is_left_for_the_next_run(monkeypat
     monkeypatch.setattr(partitions, "LOCK_TIMEOUT", "200ms")
     future = month_add(TODAY, 1)
     ahead = month_add(future, settings.AUDIT_PARTITIONS_AHEAD_MONTHS)
-    settings_dict = connection.settings_dict
-    reader = psycopg.connect(
-        dbname=settings_dict["NAME"],
-        user=settings_dict["USER"] or None,
-        password=settings_dict["PASSWORD"] or None,
-        host=settings_dict["HOST"] or None,
-        port=settings_dict["PORT"] or None,
-    )
+    reader = second_connection()
     try:
         # A long read of the access log (its transaction open) holds a lock a new partition must wait for.
         reader.execute("SELECT count(*) FROM pathways_accesslog")

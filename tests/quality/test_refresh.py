@@ -6,16 +6,15 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import psycopg
 import pytest
 from django.apps import apps
-from django.db import connection
 from django.utils import timezone
 
 from pathways.choices import StayEnd
 from quality import indicators, instruments, summaries
 from quality.choices import RefreshState
 from quality.models import Indicator, IndicatorCell, IndicatorRefresh
+from tests.database import second_connection
 from tests.pathways.test_documents_worker import _wait_for, broker, workers  # noqa: F401 (fixtures)
 from tests.quality.test_indicators import Data, at
 
@@ -218,14 +217,7 @@ def test_a_worker_killed_mid_run_leaves_the_run_to_another_worker_and_the_cells_
     }
     # Hold the summary table locked from another connection: the first worker claims the run, then waits
     # at its first indicator's cells, where it is killed.
-    settings_dict = connection.settings_dict
-    blocker = psycopg.connect(
-        dbname=settings_dict["NAME"],
-        user=settings_dict["USER"] or None,
-        password=settings_dict["PASSWORD"] or None,
-        host=settings_dict["HOST"] or None,
-        port=settings_dict["PORT"] or None,
-    )
+    blocker = second_connection()
     try:
         blocker.execute("LOCK TABLE quality_indicatorcell IN ACCESS EXCLUSIVE MODE")
         first = workers.start(FF_QUALITY_REFRESH_LEASE_SECONDS="5")

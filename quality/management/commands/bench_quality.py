@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import statistics
 import time
-from collections.abc import Callable
 from typing import Any
 
 from django.contrib.auth.models import Group, Permission
@@ -30,6 +29,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
+from pathways.management.benchmark import p95, timed
 from pathways.models import Patient, User
 from quality import indicators, reports, summaries
 from quality.choices import Period, RefreshState
@@ -45,21 +45,6 @@ FROM quality_indicatorcell
 WHERE month >= %(first)s AND month <= %(last)s
 GROUP BY indicator_id, quarter, organisation_id
 """
-
-
-def _timed(fn: Callable[[], Any], repeat: int, warm: int = 2) -> list[float]:
-    for _ in range(warm):
-        fn()
-    times = []
-    for _ in range(repeat):
-        started = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - started) * 1000)
-    return times
-
-
-def _p95(values: list[float]) -> float:
-    return statistics.quantiles(values, n=20)[-1] if len(values) >= 2 else values[0]
 
 
 def bench_quality_user() -> User:
@@ -105,7 +90,7 @@ class Command(BaseCommand):
                 for _row in indicators.cell_counts(indicator, now=moment):
                     pass
 
-        raw_times = _timed(raw, refresh_repeat, warm=0)
+        raw_times = timed(raw, refresh_repeat, warm=0)
 
         client = Client()
         client.force_login(bench_quality_user())
@@ -132,9 +117,9 @@ class Command(BaseCommand):
         with CaptureQueriesContext(connection) as ctx:
             page(municipality)
         filtered_queries = len(ctx.captured_queries)
-        served = _timed(page, repeat)
-        filtered = _timed(lambda: page(municipality), repeat)
-        floored = _timed(floor, repeat)
+        served = timed(page, repeat, warm=2)
+        filtered = timed(lambda: page(municipality), repeat, warm=2)
+        floored = timed(floor, repeat, warm=2)
 
         if header:
             self.stdout.write(
@@ -149,12 +134,12 @@ class Command(BaseCommand):
         median, floor_median = statistics.median(served), statistics.median(floored)
         self.stdout.write(
             f"{patients:>9,} {'dashboard page':<28} {cells:>8,} {queries:>7} {median:>10.1f} "
-            f"{_p95(served):>9.1f} {floor_median:>9.2f} {median / floor_median:>6.1f}×"
+            f"{p95(served):>9.1f} {floor_median:>9.2f} {median / floor_median:>6.1f}×"
         )
         filtered_median = statistics.median(filtered)
         self.stdout.write(
             f"{patients:>9,} {'  one municipality':<28} {cells:>8,} {filtered_queries:>7} "
-            f"{filtered_median:>10.1f} {_p95(filtered):>9.1f} {floor_median:>9.2f} "
+            f"{filtered_median:>10.1f} {p95(filtered):>9.1f} {floor_median:>9.2f} "
             f"{filtered_median / floor_median:>6.1f}×"
         )
         self.stdout.write(
