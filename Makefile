@@ -1,5 +1,5 @@
 # The README's two commands. Everything is in config/stack.sh so CI and people run the same steps.
-.PHONY: run test bench bench-national lint send-notice
+.PHONY: run test bench bench-national loadtest lint send-notice
 
 run:
 	@bash config/stack.sh run
@@ -22,6 +22,13 @@ bench:
 # FF_BENCH_NATIONAL_SIZES="1000 5000" make bench-national.
 bench-national:
 	@bash config/stack.sh bench-national
+
+# Signed-in users (locust) against gunicorn on loopback over 12 000 synthetic patients: throughput and
+# p50/p95 of the plan page, caseload and portal page beside a bare Django view at 1, 4 and 16 users, and the
+# memory per web and Celery worker. About 8 minutes. A quick run: FF_LOADTEST_PATIENTS=1000
+# FF_LOADTEST_SECONDS=5 make loadtest.
+loadtest:
+	@bash config/stack.sh loadtest
 
 lint:
 	.venv/bin/ruff check . && .venv/bin/ruff format --check . && .venv/bin/mypy .

@@ -369,6 +369,45 @@ cmd_bench_national() {
   } | tee "$var/report.txt"
 }
 
+# make loadtest: gunicorn as docker-compose runs it (3 workers) and a Celery worker as the Procfile's, on
+# loopback, over a throwaway 12,000-patient data set (FF_LOADTEST_PATIENTS); manage.py loadtest drives
+# signed-in users at the plan page, the caseload, the portal's plan page and a bare Django view with 1, 4
+# and 16 concurrent users (FF_LOADTEST_USERS) for 20 seconds each (FF_LOADTEST_SECONDS) and prints
+# throughput, p50, p95 and the memory of each worker process. The table is also in .var/loadtest.txt.
+cmd_loadtest() {
+  ensure_system_packages run
+  ensure_venv
+  throwaway_stack loadtest 0
+  export DJANGO_LOG_LEVEL=WARNING
+  cd "$ROOT"
+  "$PY" manage.py migrate --no-input -v 0
+  "$PY" manage.py compilemessages -v 0 --ignore=.venv
+  "$PY" manage.py collectstatic --no-input -v 0
+  log "Synthetic data: ${FF_LOADTEST_PATIENTS:-12000} patients, with relatives and messages"
+  "$PY" manage.py seed_synthetic --patients "${FF_LOADTEST_PATIENTS:-12000}"
+  "$PY" manage.py seed_synthetic_relatives
+  "$PY" manage.py seed_synthetic_coordination
+  psql -qc "VACUUM ANALYZE" >/dev/null
+  local port status=0; port=$(free_port)
+  export DJANGO_ALLOWED_HOSTS="127.0.0.1" DJANGO_SETTINGS_MODULE=config.settings_loadtest
+  "$VENV/bin/gunicorn" config.wsgi --bind "127.0.0.1:$port" --workers "${FF_LOADTEST_WORKERS:-3}" \
+    --log-level warning &
+  local web=$!
+  "$VENV/bin/celery" -A config worker --loglevel=WARNING --concurrency=2 -Q notifications,ingest,celery \
+    -n "loadtest@%h" >/dev/null 2>&1 &
+  local worker=$!
+  for _ in $(seq 100); do (: > "/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.2; done
+  sleep 5  # the Celery worker's pool up
+  log "Signed-in users against gunicorn on 127.0.0.1:$port"
+  mkdir -p "$ROOT/.var"
+  "$PY" manage.py loadtest --url "http://127.0.0.1:$port" --users "${FF_LOADTEST_USERS:-1 4 16}" \
+    --seconds "${FF_LOADTEST_SECONDS:-20}" --web-parent "$web" --celery-parent "$worker" \
+    | tee "$ROOT/.var/loadtest.txt" || status=$?
+  kill "$web" "$worker" 2>/dev/null || true
+  wait "$web" "$worker" 2>/dev/null || true
+  return $status
+}
+
 # Sourced (a test of one function), it only defines the functions.
 if [ "${BASH_SOURCE[0]}" = "$0" ]; then
   case "${1:-}" in
@@ -376,7 +415,8 @@ if [ "${BASH_SOURCE[0]}" = "$0" ]; then
     test) shift; cmd_test "$@" ;;
     bench) shift; cmd_bench "$@" ;;
     bench-national) shift; cmd_bench_national "$@" ;;
+    loadtest) shift; cmd_loadtest "$@" ;;
     send) shift; cmd_send "$@" ;;
-    *) echo "usage: $0 run|test|bench|bench-national [pytest args]" >&2; exit 2 ;;
+    *) echo "usage: $0 run|test|bench|bench-national|loadtest [pytest args]" >&2; exit 2 ;;
   esac
 fi
