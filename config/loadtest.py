@@ -9,18 +9,19 @@ config.settings_loadtest, never by the product's own URLconf.
 from __future__ import annotations
 
 from django.db import connection
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseForbidden
 from django.urls import path
 
 from config.urls import urlpatterns as product_urlpatterns
 
 
 def bare(request: HttpRequest) -> HttpResponse:
-    signed_in = request.user.is_authenticated  # the session read, and the user with it
+    if not request.user.is_authenticated:  # the session read, and the user with it
+        return HttpResponseForbidden("Not signed in.", content_type="text/plain")  # never a cheap baseline
     with connection.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM pathways_pathwayplan WHERE id = %s", [1])
         (found,) = cursor.fetchone()
-    return HttpResponse(f"{signed_in} {found}", content_type="text/plain")
+    return HttpResponse(f"True {found}", content_type="text/plain")
 
 
 urlpatterns = [*product_urlpatterns, path("loadtest/bare/", bare, name="loadtest-bare")]

@@ -325,9 +325,9 @@ cmd_bench_national() {
   chmod 755 "$var"
   local rport; rport=$(free_port)
   log "PostgreSQL and Redis for the national data sets in $var"
+  trap 'redis_stop '"$rport"'; pg_stop '"$var/postgres"'' EXIT
   pg_start "$var/postgres" "$var/pgsock" 0
   redis_start "$var/redis" "$rport" 0
-  trap 'redis_stop '"$rport"'; pg_stop '"$var/postgres"'' EXIT
   export PGHOST="$var/pgsock" PGUSER=postgres
   export REDIS_URL="redis://127.0.0.1:$rport/0"
   DJANGO_SECRET_KEY=$("$PY" -c 'import secrets; print(secrets.token_urlsafe(50))')
@@ -396,15 +396,20 @@ cmd_loadtest() {
   "$VENV/bin/celery" -A config worker --loglevel=WARNING --concurrency=2 -Q notifications,ingest,celery \
     -n "loadtest@%h" >/dev/null 2>&1 &
   local worker=$!
+  # Stopped with the rest, also when a step fails or the run is interrupted (before the stack's own stop).
+  local stack_stop; stack_stop=$(trap -p EXIT | sed -E "s/^trap -- '(.*)' EXIT$/\1/")
+  trap 'kill '"$web $worker"' 2>/dev/null; wait '"$web $worker"' 2>/dev/null; '"$stack_stop" EXIT
   for _ in $(seq 100); do (: > "/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.2; done
+  if ! kill -0 "$web" 2>/dev/null || ! (: > "/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+    log "gunicorn did not start on port $port" >&2
+    return 1
+  fi
   sleep 5  # the Celery worker's pool up
   log "Signed-in users against gunicorn on 127.0.0.1:$port"
   mkdir -p "$ROOT/.var"
   "$PY" manage.py loadtest --url "http://127.0.0.1:$port" --users "${FF_LOADTEST_USERS:-1 4 16}" \
     --seconds "${FF_LOADTEST_SECONDS:-20}" --web-parent "$web" --celery-parent "$worker" \
     | tee "$ROOT/.var/loadtest.txt" || status=$?
-  kill "$web" "$worker" 2>/dev/null || true
-  wait "$web" "$worker" 2>/dev/null || true
   return $status
 }
 

@@ -10,9 +10,11 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from pathways import access
+from pathways.choices import MembershipRole
 from pathways.management.commands import seed_synthetic
 from pathways.models import (
     AccessLog,
+    Membership,
     Notification,
     PathwayPlan,
     Patient,
@@ -61,8 +63,11 @@ def synthetic_plans() -> set[tuple[str, tuple[tuple[str, str, str], ...]]]:
 
 
 @pytest.mark.django_db
-def test_seed_synthetic_writes_two_years_of_reads_the_audit_trail_and_the_coordinators_notices():
+def test_seed_synthetic_writes_two_years_of_reads_the_audit_trail_and_the_coordinators_notices(monkeypatch):
+    # Several coordinators per home-nursing unit, as in the country's data: the reads stay the clinicians'.
+    monkeypatch.setattr(seed_synthetic, "PLANS_PER_COORDINATOR", 1)
     call_command("seed_synthetic", patients=30, reads_per_month=2, stdout=io.StringIO())
+    clinicians = set(Membership.objects.filter(role=MembershipRole.CLINICIAN).values_list("user", flat=True))
     plans = PathwayPlan.objects.all()
     assert plans.count() == 30
     two_years_ago = timezone.now() - timedelta(days=2 * 365)
@@ -73,6 +78,7 @@ def test_seed_synthetic_writes_two_years_of_reads_the_audit_trail_and_the_coordi
         assert set(reads.values_list("organisation", flat=True)) == set(
             plan.participants.values_list("organisation", flat=True)
         )
+        assert set(reads.values_list("actor", flat=True)) <= clinicians
         assert plan.coordinator_id is not None
         assert Notification.objects.filter(plan=plan, recipient_id=plan.coordinator_id).count() == 3
     with connection.cursor() as cursor:

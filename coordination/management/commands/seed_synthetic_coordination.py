@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from coordination.choices import MessagePriority
 from coordination.models import Message, MessageRecipient, MessageThread
+from pathways.choices import MembershipRole
 from pathways.management.synthetic import progress, without_audit_triggers
 from pathways.models import Membership, PathwayPlan, PlanParticipant
 
@@ -47,11 +48,13 @@ class Command(BaseCommand):
         todo = synthetic_plans().filter(pk__gt=reached["last"] or 0).order_by("pk")
         total = todo.count()
         self.stdout.write(f"Synthetic plans to give messages: {total:,}")
+        # Each organisation's synthetic clinician writes and reads its messages (not its coordinators).
         clinicians = dict(
-            Membership.objects.filter(user__username__startswith="syn-", ended_at__isnull=True).values_list(
-                "organisation_id", "user_id"
-            )
+            Membership.objects.filter(
+                user__username__startswith="syn-", role=MembershipRole.CLINICIAN, ended_at__isnull=True
+            ).values_list("organisation_id", "user_id")
         )
+
         done = 0
         with progress(total=total, unit=" plans") as bar:
             last = reached["last"] or 0
@@ -84,7 +87,9 @@ def _threads(plan_ids: list[int], clinicians: dict[int, int]) -> None:
         if rng.random() >= 2 / 3 or len(orgs) < 2:
             continue
         started = now - timedelta(days=rng.randint(3, 300))
-        sent = [started + timedelta(days=n * rng.randint(1, 3), hours=rng.randint(0, 8)) for n in range(3)]
+        sent = [started]
+        for _ in range(2):  # each message a day or three after the one before
+            sent.append(sent[-1] + timedelta(days=rng.randint(1, 3), hours=rng.randint(0, 8)))
         thread = MessageThread(
             plan_id=plan_id,
             subject=rng.choice(SUBJECTS),

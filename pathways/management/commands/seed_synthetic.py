@@ -165,7 +165,8 @@ class Command(BaseCommand):
         # The access log and audit rows of the past go straight into their months' partitions.
         partitions.partitions_maintain(since=(timezone.now() - history.span).date())
         # Resumable: each batch of patients is one transaction with its own random seed, so a run that is
-        # stopped (or dies) goes on from the last whole batch and makes the same data as one that was not.
+        # stopped (or dies) goes on from the last whole batch and makes the same patients, plans and tasks as
+        # one that was not.
         existing = Patient.objects.filter(family_name__startswith="Syn-").count()
         self.stdout.write(f"Synthetic patients: {existing:,} existing, target {patients:,}")
         with progress(total=max(patients, existing), initial=existing, unit=" patients") as bar:
@@ -395,8 +396,10 @@ AUDITED_ROWS: list[tuple[type[Model], str, str]] = [
 class History:
     """What `months` of use leave behind a batch of plans, written by the database itself (INSERT …
     SELECT, so no row crosses the wire): `reads_per_month` reads of each plan a month in the access log,
-    by its organisations' clinicians in turn; the audit trail's insert event of every row the batch made
-    and the update that completed a task; three in-app notices to the coordinator, two of them read."""
+    by its organisations' clinicians in turn (their times, ids and UUIDs are the database's random ones: a
+    resumed run's history has the same shape, not the same rows); the audit trail's insert event of every
+    row the batch made and the update that completed a task; three in-app notices to the coordinator, two
+    of them read."""
 
     months: int
     reads_per_month: int
@@ -414,13 +417,19 @@ class History:
 
     def _reads(self, cursor: Any, params: dict[str, Any]) -> None:
         cursor.execute(
-            "WITH readers AS ("
-            " SELECT pp.plan_id, pp.organisation_id, m.user_id,"
-            "  row_number() OVER (PARTITION BY pp.plan_id ORDER BY pp.id) - 1 AS k,"
-            "  count(*) OVER (PARTITION BY pp.plan_id) AS n"
+            # One reader per organisation taking part: its clinician (a home-nursing unit's coordinators
+            # read only the plans they coordinate, through the page, not here).
+            "WITH clinicians AS ("
+            " SELECT DISTINCT ON (pp.id) pp.id, pp.plan_id, pp.organisation_id, m.user_id"
             " FROM pathways_planparticipant pp"
             " JOIN pathways_membership m ON m.organisation_id = pp.organisation_id AND m.ended_at IS NULL"
-            " WHERE pp.plan_id = ANY(%(plans)s))"
+            " WHERE pp.plan_id = ANY(%(plans)s)"
+            " ORDER BY pp.id, m.role <> %(clinician)s, m.user_id),"
+            " readers AS ("
+            " SELECT plan_id, organisation_id, user_id,"
+            "  row_number() OVER (PARTITION BY plan_id ORDER BY id) - 1 AS k,"
+            "  count(*) OVER (PARTITION BY plan_id) AS n"
+            " FROM clinicians)"
             " INSERT INTO pathways_accesslog"
             " (public_id, at, actor_id, organisation_id, patient_id, plan_id, action, purpose, reason)"
             " SELECT gen_random_uuid(), %(now)s - random() * %(span)s, r.user_id, r.organisation_id,"
@@ -431,6 +440,7 @@ class History:
             {
                 **params,
                 "reads": self.months * self.reads_per_month,
+                "clinician": MembershipRole.CLINICIAN.value,
                 "action": AccessAction.VIEW_PLAN.value,
                 "purpose": AccessPurpose.TREATMENT.value,
             },

@@ -162,14 +162,20 @@ class Command(BaseCommand):
             raise CommandError(f"locust gave no figures for {page}:\n{ran.stderr[-2000:]}")
         with open(f"{prefix}_stats.csv", newline="") as stats:
             total = next(row for row in csv.DictReader(stats) if row["Name"] == "Aggregated")
+        # A failed request is quick and counts in locust's throughput: figures with failures would flatter.
+        if int(total["Request Count"]) == 0 or int(total["Failure Count"]) > 0:
+            raise CommandError(
+                f"{page} with {users} users: {total['Failure Count']} of {total['Request Count']} requests "
+                f"failed (is the server up, are the sessions signed in?)\n{ran.stderr[-2000:]}"
+            )
         return Run(
             page=page,
             users=users,
             requests=int(total["Request Count"]),
             failures=int(total["Failure Count"]),
             per_second=float(total["Requests/s"]),
-            p50_ms=float(total["50%"] or 0),
-            p95_ms=float(total["95%"] or 0),
+            p50_ms=float(total["50%"]),
+            p95_ms=float(total["95%"]),
         )
 
 
