@@ -153,6 +153,13 @@ class ReportingUnit(models.TextChoices):
     RAISED_BY = "raised_by", _("The organisation that raised it")
 
 
+class TotalGrain(models.TextChoices):
+    """What a row of the summary one level up (IndicatorTotal) adds the cells up by."""
+
+    ORGANISATION = "organisation", _("reporting organisation")
+    MUNICIPALITY = "municipality", _("home municipality")
+
+
 class RefreshState(models.TextChoices):
     QUEUED = "queued", _("Waiting")
     RUNNING = "running", _("Running")

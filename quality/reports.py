@@ -1,5 +1,8 @@
-"""The quality dashboard's numbers, read from the summary table (IndicatorCell) only — never by scanning
-plans — and every number that leaves the database passed through quality.suppression first.
+"""The quality dashboard's numbers, read from the summary tables only — never by scanning plans — and every
+number that leaves the database passed through quality.suppression first. The cards, series, funnels and
+filter checks read the totals one level up (IndicatorTotal: per month and organisation, or per month and
+municipality), whose size does not grow with the patients; a breakdown by a group, or a municipality chosen
+together with a sector or an organisation, reads the cells (IndicatorCell) they add up (`Filters.summary`).
 
 A view asks for one thing and gets it in a fixed number of queries, however many cells the summary holds:
 - `dashboard(filters=…)`: one card per active indicator — the result over the whole period (numerator,
@@ -60,8 +63,9 @@ from quality.choices import (
     RefreshState,
     ReportingUnit,
     Sex,
+    TotalGrain,
 )
-from quality.models import Indicator, IndicatorCell, IndicatorRefresh
+from quality.models import Indicator, IndicatorCell, IndicatorRefresh, IndicatorTotal
 
 # The funnel's limits (two-sided): 95 % and 99.8 % of results from organisations no different from the whole.
 Z_95 = 1.959963984540054
@@ -142,6 +146,9 @@ class OrganisationChoice(NamedTuple):
     name: str
 
 
+_BY_ORGANISATION = ("sector", "organisation_id")
+
+
 @dataclass(frozen=True)
 class Filters:
     """What the dashboard counts: cells whose month lies from `first` to `last` (first days of months, both
@@ -155,7 +162,8 @@ class Filters:
     organisation: OrganisationChoice | None = None
     municipality: str = ""
 
-    def cells(self, queryset: QuerySet[IndicatorCell] | None = None) -> QuerySet[IndicatorCell]:
+    def cells(self, queryset: QuerySet[Any] | None = None) -> QuerySet[Any]:
+        """The summary rows (cells, or totals) of `queryset` that the filters keep."""
         cells = (queryset if queryset is not None else IndicatorCell.objects.all()).filter(
             month__gte=self.first, month__lte=self.last
         )
@@ -166,6 +174,18 @@ class Filters:
         if self.municipality:
             cells = cells.filter(municipality=self.municipality)
         return cells
+
+    def summary(self, *, by: str = "") -> QuerySet[Any]:
+        """The summary rows a sum under these filters grouped `by` a unit column ("" for none) adds up,
+        narrowed by the filters: the totals one level up (IndicatorTotal) at the grain the filters and the
+        grouping need, so the dashboard reads as many rows at 1.2 million patients as at 12,000; the cells
+        where both an organisation (or sector) and a municipality are asked for."""
+        municipal = bool(self.municipality) or by == "municipality"
+        organisational = bool(self.sector) or self.organisation is not None or by in _BY_ORGANISATION
+        if (municipal and organisational) or by not in ("", "municipality", *_BY_ORGANISATION):
+            return self.cells(IndicatorCell.objects.all())
+        grain = TotalGrain.MUNICIPALITY if municipal else TotalGrain.ORGANISATION
+        return self.cells(IndicatorTotal.objects.filter(grain=grain))
 
     def periods(self) -> list[date]:
         """The first month of every period in the range, oldest first."""
@@ -301,8 +321,8 @@ def organisation_named(
 
 def _reporting(sector: str) -> QuerySet[Organisation]:
     """The organisations with summary rows (in `sector`, if one is given): an EXISTS per organisation on
-    the cells' organisation index, so it stays cheap however many cells the summary holds."""
-    cells = IndicatorCell.objects.filter(organisation=OuterRef("pk"))
+    the totals' organisation index, so it stays cheap however many cells the summary holds."""
+    cells = IndicatorTotal.objects.filter(grain=TotalGrain.ORGANISATION, organisation=OuterRef("pk"))
     if sector:
         cells = cells.filter(sector=sector)
     return Organisation.objects.filter(Exists(cells))
@@ -608,7 +628,8 @@ def _hidden_in_table(
     sectors: dict[str, str] = {}
     for row in (
         # The indicators read at the start only: one made active meanwhile waits for the next request.
-        above.cells(IndicatorCell.objects.filter(indicator__in=list(indicators)))
+        above.summary(by=column)
+        .filter(indicator__in=list(indicators))
         .annotate(period=_TRUNC[above.by]("month"))
         .values("indicator_id", "period", column)
         .annotate(**_SUMS, part=Max("sector"))
@@ -768,7 +789,7 @@ def dashboard(*, filters: Filters, held: Mapping[int, frozenset[str]] | None = N
     indicator and period), whatever the data size; the cards' size grows with the periods only."""
     indicators = _active_indicators()
     trunc = _TRUNC[filters.by]
-    cells = filters.cells(IndicatorCell.objects.filter(indicator__is_active=True))
+    cells = filters.summary().filter(indicator__is_active=True)
     by_period: dict[tuple[int, date], Sums] = {}
     for row in (
         cells.annotate(period=trunc("month")).values("indicator_id", "period").annotate(**_SUMS).order_by()
@@ -868,13 +889,14 @@ def funnel(
 ) -> FunnelReport:
     """The indicator across its reporting units (organisations, or municipalities) under the filters: one
     GROUP BY (the names joined in)."""
-    cells = filters.cells(IndicatorCell.objects.filter(indicator=indicator))
     if _by_municipality(indicator):
+        cells = filters.summary(by="municipality").filter(indicator=indicator)
         units = [
             (*_municipality_unit(row["municipality"]), _sums(row))
             for row in cells.values("municipality").annotate(**_SUMS).order_by()
         ]
     else:
+        cells = filters.summary(by="organisation_id").filter(indicator=indicator)
         units = [
             (row["organisation_id"], row["organisation__name"] or "", _sums(row))
             for row in cells.values(*_UNIT_VALUES).annotate(**_SUMS).order_by()
@@ -887,10 +909,11 @@ def funnels(*, filters: Filters, held: Mapping[int, frozenset[str]] | None = Non
     municipality for those counted towards it): the CSV."""
     indicators = _active_indicators()
     found: dict[int, list[tuple[Any, str, Sums]]] = {}
-    cells = filters.cells(IndicatorCell.objects.filter(indicator__is_active=True))
     by_municipality = [i.pk for i in indicators if _by_municipality(i)]
     for row in (
-        cells.exclude(indicator__in=by_municipality)
+        filters.summary(by="organisation_id")
+        .filter(indicator__is_active=True)
+        .exclude(indicator__in=by_municipality)
         .values("indicator_id", *_UNIT_VALUES)
         .annotate(**_SUMS)
         .order_by()
@@ -900,7 +923,8 @@ def funnels(*, filters: Filters, held: Mapping[int, frozenset[str]] | None = Non
         )
     if by_municipality:
         for row in (
-            cells.filter(indicator__in=by_municipality)
+            filters.summary(by="municipality")
+            .filter(indicator__in=by_municipality)
             .values("indicator_id", "municipality")
             .annotate(**_SUMS)
             .order_by()
@@ -1060,7 +1084,8 @@ def breakdown(
     column = BREAKDOWN_FIELDS[Breakdown(by)]
     found = {
         row[column]: _sums(row)
-        for row in filters.cells(IndicatorCell.objects.filter(indicator=indicator))
+        for row in filters.summary(by=column)
+        .filter(indicator=indicator)
         .values(column)
         .annotate(**_SUMS)
         .order_by()

@@ -1,6 +1,7 @@
 """The summary table's refresh: a run (IndicatorRefresh) asked for by a quality user or by the nightly beat,
 done by a Celery worker that claims it, writes its progress indicator by indicator and replaces each
-indicator's cells in one transaction (delete + bulk insert), so the dashboard always reads whole indicators.
+indicator's cells and their totals one level up (IndicatorTotal) in one transaction (delete + bulk insert),
+so the dashboard always reads whole indicators.
 
 One run at a time: asking while one is queued or running gives that one (a database constraint keeps it
 so). The claim is a conditional UPDATE with a lease; each indicator done renews the lease, and a worker
@@ -22,8 +23,8 @@ from django.utils import timezone
 
 from pathways.models import User
 from quality import indicators
-from quality.choices import RefreshState
-from quality.models import Indicator, IndicatorCell, IndicatorRefresh
+from quality.choices import RefreshState, TotalGrain
+from quality.models import Indicator, IndicatorCell, IndicatorRefresh, IndicatorTotal
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +34,44 @@ REFRESH_MAX_ATTEMPTS = 3
 REQUEUE_AFTER = timedelta(minutes=2)
 INSERT_BATCH = 5000
 ACTIVE = (RefreshState.QUEUED, RefreshState.RUNNING)
+
+
+# The cells added up over the patients' groups, per month and reporting organisation (with its sector) and
+# per month and home municipality: one GROUP BY with two grouping sets, in the database.
+_TOTALS_SQL = """
+INSERT INTO quality_indicatortotal (indicator_id, grain, month, organisation_id, sector, municipality,
+                                    denominator, numerator, missing, value_sum, value_sumsq)
+SELECT indicator_id,
+       CASE WHEN GROUPING(municipality) = 1 THEN %(by_organisation)s ELSE %(by_municipality)s END,
+       month, organisation_id, COALESCE(sector, ''), COALESCE(municipality, ''),
+       sum(denominator), sum(numerator), sum(missing), sum(value_sum), sum(value_sumsq)
+FROM quality_indicatorcell
+WHERE indicator_id = %(indicator)s
+GROUP BY GROUPING SETS ((indicator_id, month, organisation_id, sector), (indicator_id, month, municipality))
+"""
+
+
+def totals_write(indicator: Indicator) -> int:
+    """Replace the indicator's totals (IndicatorTotal) by its cells added up; how many rows. Called in the
+    transaction that replaced its cells."""
+    IndicatorTotal.objects.filter(indicator=indicator).delete()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _TOTALS_SQL,
+            {
+                "indicator": indicator.pk,
+                "by_organisation": TotalGrain.ORGANISATION.value,
+                "by_municipality": TotalGrain.MUNICIPALITY.value,
+            },
+        )
+        return int(cursor.rowcount)
+
+
+def totals_refresh() -> None:
+    """Every indicator's totals from the cells there are now (cells written by hand: tests, a repair)."""
+    with transaction.atomic():
+        for indicator in Indicator.objects.all():
+            totals_write(indicator)
 
 
 def _lease() -> timedelta:
@@ -120,6 +159,7 @@ def refresh_run(*, refresh_id: int, now: datetime | None = None) -> bool:
                 rows = list(indicators.cells(indicator, now=moment))
                 IndicatorCell.objects.filter(indicator=indicator).delete()
                 IndicatorCell.objects.bulk_create(rows, batch_size=INSERT_BATCH)
+                totals_write(indicator)
                 total_rows += len(rows)
                 _still_ours(refresh_id, attempt).update(
                     progress=min(99, int(100 * (done + 1) / max(1, len(active)))),
@@ -198,6 +238,7 @@ def refresh_in_transaction(*, now: datetime | None = None) -> IndicatorRefresh:
         rows = list(indicators.cells(indicator, now=now or started))
         IndicatorCell.objects.filter(indicator=indicator).delete()
         IndicatorCell.objects.bulk_create(rows, batch_size=INSERT_BATCH)
+        totals_write(indicator)
         total_rows += len(rows)
     return IndicatorRefresh.objects.create(
         state=RefreshState.DONE,

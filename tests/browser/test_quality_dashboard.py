@@ -9,6 +9,7 @@ a few organisations per sector), not the demo's synthetic population."""
 from __future__ import annotations
 
 import random
+from collections.abc import Iterable
 
 import pytest
 from django.apps import apps
@@ -17,7 +18,7 @@ from playwright.sync_api import expect
 
 from pathways.choices import MunicipalService, Sector
 from pathways.models import Organisation
-from quality import instruments, reports
+from quality import instruments, reports, summaries
 from quality.choices import AgeBand, EducationBand, EmploymentStatus, IncomeBand, ReportingUnit, Sex
 from quality.demo import quality_user_seed
 from quality.models import Indicator, IndicatorCell
@@ -34,6 +35,13 @@ MUNICIPALITIES = [
     ("330", "Slagelse"),
     ("350", "Lejre"),
 ]
+
+
+def _saved(rows: Iterable[IndicatorCell]) -> list[IndicatorCell]:
+    """The cells, saved, with their totals one level up (as the refresh writes them)."""
+    cells = IndicatorCell.objects.bulk_create(rows)
+    summaries.totals_refresh()
+    return cells
 
 
 def _organisations() -> dict[str, list[Organisation]]:
@@ -114,7 +122,7 @@ def _summary() -> None:
             sex="female", age_band="80+", education="basic", denominator=3, numerator=2,
         )
     )  # fmt: skip
-    IndicatorCell.objects.bulk_create(cells)
+    _saved(cells)
 
 
 @pytest.fixture

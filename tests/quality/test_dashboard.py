@@ -15,6 +15,7 @@ import io
 import json
 import math
 import re
+from collections.abc import Iterable
 from datetime import date
 from html.parser import HTMLParser
 from typing import Any
@@ -28,7 +29,7 @@ from django.utils import translation
 
 from pathways.choices import Sector
 from pathways.models import Organisation, User
-from quality import reports
+from quality import reports, summaries
 from quality.choices import Breakdown, RefreshState
 from quality.models import Indicator, IndicatorCell, IndicatorRefresh
 from tests.conftest import make_user, sign_in
@@ -38,6 +39,13 @@ REHABILITATION = "rehabilitation-plan-discharge-day"  # counted towards the disc
 WHO5_MEAN = "who5-mean"
 # Two whole quarters: Q1 and Q2 2026.
 PERIOD = {"by": "quarter", "from": "2026-01", "to": "2026-06"}
+
+
+def _saved(rows: Iterable[IndicatorCell]) -> list[IndicatorCell]:
+    """The cells, saved, with their totals one level up (as the refresh writes them)."""
+    cells = IndicatorCell.objects.bulk_create(rows)
+    summaries.totals_refresh()
+    return cells
 
 
 @pytest.fixture
@@ -107,7 +115,7 @@ def cells(world) -> list[IndicatorCell]:
         ),
         _cell(indicator, world.municipality, month=date(2026, 3, 1), sex="male", denominator=3, numerator=2),
     ]
-    return IndicatorCell.objects.bulk_create(rows)
+    return _saved(rows)
 
 
 # --- who may see it -------------------------------------------------------------------------------------
@@ -326,7 +334,7 @@ def test_a_small_organisation_is_neither_in_the_funnel_nor_revealed_by_the_total
     quality_client, world, cells
 ):
     indicator = _indicator(REHABILITATION)
-    IndicatorCell.objects.bulk_create(
+    _saved(
         [
             _cell(indicator, world.hospital, denominator=50, numerator=40),
             _cell(indicator, world.unrelated, denominator=30, numerator=20),
@@ -446,7 +454,7 @@ def test_the_default_period_is_the_last_four_complete_quarters():
 
 def test_a_breakdown_shows_the_gap_between_the_best_and_worst_shown_group(world):
     indicator = _indicator()
-    IndicatorCell.objects.bulk_create([
+    _saved([
         _cell(indicator, world.municipality, education="basic", denominator=40, numerator=24),  # 60 %
         _cell(indicator, world.municipality, education="long_higher", denominator=20, numerator=19),  # 95 %
         _cell(indicator, world.municipality, education="upper_secondary", denominator=50, numerator=40),
@@ -467,7 +475,7 @@ def test_a_breakdown_shows_the_gap_between_the_best_and_worst_shown_group(world)
 
 def test_the_gap_of_an_at_most_indicator_takes_the_lowest_as_best(world):
     indicator = _indicator("readmission-30d")  # standard ≤ 15 %
-    IndicatorCell.objects.bulk_create([
+    _saved([
         _cell(indicator, world.hospital, sex="female", denominator=100, numerator=10),
         _cell(indicator, world.hospital, sex="male", denominator=100, numerator=25),
     ])  # fmt: skip
@@ -481,7 +489,7 @@ def test_the_gap_of_an_at_most_indicator_takes_the_lowest_as_best(world):
 def test_a_mean_indicator_shows_the_mean_with_its_interval(world):
     indicator = _indicator(WHO5_MEAN)  # at least 50
     scores = [40, 60, 64, 72, 84, 52]
-    IndicatorCell.objects.bulk_create([
+    _saved([
         _cell(indicator, world.municipality, denominator=len(scores), numerator=len(scores),
               value_sum=sum(scores), value_sumsq=sum(s * s for s in scores))
     ])  # fmt: skip
@@ -542,7 +550,7 @@ def _queries(client, url: str, query: dict[str, str]) -> int:
 def _many_cells(world, count: int) -> None:
     indicators = list(Indicator.objects.filter(is_active=True))
     organisations = [world.municipality, world.unrelated, world.hospital, world.gp]
-    IndicatorCell.objects.bulk_create(
+    _saved(
         _cell(
             indicators[i % len(indicators)],
             organisations[i % len(organisations)],
@@ -590,7 +598,7 @@ def test_the_csv_is_for_danish_excel(quality_client, world, cells):
 
 def test_a_breakdown_csv_ends_with_the_gap(quality_client, world):
     indicator = _indicator()
-    IndicatorCell.objects.bulk_create([
+    _saved([
         _cell(indicator, world.municipality, municipality="265", denominator=40, numerator=36),  # 90 %
         _cell(indicator, world.unrelated, municipality="316", denominator=20, numerator=14),  # 70 %
     ])  # fmt: skip
@@ -605,9 +613,7 @@ def test_a_breakdown_csv_ends_with_the_gap(quality_client, world):
 def test_a_text_cell_cannot_become_an_excel_formula(quality_client, world):
     world.unrelated.name = "=HYPERLINK(1)"
     world.unrelated.save()
-    IndicatorCell.objects.bulk_create(
-        [_cell(_indicator(REHABILITATION), world.unrelated, denominator=40, numerator=36)]
-    )
+    _saved([_cell(_indicator(REHABILITATION), world.unrelated, denominator=40, numerator=36)])
     text = quality_client.get(reverse("quality:dashboard-csv"), PERIOD).content.decode("utf-8-sig")
     assert ";'=HYPERLINK(1);" in text
     assert ";=HYPERLINK" not in text
@@ -660,9 +666,7 @@ def _clinics(count: int, *, first: int = 0) -> list[Organisation]:
 
 def _clinic_cells(clinics: list[Organisation], *, denominator: int = 50, numerator: int = 40) -> None:
     indicator = _indicator(GP_FOLLOW_UP)
-    IndicatorCell.objects.bulk_create(
-        _cell(indicator, clinic, denominator=denominator, numerator=numerator) for clinic in clinics
-    )
+    _saved(_cell(indicator, clinic, denominator=denominator, numerator=numerator) for clinic in clinics)
 
 
 def test_the_overview_stays_the_same_size_however_many_organisations_report(quality_client, world, cells):

@@ -8,12 +8,14 @@ from datetime import timedelta
 
 import pytest
 from django.apps import apps
+from django.db.models import Sum
 from django.utils import timezone
 
-from pathways.choices import StayEnd
+from pathways.choices import Sector, StayEnd
+from pathways.models import Organisation
 from quality import indicators, instruments, summaries
-from quality.choices import RefreshState
-from quality.models import Indicator, IndicatorCell, IndicatorRefresh
+from quality.choices import RefreshState, TotalGrain
+from quality.models import Indicator, IndicatorCell, IndicatorRefresh, IndicatorTotal
 from tests.database import second_connection
 from tests.pathways.test_documents_worker import _wait_for, broker, workers  # noqa: F401 (fixtures)
 from tests.quality.test_indicators import Data, at
@@ -94,6 +96,47 @@ def test_a_run_refreshes_every_indicator_and_is_done_once(db, asked):
     assert _cells("home-nursing-24h") == expected
     assert sum(n for n, _, _ in expected) == 1
     assert sum(d for _, d, _ in expected) == 4  # 10 h met; 30 h, 50 h and the 6 March one (no visit) not
+    # The totals one level up were written with the cells: each grain adds up to the same.
+    counts = ("numerator", "denominator", "missing")
+    for indicator in Indicator.objects.filter(is_active=True):
+        cells = IndicatorCell.objects.filter(indicator=indicator).aggregate(*(Sum(c) for c in counts))
+        for grain in TotalGrain:
+            totals = IndicatorTotal.objects.filter(indicator=indicator, grain=grain)
+            assert totals.aggregate(*(Sum(c) for c in counts)) == cells, (indicator.key, grain)
+
+
+def test_the_totals_grow_with_organisations_and_municipalities_not_with_the_patients_groups(db):
+    """The dashboard reads the totals: per month and organisation, and per month and municipality, however
+    many combinations of sex, age, education, employment and income the patients make in the cells."""
+    indicator = Indicator.objects.get(key="rehabilitation-plan-discharge-day")
+    hospital = Organisation.objects.create(sor_code="T-1", name="Afdeling T", sector=Sector.HOSPITAL)
+    month = timezone.localdate().replace(day=1)
+
+    def cells(education: str) -> None:
+        IndicatorCell.objects.bulk_create(
+            IndicatorCell(
+                indicator=indicator, month=month, organisation=hospital, sector=hospital.sector,
+                municipality=municipality, sex=sex, age_band=age, education=education,
+                denominator=10, numerator=4, missing=1,
+            )
+            for municipality in ("265", "316")
+            for sex in ("female", "male")
+            for age in ("65-79", "80+")
+        )  # fmt: skip
+
+    cells("basic")
+    summaries.totals_write(indicator)
+    cells("long_higher")  # as many patients again, in other groups
+    assert summaries.totals_write(indicator) == 3
+    totals = {
+        (t.grain, t.organisation_id, t.municipality): (t.numerator, t.denominator, t.missing)
+        for t in IndicatorTotal.objects.filter(indicator=indicator)
+    }
+    assert totals == {
+        (TotalGrain.ORGANISATION, hospital.pk, ""): (64, 160, 16),
+        (TotalGrain.MUNICIPALITY, None, "265"): (32, 80, 8),
+        (TotalGrain.MUNICIPALITY, None, "316"): (32, 80, 8),
+    }
 
 
 def test_a_failing_indicator_fails_the_run_and_keeps_the_cells_it_had(db, asked, monkeypatch):

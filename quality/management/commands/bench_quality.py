@@ -8,8 +8,8 @@ It times, once or `--repeat` times:
 - the dashboard page (`quality:dashboard`, in-process: middleware, permission, reports, suppression,
   template) signed in as a user with `quality.view_dashboard`, on its own and with one municipality
   chosen (which adds the check against the table of municipalities, `reports.withheld`), beside its SQL
-  floor: the one GROUP BY over the summary table the page's numbers come from (per indicator, quarter and
-  reporting organisation over the default period), timed bare.
+  floor: the one GROUP BY over the summary table the page's numbers come from (the totals per indicator,
+  quarter and reporting organisation over the default period), timed bare.
 
 It prints median and p95, the ratio page/floor and the page's query count. Figures are printed, never
 asserted.
@@ -41,8 +41,8 @@ ROSKILDE = "265"
 FLOOR_SQL = """
 SELECT indicator_id, date_trunc('quarter', month) AS quarter, organisation_id,
        sum(denominator), sum(numerator), sum(missing), sum(value_sum), sum(value_sumsq)
-FROM quality_indicatorcell
-WHERE month >= %(first)s AND month <= %(last)s
+FROM quality_indicatortotal
+WHERE grain = 'organisation' AND month >= %(first)s AND month <= %(last)s
 GROUP BY indicator_id, quarter, organisation_id
 """
 
