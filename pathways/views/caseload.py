@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
 
 from django.core.paginator import Paginator
+from django.db.models import QuerySet
 from django.http import HttpResponse
 from django.shortcuts import render
 
@@ -14,7 +16,7 @@ from pathways.forms import (
     CaseloadFilterForm,
     CprSearchForm,
 )
-from pathways.models import User
+from pathways.models import PathwayPlan, User
 from pathways.views.base import (
     HtmxHttpRequest,
     staff,
@@ -22,6 +24,37 @@ from pathways.views.base import (
 )
 
 CASELOAD_PAGE_SIZE = 25
+# The caseload counts its plans up to this many: a home-nursing unit of a large municipality has thousands,
+# and counting them all on every page would cost more than the page (issue 18). Beyond it, the page says
+# "more than" and asks for a search or a filter.
+CASELOAD_COUNT_CAP = 1000
+
+if TYPE_CHECKING:
+    _PlanPaginator = Paginator[PathwayPlan]
+else:
+    _PlanPaginator = Paginator  # not subscriptable at run time
+
+
+class CappedPaginator(_PlanPaginator):
+    """A Paginator that counts no further than `cap` rows (`more`: there are more): the pages reach the
+    first `cap` rows, and the count costs the same however many plans the user's organisations have."""
+
+    def __init__(self, plans: QuerySet[PathwayPlan], per_page: int, *, cap: int) -> None:
+        super().__init__(plans, per_page)
+        self.plans = plans
+        self.cap = cap
+
+    @cached_property
+    def _counted(self) -> int:
+        return self.plans.order_by().values("pk")[: self.cap + 1].count()
+
+    @cached_property
+    def count(self) -> int:
+        return min(self._counted, self.cap)
+
+    @property
+    def more(self) -> bool:
+        return self._counted > self.cap
 
 
 @staff_view("GET", "HEAD")
@@ -42,7 +75,8 @@ def _render_caseload(
     action: AccessAction = AccessAction.LIST,
     status: int = 200,
 ) -> HttpResponse:
-    page = Paginator(plans, CASELOAD_PAGE_SIZE).get_page(request.GET.get("page"))
+    paginator = CappedPaginator(plans, CASELOAD_PAGE_SIZE, cap=CASELOAD_COUNT_CAP)
+    page = paginator.get_page(request.GET.get("page"))
     access.access_log_plans(actor, page.object_list, action=action)
     params = request.GET.copy()
     params.pop("page", None)

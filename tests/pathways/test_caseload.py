@@ -6,6 +6,7 @@ from django.urls import reverse
 from pathways import services
 from pathways.choices import AccessAction, PlanStatus
 from pathways.models import AccessLog, Task
+from pathways.views import caseload as caseload_views
 from tests.conftest import sign_in
 
 HTMX = {"HTTP_HX_REQUEST": "true"}
@@ -35,6 +36,29 @@ def test_caseload_filters_by_overdue_and_by_sector(nurse):
     assert names(nurse.get(url, {"overdue": "on"})) == ["Kirsten Testesen"]
     assert names(nurse.get(url, {"sector": "general_practice"})) == ["Kirsten Testesen"]
     assert names(nurse.get(url, {"q": "bent"})) == ["Bent Bruun"]
+
+
+def test_a_caseload_counts_up_to_its_cap_and_then_says_there_are_more(nurse, world, monkeypatch):
+    """A large unit's caseload is not counted to the end on every page: beyond the cap the page says there
+    are more and asks for a search, and the pages reach the first ones; under it, the count is exact."""
+    third = services.patient_create(
+        cpr="0202501234", given_name="Carl", family_name="Clausen", home_municipality="265"
+    )
+    services.plan_create(actor=None, patient=third, title="Plan", participants=[world.municipality])
+    url = reverse("pathways:caseload")
+    monkeypatch.setattr(caseload_views, "CASELOAD_PAGE_SIZE", 1)
+    body = nurse.get(url).content.decode()
+    assert "3 patienter" in body
+    assert "Side 1 af 3" in body
+    monkeypatch.setattr(caseload_views, "CASELOAD_COUNT_CAP", 2)
+    body = nurse.get(url).content.decode()
+    assert "Mere end 2 patienter: søg eller filtrér for at finde de øvrige" in body
+    assert "Side 1 af de første 2" in body
+    assert names(nurse.get(url)) == ["Bent Bruun"]
+    # A search that narrows the list under the cap counts it exactly again.
+    body = nurse.get(url, {"q": "kirsten"}).content.decode()
+    assert "1 patient<" in body
+    assert "Mere end" not in body
 
 
 def test_caseload_sorts_most_overdue_first(nurse):
