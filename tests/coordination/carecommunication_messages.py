@@ -6,6 +6,8 @@ from __future__ import annotations
 from typing import Any
 from uuid import uuid4
 
+from django.utils import timezone
+
 CATEGORY_SYSTEM = "http://medcomfhir.dk/ig/terminology/CodeSystem/medcom-careCommunication-categoryCodes"
 
 
@@ -20,9 +22,10 @@ def inbound(
     answers: str = "",
     topic: str = "Udskrivelse",
     priority: str = "routine",
-    sent: str = "2026-12-01T09:00:00+01:00",
+    sent: str = "",
 ) -> dict[str, Any]:
-    """A CareCommunication as a hospital's system sends it."""
+    """A CareCommunication as a hospital's system sends it (sent now unless told)."""
+    sent = sent or timezone.localtime().isoformat()
     ids = {
         name: str(uuid4())
         for name in ("header", "communication", "patient", "sender", "receiver", "author", "prov")
@@ -31,8 +34,8 @@ def inbound(
         "resourceType": "Provenance",
         "id": ids["prov"],
         "target": [{"reference": f"urn:uuid:{ids['header']}"}],
-        "occurredDateTime": "2026-12-01T09:00:00+01:00",
-        "recorded": "2026-12-01T09:00:00+01:00",
+        "occurredDateTime": sent,
+        "recorded": sent,
         "activity": {
             "coding": [
                 {
@@ -49,7 +52,7 @@ def inbound(
         "resourceType": "Bundle",
         "id": str(uuid4()),
         "type": "message",
-        "timestamp": "2026-12-01T09:00:00+01:00",
+        "timestamp": sent,
         "entry": [
             {
                 "fullUrl": f"urn:uuid:{ids['header']}",
